@@ -1,0 +1,36 @@
+from rest_framework import exceptions, permissions
+
+from scrm.tenancy.models import Role
+
+from .principal import get_principal
+
+
+class IsTenantMember(permissions.BasePermission):
+    """Authenticated, with an active tenant (a membership, or an API key)."""
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            raise exceptions.NotAuthenticated()
+        principal = get_principal(request)
+        if principal is None or principal.tenant is None:
+            raise exceptions.PermissionDenied("You are not a member of any active tenant.")
+        return True
+
+
+class IsTenantAdmin(IsTenantMember):
+    message = "Only tenant admins can do this."
+
+    def has_permission(self, request, view) -> bool:
+        return super().has_permission(request, view) and get_principal(request).role == Role.ADMIN
+
+
+class IsStaffRole(IsTenantMember):
+    """Admins and operators: the roles that manage the whole tenant's customers."""
+
+    message = "Sales members cannot do this."
+
+    def has_permission(self, request, view) -> bool:
+        return super().has_permission(request, view) and get_principal(request).role in (
+            Role.ADMIN,
+            Role.OPERATOR,
+        )

@@ -1,0 +1,75 @@
+"""Base views: every tenant-owned route inherits one of these.
+
+The tenant is taken from the authenticated principal and pinned in the ContextVar for the whole
+request (reset in ``finally``), so the fail-closed managers scope every query, including the
+querysets of related fields validated in input serializers (pass them the *manager*, e.g.
+``queryset=Tag.objects``, so it is evaluated inside the request). ``get_queryset`` additionally
+filters by the principal's tenant explicitly, and creation sets the tenant: input serializers never
+accept one.
+"""
+
+from __future__ import annotations
+
+from rest_framework import generics, mixins, viewsets
+
+from scrm.tenancy.context import reset_current_tenant, set_current_tenant
+from scrm.tenancy.models import TenantModel
+from scrm.tenancy.principal import Principal
+
+from .principal import get_principal
+
+
+class TenantViewMixin:
+    _tenant_token = None
+
+    @property
+    def principal(self) -> Principal:
+        return get_principal(self.request)
+
+    def initial(self, request, *args, **kwargs):
+        # Authenticate first (DRF would do it lazily inside initial) so the tenant is in context
+        # before permissions, throttles and the handler touch any tenant-owned table.
+        self.perform_authentication(request)
+        principal = get_principal(request)
+        if principal is not None and principal.tenant is not None:
+            self._tenant_token = set_current_tenant(principal.tenant)
+        super().initial(request, *args, **kwargs)
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            if self._tenant_token is not None:
+                reset_current_tenant(self._tenant_token)
+                self._tenant_token = None
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        assert issubclass(queryset.model, TenantModel), f"{queryset.model} is not tenant-owned"
+        return queryset.filter(tenant=self.principal.tenant)
+
+    def perform_create(self, serializer):
+        serializer.save(tenant=self.principal.tenant)
+
+
+class TenantAPIView(TenantViewMixin, generics.GenericAPIView):
+    """For tenant routes that are not plain model CRUD (actions, reports)."""
+
+
+class TenantModelViewSet(TenantViewMixin, viewsets.ModelViewSet):
+    pass
+
+
+class TenantReadOnlyViewSet(TenantViewMixin, viewsets.ReadOnlyModelViewSet):
+    pass
+
+
+class TenantListCreateDestroyViewSet(
+    TenantViewMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    pass

@@ -1,0 +1,59 @@
+"""Seed the demo tenant with an admin and a sales member; print the URL and the demo logins.
+
+Idempotent: the generated passwords are kept in var/demo-credentials.json (demo only, never in the
+repository) and printed again on every start; if that file is lost, the demo passwords are reset.
+"""
+
+import json
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from scrm.tenancy import services
+from scrm.tenancy.context import tenant_context
+from scrm.tenancy.models import DataScope, Membership, Role, Tenant
+
+DEMO_SLUG = "demo"
+DEMO_USERS = (
+    # username, role, data scope, WeCom userid
+    ("demo-admin", Role.ADMIN, DataScope.ALL, ""),
+    ("demo-sales", Role.SALES, DataScope.SELF, "demo-sales"),
+)
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) the demo tenant and its demo logins, and print them."
+
+    @transaction.atomic
+    def handle(self, *args, **opts):
+        path = settings.VAR_DIR / "demo-credentials.json"
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        tenant = Tenant.objects.filter(slug=DEMO_SLUG).first() or services.tenant_create(
+            slug=DEMO_SLUG, name="演示企业 Demo Corp"
+        )
+        user_model = get_user_model()
+        credentials = {}
+        for username, role, scope, userid in DEMO_USERS:
+            password = stored.get(username) or secrets.token_urlsafe(12)
+            user = user_model.objects.filter(username=username).first()
+            if user is None:
+                user, _ = services.user_get_or_create(username=username, password=password)
+            elif username not in stored:
+                services.user_set_password(user=user, password=password)
+            with tenant_context(tenant):
+                if not Membership.objects.filter(user=user).exists():
+                    services.membership_add(
+                        tenant=tenant, user=user, role=role, data_scope=scope, wecom_userid=userid
+                    )
+            credentials[username] = password
+        path.write_text(json.dumps(credentials, indent=2))
+        path.chmod(0o600)
+        self.stdout.write(
+            f"\nSiyu is starting at {settings.PUBLIC_URL}/  (API docs: {settings.PUBLIC_URL}/api/docs/)\n"
+            f"Demo logins — DEMO ONLY, generated for this machine, kept in {path}:\n"
+        )
+        for username, role, _, _ in DEMO_USERS:
+            self.stdout.write(f"  {role:<6} {username} / {credentials[username]}\n")

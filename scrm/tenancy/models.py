@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from encrypted_model_fields.fields import EncryptedCharField
+
+from .context import TenantNotSetError, get_current_tenant, require_current_tenant
+
+
+class Tenant(models.Model):
+    """One WeCom corp. Secrets are Fernet-encrypted at rest and never leave through the API."""
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=50, unique=True)
+    is_active = models.BooleanField(default=True)
+    corp_id = models.CharField(max_length=64, blank=True)
+    corp_secret = EncryptedCharField(max_length=128, blank=True)
+    agent_id = models.CharField(max_length=32, blank=True)
+    callback_token = EncryptedCharField(max_length=64, blank=True)
+    encoding_aes_key = EncryptedCharField(max_length=64, blank=True)
+    # Blank means settings.WECOM_API_BASE (the real WeCom, or the sandbox in the demo).
+    api_base = models.URLField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def callback_url(self) -> str:
+        return f"{settings.PUBLIC_URL}/wecom/callback/{self.slug}/"
+
+
+class TenantQuerySet(models.QuerySet):
+    """Fail-closed tenant scoping, applied lazily.
+
+    A queryset made while a tenant is in context is filtered by that tenant at once. One made with
+    no tenant in context (a viewset's class-level ``queryset``, a FilterSet's field resolution at
+    import) is *pending*: every queryset derived from it later (``.all()``, ``.filter()``, ...)
+    inside a tenant context gets that tenant's filter, and evaluating it while still pending raises
+    ``TenantNotSetError``. So import-time declarations work, and no query ever runs unscoped.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._tenant_pending = False
+
+    def _clone(self):
+        clone = super()._clone()
+        clone._tenant_pending = self._tenant_pending
+        if clone._tenant_pending:
+            tenant = get_current_tenant()
+            if tenant is not None:
+                clone.query.add_q(models.Q(tenant_id=tenant.pk))
+                clone._tenant_pending = False
+        return clone
+
+    def _require_scoped(self) -> None:
+        if self._tenant_pending:
+            require_current_tenant()  # raises: there is no tenant to scope by
+            # A tenant is in context but this queryset was made outside it: derive a fresh one.
+            raise TenantNotSetError(
+                f"{self.model.__name__} queryset was built with no tenant in context; "
+                "call .all() on it inside the tenant context."
+            )
+
+    def _fetch_all(self):
+        self._require_scoped()
+        super()._fetch_all()
+
+    def count(self):
+        self._require_scoped()
+        return super().count()
+
+    def exists(self):
+        self._require_scoped()
+        return super().exists()
+
+    def aggregate(self, *args, **kwargs):
+        self._require_scoped()
+        return super().aggregate(*args, **kwargs)
+
+    def update(self, **kwargs):
+        self._require_scoped()
+        return super().update(**kwargs)
+
+    def delete(self):
+        self._require_scoped()
+        return super().delete()
+
+    def iterator(self, chunk_size=None):
+        self._require_scoped()
+        return super().iterator(chunk_size=chunk_size)
+
+    def explain(self, **options):
+        self._require_scoped()
+        return super().explain(**options)
+
+    def create(self, **kwargs):
+        # Rows created through the scoped manager belong to the tenant in context, never another.
+        current = require_current_tenant()
+        given = kwargs.setdefault("tenant", current)
+        if given.pk != current.pk:
+            raise ValueError("Refusing to create a row for a tenant other than the one in context.")
+        return super().create(**kwargs)
+
+
+class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
+    """The default manager of tenant models: scoped to the tenant in context (see TenantQuerySet)."""
+
+    def get_queryset(self) -> TenantQuerySet:
+        queryset = super().get_queryset()
+        tenant = get_current_tenant()
+        if tenant is None:
+            queryset._tenant_pending = True
+            return queryset
+        return queryset.filter(tenant_id=tenant.pk)
+
+
+class TenantModel(models.Model):
+    """Base of every tenant-owned table.
+
+    ``objects`` is scoped to the current tenant; ``unscoped`` is the explicit, greppable escape hatch
+    for system jobs and authentication (which runs before a tenant is known). The base manager (used
+    for cascades and forward relations) is the unscoped one, so deleting a tenant works.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+
+    unscoped = models.Manager()
+    objects = TenantManager()  # the default manager, named in Meta (declaration order does not matter)
+
+    class Meta:
+        abstract = True
+        default_manager_name = "objects"
+        base_manager_name = "unscoped"
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    OPERATOR = "operator", "Operator"
+    SALES = "sales", "Sales"
+
+
+class DataScope(models.TextChoices):
+    ALL = "all", "All customers"
+    DEPARTMENTS = "departments", "Customers of my departments"
+    SELF = "self", "Customers I follow"
+
+
+class Membership(TenantModel):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    data_scope = models.CharField(max_length=16, choices=DataScope.choices, default=DataScope.ALL)
+    # The WeCom member this user is: what "customers I follow" means for a sales member.
+    wecom_userid = models.CharField(max_length=64, blank=True)
+    # WeCom department ids whose staff's customers a `departments`-scoped member sees.
+    department_ids = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_user_per_tenant"),
+            models.UniqueConstraint(
+                fields=["tenant", "wecom_userid"],
+                condition=~models.Q(wecom_userid=""),
+                name="membership_unique_wecom_userid_per_tenant",
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "tenant"], name="membership_user_tenant")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.tenant_id} ({self.role})"
+
+
+class ApiKey(TenantModel):
+    """An integrator's key: ``<prefix>.<secret>``; only the prefix and a SHA-512 hash are stored."""
+
+    name = models.CharField(max_length=100)
+    role = models.CharField(max_length=16, choices=Role.choices)
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    hashed_key = models.CharField(max_length=150, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="apikey_tenant_created")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None

@@ -1,0 +1,93 @@
+"""Shared fixtures: the owner/member/outsider trio of DESIGN.md §3.
+
+alice — admin of tenant A; bob — sales in tenant A (WeCom userid "bob", data scope self);
+charlie — admin of tenant B. Every API test module uses them; charlie must get 404 on A's objects.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from scrm.tenancy import services
+from scrm.tenancy.models import DataScope, Role
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    # Throttle counters live in the cache (this xdist worker's own Redis database).
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def tenant_a(db):
+    return services.tenant_create(slug="tenant-a", name="Tenant A", corp_id="wwA", corp_secret="secret-of-a")
+
+
+@pytest.fixture
+def tenant_b(db):
+    return services.tenant_create(slug="tenant-b", name="Tenant B", corp_id="wwB", corp_secret="secret-of-b")
+
+
+def _member(tenant, username, role, **kwargs):
+    user, _ = services.user_get_or_create(username=username, password="Correct-Horse-42")
+    services.membership_add(tenant=tenant, user=user, role=role, **kwargs)
+    return user
+
+
+@pytest.fixture
+def alice(tenant_a):
+    return _member(tenant_a, "alice", Role.ADMIN)
+
+
+@pytest.fixture
+def bob(tenant_a):
+    return _member(tenant_a, "bob", Role.SALES, data_scope=DataScope.SELF, wecom_userid="bob")
+
+
+@pytest.fixture
+def charlie(tenant_b):
+    return _member(tenant_b, "charlie", Role.ADMIN)
+
+
+@pytest.fixture
+def client_for():
+    """An APIClient logged in (session) as the given user."""
+
+    def make(user) -> APIClient:
+        client = APIClient()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def key_client_for():
+    """An APIClient authenticating with a fresh API key of the given tenant and role."""
+
+    def make(tenant, role=Role.ADMIN) -> APIClient:
+        _, key = services.api_key_create(tenant=tenant, role=role, name=f"{role} key")
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def alice_client(alice, client_for):
+    return client_for(alice)
+
+
+@pytest.fixture
+def bob_client(bob, client_for):
+    return client_for(bob)
+
+
+@pytest.fixture
+def charlie_client(charlie, client_for):
+    return client_for(charlie)
