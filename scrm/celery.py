@@ -9,5 +9,15 @@ app = Celery("scrm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # default: ordinary work; realtime: callbacks and welcome messages (a welcome_code lives 20 s);
 # bulk: syncs, campaigns, analytics — long jobs that must never delay the realtime queue.
-app.conf.task_queues = [Queue(name) for name in ("default", "realtime", "bulk")]
+QUEUES = ("default", "realtime", "bulk")
+app.conf.task_queues = [Queue(name) for name in QUEUES]
+
+
+def route_by_queue_name(name, args, kwargs, options, task=None, **kw):
+    """Every task declares ``queue_name`` where it is defined (Celery 6 drops the ``queue`` attribute)."""
+    queue = getattr(task, "queue_name", None)
+    return {"queue": queue} if queue else None
+
+
+app.conf.task_routes = (route_by_queue_name,)
 app.autodiscover_tasks()

@@ -25,9 +25,10 @@ def _check_database() -> None:
 
 def _check_broker() -> None:
     conf = celery_app.conf
-    with Connection(
-        conf.broker_url, transport_options=conf.broker_transport_options, connect_timeout=2
-    ) as conn:
+    # kombu's redis transport ignores connect_timeout and blocks forever reading the reply to its
+    # first PING: bound the socket waits so a broker that accepts but never answers fails the probe.
+    options = {**(conf.broker_transport_options or {}), "socket_timeout": 2, "socket_connect_timeout": 2}
+    with Connection(conf.broker_url, transport_options=options, connect_timeout=2) as conn:
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=3)
 
 
@@ -46,7 +47,7 @@ def readyz(request):
         try:
             check()
             checks[name] = {"ok": True}
-        except Exception as exc:
+        except Exception as exc:  # any failure means "not ready": report it, never crash the probe
             checks[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     ready = all(check["ok"] for check in checks.values())
     return JsonResponse(

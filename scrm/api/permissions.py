@@ -22,15 +22,3 @@ class IsTenantAdmin(IsTenantMember):
 
     def has_permission(self, request, view) -> bool:
         return super().has_permission(request, view) and get_principal(request).role == Role.ADMIN
-
-
-class IsStaffRole(IsTenantMember):
-    """Admins and operators: the roles that manage the whole tenant's customers."""
-
-    message = "Sales members cannot do this."
-
-    def has_permission(self, request, view) -> bool:
-        return super().has_permission(request, view) and get_principal(request).role in (
-            Role.ADMIN,
-            Role.OPERATOR,
-        )

@@ -8,16 +8,19 @@ os.environ.setdefault("FIELD_ENCRYPTION_KEY", "rYJ3b-kvtBF2vQBhNUYi2Oyr0M4l2mbfp
 os.environ.setdefault(
     "DATABASE_URL", os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/siyu")
 )
-# One Redis database per xdist worker, so clearing the cache in one never touches another.
-_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-_redis_db = 1 + int(_worker.removeprefix("gw") or 0) % 14
-os.environ.setdefault("REDIS_URL", os.environ.get("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{_redis_db}"))
+os.environ.setdefault("REDIS_URL", os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/1"))
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 
-from .base import *  # noqa: E402, F403
-from .base import INSTALLED_APPS  # noqa: E402
+from .base import *  # noqa: F403
+from .base import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.tenantapp"]
 ROOT_URLCONF = "tests.urls"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# A test database per run (pytest-django adds _gwN per xdist worker), so two suites running at once
+# on one machine (a developer's and CI's, or two checkouts) never drop each other's database.
+DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}  # noqa: F405
+# Swagger UI's assets come from the apps' static folders, as in development (no collectstatic in tests).
+WHITENOISE_USE_FINDERS = True
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405

@@ -73,6 +73,10 @@ class LoginView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
+    def get_authenticate_header(self, request):
+        # With no authenticators DRF would turn a failed login into a 403; a wrong password is a 401.
+        return 'Session realm="api"'
+
     @extend_schema(summary="Log in with a session", request=LoginSerializer, responses=MeSerializer)
     def post(self, request):
         # Login CSRF: the dashboard fetched a token from /auth/csrf/ first; DRF's check is reused.
@@ -128,8 +132,8 @@ class SwitchTenantView(SessionOnlyMixin, APIView):
                 {"tenant": f"You are not a member of an active tenant {slug!r}."}
             )
         request.session[SESSION_TENANT_KEY] = membership.tenant_id
-        # The principal cached for this request predates the switch.
-        del request._siyu_principal
+        # The principal cached for this request (if any was resolved yet) predates the switch.
+        vars(request).pop("_siyu_principal", None)
         return Response(MeSerializer(_me_payload(request)).data)
 
 
@@ -157,12 +161,11 @@ class MemberViewSet(
         serializer = MemberCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user, _ = services.user_get_or_create(
-            username=data["username"], password=data.get("password"), email=data["email"]
-        )
-        membership = services.membership_add(
+        membership = services.member_add_user(
             tenant=self.principal.tenant,
-            user=user,
+            username=data["username"],
+            password=data.get("password"),
+            email=data["email"],
             role=data["role"],
             data_scope=data.get("data_scope"),
             wecom_userid=data["wecom_userid"],

@@ -34,7 +34,9 @@ class Principal:
 def user_memberships(user: AbstractBaseUser) -> list[Membership]:
     # Authentication runs before any tenant is known, hence unscoped; filtered by user instead.
     return list(
-        Membership.unscoped.filter(user=user, tenant__is_active=True).select_related("tenant").order_by("id")
+        Membership.unscoped.filter(user=user, tenant__is_active=True)
+        .select_related("tenant", "user")
+        .order_by("id")
     )
 
 

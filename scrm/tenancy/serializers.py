@@ -171,6 +171,6 @@ class TenantSettingsSerializer(serializers.ModelSerializer):
         return value
 
     def validate_callback_token(self, value: str) -> str:
-        if value and not value.isalnum():
+        if value and not (value.isascii() and value.isalnum()):
             raise serializers.ValidationError("The callback token is letters and digits only (WeCom's rule).")
         return value

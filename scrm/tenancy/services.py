@@ -52,7 +52,10 @@ def user_get_or_create(*, username: str, password: str | None = None, email: str
         return user, False
     if not password:
         raise ValidationError({"password": "A password is required to create a new user."})
-    validate_password(password)
+    try:
+        validate_password(password)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc  # a field error, with its path
     user = User(username=username, email=email)
     user.full_clean(exclude=["password"])
     user.set_password(password)
@@ -101,6 +104,18 @@ def membership_add(
             wecom_userid=wecom_userid,
             department_ids=department_ids or [],
         )
+
+
+@transaction.atomic
+def member_add_user(
+    *, tenant: Tenant, username: str, password: str | None, email: str = "", role: str, **membership
+) -> Membership:
+    """Add a user to the tenant, creating the account if the username is new.
+
+    One transaction: a membership that fails validation must not leave a new account behind.
+    """
+    user, _ = user_get_or_create(username=username, password=password, email=email)
+    return membership_add(tenant=tenant, user=user, role=role, **membership)
 
 
 def _ensure_an_admin_remains(membership: Membership, *, new_role: str | None) -> None:

@@ -10,11 +10,12 @@ from celery import shared_task
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
+from scrm.celery import QUEUES
+
 from .context import tenant_context
 from .models import Tenant
 
 logger = logging.getLogger(__name__)
-QUEUES = ("default", "realtime", "bulk")
 
 
 def tenant_task(
@@ -39,7 +40,7 @@ def tenant_task(
     def decorator(func: Callable) -> Callable:
         @shared_task(
             name=name,
-            queue=queue,
+            queue_name=queue,
             time_limit=time_limit,
             soft_time_limit=soft_time_limit or max(1, time_limit - 10),
             acks_late=acks_late,
@@ -59,7 +60,7 @@ def tenant_task(
     return decorator
 
 
-@shared_task(name="tenancy.clear_expired_sessions", queue="bulk", time_limit=300)
+@shared_task(name="tenancy.clear_expired_sessions", queue_name="bulk", time_limit=300, soft_time_limit=280)
 def clear_expired_sessions() -> int:
     """Expired dashboard sessions are never read again; drop them so the table stays small."""
     deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
