@@ -6,6 +6,8 @@ charlie — admin of tenant B. Every API test module uses them; charlie must get
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -15,11 +17,15 @@ from scrm.tenancy.models import DataScope, Role
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
-    # Throttle counters live in the cache (this xdist worker's own Redis database).
-    cache.clear()
+def _fresh_cache_namespace():
+    """Each test gets its own key prefix in the shared Redis (throttle counters live there).
+
+    Flushing instead would wipe the keys of tests running at the same time in other workers or runs.
+    """
+    previous = cache.key_prefix
+    cache.key_prefix = f"test-{uuid.uuid4().hex}"
     yield
-    cache.clear()
+    cache.key_prefix = previous
 
 
 @pytest.fixture

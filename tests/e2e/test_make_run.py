@@ -1,0 +1,143 @@
+"""`make run` exactly as a newcomer runs it: no DATABASE_URL, no REDIS_URL, nothing else running.
+
+Keeps the embedded defaults (SQLite, filesystem broker, local cache) from rotting silently: the app
+must come up ready, serve the API docs, and let the printed demo admin log in.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# Variables the test settings put into this process's environment; make run must not see them.
+STRIPPED = {
+    "DATABASE_URL",
+    "REDIS_URL",
+    "DEBUG",
+    "SECRET_KEY",
+    "FIELD_ENCRYPTION_KEY",
+    "DJANGO_SETTINGS_MODULE",
+}
+STRIPPED |= {"CELERY_TASK_ALWAYS_EAGER", "PUBLIC_URL", "SIYU_VAR_DIR", "PORT"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class App:
+    def __init__(self, var_dir: Path):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if k not in STRIPPED and not k.startswith("PYTEST")}
+        env.update(PORT=str(self.port), SIYU_VAR_DIR=str(var_dir))
+        self.process = subprocess.Popen(
+            ["make", "--no-print-directory", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # its own process group, so web, worker and beat all stop with it
+        )
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, predicate, what: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            if self.process.poll() is not None:
+                pytest.fail(
+                    f"make run exited ({self.process.returncode}) before {what}:\n{self.output[-4000:]}"
+                )
+            time.sleep(0.5)
+        pytest.fail(f"timed out waiting for {what}:\n{self.output[-4000:]}")
+
+    def request(self, path: str, data: dict | None = None, headers: dict | None = None):
+        body = json.dumps(data).encode() if data is not None else None
+        req = urllib.request.Request(self.base + path, data=body, headers=headers or {})
+        if body is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with self.opener.open(req, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+        except (urllib.error.URLError, ConnectionError):
+            return None, ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+@pytest.mark.e2e
+@pytest.mark.xdist_group("make-run")
+def test_make_run_serves_readyz_docs_and_the_demo_login(tmp_path):
+    app = App(tmp_path)
+    try:
+        app.wait_for(lambda: app.request("/readyz")[0] == 200, "/readyz to answer 200")
+        status, body = app.request("/readyz")
+        assert json.loads(body)["checks"]["broker"] == {"ok": True}
+
+        status, docs = app.request("/api/docs/")
+        assert status == 200
+        assert "swagger-ui" in docs
+        asset = re.search(r'src="(/static/[^"]*swagger-ui[^"]*\.js)"', docs)
+        assert asset, docs
+        assert app.request(asset.group(1))[0] == 200
+
+        creds = re.search(r"admin\s+(\S+) / (\S+)", app.output)
+        assert creds, app.output
+        status, body = app.request("/api/v1/auth/csrf/")
+        token = json.loads(body)["csrf_token"]
+        status, body = app.request(
+            "/api/v1/auth/login/",
+            {"username": creds.group(1), "password": creds.group(2)},
+            headers={"X-CSRFToken": token},
+        )
+        assert status == 200, body
+        me = json.loads(body)
+        assert (me["role"], me["active_tenant"]["slug"]) == ("admin", "demo")
+        status, body = app.request("/api/v1/members/")
+        assert status == 200
+        assert {m["username"] for m in json.loads(body)["results"]} == {"demo-admin", "demo-sales"}
+
+        # The worker and beat came up on the embedded broker too, not only the web process.
+        app.wait_for(lambda: "ready." in app.output, "the Celery worker to be ready", timeout=60)
+        app.wait_for(lambda: "beat: Starting" in app.output, "Celery beat to start", timeout=60)
+        assert (tmp_path / "db.sqlite3").exists()
+    finally:
+        app.stop()

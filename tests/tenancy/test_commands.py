@@ -1,0 +1,128 @@
+"""The management commands integrators and operators script against: their output is an interface."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from rest_framework.test import APIClient
+
+from scrm.tenancy.context import tenant_context
+from scrm.tenancy.models import Membership, Tenant
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_create_tenant_prints_one_json_object_and_encrypts_secrets(settings):
+    out = run(
+        "create_tenant", "--slug", "acme", "--name", "Acme", "--corp-id", "wwacme", "--secret", "s3cr3t",
+        "--agent-id", "1000002", "--token", "tok", "--aes-key", "k" * 43, "--api-base", "http://127.0.0.1:9/",
+    )  # fmt: skip
+    data = json.loads(out)
+    tenant = Tenant.objects.get(slug="acme")
+    assert data == {
+        "id": tenant.id,
+        "slug": "acme",
+        "callback_url": f"{settings.PUBLIC_URL}/wecom/callback/acme/",
+    }
+    assert (tenant.corp_id, tenant.corp_secret, tenant.agent_id) == ("wwacme", "s3cr3t", "1000002")
+    assert tenant.api_base == "http://127.0.0.1:9/"
+
+
+@pytest.mark.django_db
+def test_create_tenant_refuses_a_duplicate_or_invalid_slug():
+    run("create_tenant", "--slug", "acme", "--name", "Acme")
+    with pytest.raises(CommandError, match="slug"):
+        run("create_tenant", "--slug", "acme", "--name", "Again")
+    with pytest.raises(CommandError, match="slug"):
+        run("create_tenant", "--slug", "not a slug!", "--name", "Bad")
+
+
+@pytest.mark.django_db
+def test_create_user_makes_a_member_who_can_log_in(tenant_a):
+    out = run(
+        "create_user", "--username", "dora", "--password", "Long-enough-9", "--tenant", "tenant-a",
+        "--role", "sales", "--userid", "dora",
+    )  # fmt: skip
+    assert "dora" in out
+    with tenant_context(tenant_a):
+        membership = Membership.objects.get(user__username="dora")
+    assert (membership.role, membership.data_scope, membership.wecom_userid) == ("sales", "self", "dora")
+    response = APIClient().post(
+        "/api/v1/auth/login/", {"username": "dora", "password": "Long-enough-9"}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["role"] == "sales"
+
+
+@pytest.mark.django_db
+def test_create_user_errors_are_readable(tenant_a):
+    with pytest.raises(CommandError, match="No tenant"):
+        run(
+            "create_user",
+            "--username",
+            "x",
+            "--password",
+            "Long-enough-9",
+            "--tenant",
+            "nope",
+            "--role",
+            "admin",
+        )
+    with pytest.raises(CommandError, match="wecom_userid"):
+        run(
+            "create_user",
+            "--username",
+            "x",
+            "--password",
+            "Long-enough-9",
+            "--tenant",
+            "tenant-a",
+            "--role",
+            "sales",
+        )
+
+
+@pytest.mark.django_db
+def test_create_api_key_prints_the_key_alone_and_it_works(tenant_a, alice):
+    out = run("create_api_key", "--tenant", "tenant-a", "--role", "admin", "--name", "erp")
+    key = out.strip()
+    assert out.count("\n") <= 1
+    assert " " not in key
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    response = client.get("/api/v1/members/")
+    assert response.status_code == 200
+    assert [m["username"] for m in response.json()["results"]] == ["alice"]
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent_and_its_printed_logins_work(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    first = run("seed_demo")
+    second = run("seed_demo")
+    assert first == second
+    assert "DEMO ONLY" in first
+    logins = {}
+    for line in first.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] == "/":
+            logins[parts[1]] = (parts[0], parts[3])
+    assert set(logins) == {"demo-admin", "demo-sales"}
+    for username, (role, password) in logins.items():
+        response = APIClient().post(
+            "/api/v1/auth/login/", {"username": username, "password": password}, format="json"
+        )
+        assert response.status_code == 200, username
+        assert response.json()["role"] == role
+        assert response.json()["active_tenant"]["slug"] == "demo"
+    # Losing the credentials file resets the demo passwords instead of printing stale ones.
+    (tmp_path / "demo-credentials.json").unlink()
+    third = run("seed_demo")
+    assert third != first
+    assert Tenant.objects.filter(slug="demo").count() == 1
