@@ -1,0 +1,80 @@
+"""``manage.py wecom_sandbox``: serve the WeCom sandbox until interrupted (DESIGN.md §5, docs/sandbox.md)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from scrm.wecom.sandbox import (
+    DEFAULT_AES_KEY,
+    DEFAULT_AGENT_ID,
+    DEFAULT_CORP_ID,
+    DEFAULT_SECRET,
+    DEFAULT_TOKEN,
+    Sandbox,
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve the WeCom sandbox: a fake WeCom server API with a seeded demo corp. Prints one line with "
+        "its base URL and API base, then serves until interrupted (Ctrl-C or SIGTERM)."
+    )
+    requires_system_checks: list[str] = []  # starts without touching the database
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8001, help="0 picks a free port.")
+        parser.add_argument("--seed", type=int, default=1, help="Same seed, same corp.")
+        parser.add_argument("--staff", type=int, default=20)
+        parser.add_argument("--contacts", type=int, default=5000)
+        parser.add_argument("--groups", type=int, default=40)
+        parser.add_argument("--corp-id", default=DEFAULT_CORP_ID)
+        parser.add_argument("--secret", default=DEFAULT_SECRET)
+        parser.add_argument("--agent-id", default=DEFAULT_AGENT_ID)
+        parser.add_argument("--token", default=DEFAULT_TOKEN, help="Callback token.")
+        parser.add_argument("--aes-key", default=DEFAULT_AES_KEY, help="Callback EncodingAESKey (43 chars).")
+        parser.add_argument("--callback-url", default=None, help="Where to POST encrypted callbacks.")
+        parser.add_argument("--token-ttl", type=int, default=7200, help="access_token lifetime, seconds.")
+        parser.add_argument(
+            "--data",
+            default=None,
+            help="Data file: loaded if it exists, else generated and saved; kept up to date.",
+        )
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        try:
+            sandbox = Sandbox(
+                seed=opts["seed"],
+                staff=opts["staff"],
+                contacts=opts["contacts"],
+                groups=opts["groups"],
+                corp_id=opts["corp_id"],
+                secret=opts["secret"],
+                agent_id=opts["agent_id"],
+                token=opts["token"],
+                aes_key=opts["aes_key"],
+                callback_url=opts["callback_url"],
+                token_ttl=opts["token_ttl"],
+                data_file=opts["data"],
+            )
+            base = sandbox.serve_in_thread(opts["host"], opts["port"])
+        except (ValueError, OSError) as e:
+            raise CommandError(f"WeCom sandbox could not start: {e}") from e
+        stop = threading.Event()
+        # SIGTERM (honcho, docker stop) must save the data file like Ctrl-C does.
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        self.stdout.write(
+            f"WeCom sandbox serving at {base}/ (API base {base}/cgi-bin/, corp {sandbox.corp_id})"
+        )
+        self.stdout.flush()
+        try:
+            while not stop.wait(1):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            sandbox.shutdown()

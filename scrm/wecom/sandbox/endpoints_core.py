@@ -1,0 +1,901 @@
+"""WeCom APIs of wecom-api.md §1 (token), §2 (customers), §3 (corp tags), §5 (channel codes), §6 (welcome
+messages) and the contact book reads (department/list, user/list, user/simplelist).
+
+Handlers run under ``state.lock`` (the server takes it) and return the success body without
+errcode/errmsg. Where wecom-api.md names no errcode for a bad parameter we answer 40058 ("invalid
+parameter", WeCom's catch-all); docs/sandbox.md lists every such choice.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import time
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from .generator import make_id
+from .registry import SandboxError, SandboxRequest, route
+from .state import ContactWay, ExternalContact, FollowInfo, SandboxState, Staff, Tag, TagGroup
+
+if TYPE_CHECKING:
+    from .server import Sandbox
+
+INVALID_PARAM = 40058
+MAX_USERIDS = 100  # batch/get_by_user userid_list
+BATCH_LIMIT_DEFAULT, BATCH_LIMIT_MAX = 50, 100
+FOLLOW_USER_PAGE = 500  # externalcontact/get pages follow_user past 500
+CONTACT_WAY_LIMIT_DEFAULT, CONTACT_WAY_LIMIT_MAX = 100, 1000
+CONTACT_WAY_MAX_MEMBERS = 100
+CONTACT_WAY_DEFAULT_SPAN = 90 * 86400  # list_contact_way looks back 90 days by default
+TEMP_WAY_MAX_SECONDS = 14 * 86400
+MAX_TAGS = 3000
+TAG_NAME_MAX = 30
+REMARK_MAX, DESCRIPTION_MAX = 20, 150
+WAY_TEXT_MAX = 30  # contact way remark and state
+WELCOME_TEXT_MAX_BYTES = 4000
+MAX_ATTACHMENTS = 9
+ATTACHMENT_TYPES = ("image", "link", "miniprogram", "video", "file")
+MAX_GROUP_WELCOME_TEMPLATES = 100
+_SNAPSHOT_CACHE = "batch_get_by_user"
+_SNAPSHOTS_KEPT = 64
+
+
+# -- parameter helpers ------------------------------------------------------------------------------
+
+
+def _invalid(message: str) -> SandboxError:
+    return SandboxError(INVALID_PARAM, f"invalid Request Parameter: {message}")
+
+
+def opt_str(body: dict[str, Any], key: str, max_len: int | None = None) -> str | None:
+    """A string field, None when absent; 40058 when not a string or longer than ``max_len`` characters."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _invalid(f"{key} must be a string")
+    if max_len is not None and len(value) > max_len:
+        raise _invalid(f"{key} is longer than {max_len} characters")
+    return value
+
+
+def str_list(body: dict[str, Any], key: str) -> list[str]:
+    value = body.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _invalid(f"{key} must be a list of strings")
+    return value
+
+
+def _int_list(body: dict[str, Any], key: str) -> list[int]:
+    value = body.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise _invalid(f"{key} must be a list of integers")
+    return value
+
+
+def _opt_int(body: dict[str, Any], key: str) -> int | None:
+    value = body.get(key)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise _invalid(f"{key} must be an integer") from None
+
+
+def _clamp_limit(value: Any, default: int, maximum: int) -> int:
+    """WeCom's paging rule: a missing or non-positive limit takes the default, a big one the maximum."""
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        return default
+    return default if limit <= 0 else min(limit, maximum)
+
+
+def _staff(state: SandboxState, userid: Any) -> Staff:
+    member = state.staff.get(userid) if isinstance(userid, str) else None
+    if member is None:
+        raise SandboxError(60111, f"invalid userid {userid!r}")
+    return member
+
+
+def _contact(state: SandboxState, external_userid: Any) -> ExternalContact:
+    contact = state.contacts.get(external_userid) if isinstance(external_userid, str) else None
+    if contact is None:
+        raise SandboxError(40096, f"invalid external userid {external_userid!r}")
+    return contact
+
+
+def _follow(contact: ExternalContact, userid: str) -> FollowInfo:
+    follow = contact.follows.get(userid)
+    if follow is None:
+        raise SandboxError(84061, "not external contact")
+    return follow
+
+
+def _encode_cursor(*parts: object) -> str:
+    return base64.urlsafe_b64encode(":".join(map(str, parts)).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: Any, n_parts: int) -> list[str]:
+    if not isinstance(cursor, str):
+        raise _invalid("cursor must be a string")
+    try:
+        parts = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split(":")
+    except (binascii.Error, UnicodeDecodeError):
+        parts = []
+    if len(parts) != n_parts or not parts[-1].isdigit():
+        raise _invalid("invalid cursor")
+    return parts
+
+
+def _offset_cursor(cursor: Any) -> int:
+    return int(_decode_cursor(cursor, 1)[0]) if cursor else 0
+
+
+# -- rendering --------------------------------------------------------------------------------------
+
+
+def live_tag(state: SandboxState, tag_id: str) -> Tag | None:
+    tag = state.tags.get(tag_id)
+    return None if tag is None or tag.deleted else tag
+
+
+def render_contact(contact: ExternalContact) -> dict[str, Any]:
+    """``external_contact``: WeCom sends unionid only when known, company fields only for WeCom users."""
+    data: dict[str, Any] = {
+        "external_userid": contact.external_userid,
+        "name": contact.name,
+        "type": contact.type,
+        "avatar": contact.avatar,
+        "gender": contact.gender,
+    }
+    if contact.unionid:
+        data["unionid"] = contact.unionid
+    if contact.type == 2:
+        data["position"] = contact.position
+        data["corp_name"] = contact.corp_name
+        data["corp_full_name"] = contact.corp_full_name
+        data["external_profile"] = {"external_attr": []}
+    return data
+
+
+def _follow_common(follow: FollowInfo) -> dict[str, Any]:
+    return {
+        "userid": follow.userid,
+        "remark": follow.remark,
+        "description": follow.description,
+        "createtime": follow.createtime,
+    }
+
+
+def _follow_tail(data: dict[str, Any], follow: FollowInfo) -> dict[str, Any]:
+    if follow.remark_corp_name:
+        data["remark_corp_name"] = follow.remark_corp_name
+    data["remark_mobiles"] = list(follow.remark_mobiles)
+    data["oper_userid"] = follow.oper_userid
+    data["add_way"] = follow.add_way
+    if follow.state:  # only customers who came through a channel code carry one
+        data["state"] = follow.state
+    return data
+
+
+def render_follow_user(state: SandboxState, follow: FollowInfo) -> dict[str, Any]:
+    """An item of ``externalcontact/get``'s follow_user: tags spelled out with their group names."""
+    tags = []
+    for tag_id in follow.tag_ids:
+        tag = live_tag(state, tag_id)
+        if tag is not None:
+            group = state.tag_groups[tag.group_id]
+            tags.append({"group_name": group.group_name, "tag_name": tag.name, "type": 1, "tag_id": tag.id})
+    tags.extend({"group_name": "", "tag_name": name, "type": 2} for name in follow.personal_tags)
+    data = _follow_common(follow)
+    data["tags"] = tags
+    return _follow_tail(data, follow)
+
+
+def render_follow_info(state: SandboxState, follow: FollowInfo) -> dict[str, Any]:
+    """``follow_info`` of batch/get_by_user: corp tag ids only."""
+    data = _follow_common(follow)
+    data["tag_id"] = [t for t in follow.tag_ids if live_tag(state, t) is not None]
+    return _follow_tail(data, follow)
+
+
+# -- §1 token ---------------------------------------------------------------------------------------
+
+
+@route("gettoken", methods=("GET",))
+def gettoken(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    token, expires_in = sandbox.issue_token(req.query.get("corpid", ""), req.query.get("corpsecret", ""))
+    return {"access_token": token, "expires_in": expires_in}
+
+
+# -- §2 customers -----------------------------------------------------------------------------------
+
+
+@route("externalcontact/get_follow_user_list", methods=("GET",))
+def get_follow_user_list(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    staff = sandbox.state.staff.values()
+    return {"follow_user": [s.userid for s in staff if s.has_contact_permission and s.status == 1]}
+
+
+@route("externalcontact/list", methods=("GET",))
+def list_contacts(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    state = sandbox.state
+    userid = _staff(state, req.query.get("userid")).userid
+    ids = [ext for ext, contact in state.contacts.items() if userid in contact.follows]
+    if not ids:
+        # WeCom answers a member without customers with 84061, not an empty list.
+        raise SandboxError(84061, "not external contact")
+    return {"external_userid": ids}
+
+
+@route("externalcontact/get", methods=("GET",))
+def get_contact(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    state = sandbox.state
+    contact = _contact(state, req.query.get("external_userid"))
+    if not contact.follows:
+        raise SandboxError(84061, "not external contact")  # every staff member was deleted
+    follows = list(contact.follows.values())
+    start = _offset_cursor(req.query.get("cursor"))
+    page = follows[start : start + FOLLOW_USER_PAGE]
+    body: dict[str, Any] = {
+        "external_contact": render_contact(contact),
+        "follow_user": [render_follow_user(state, f) for f in page],
+    }
+    if start + FOLLOW_USER_PAGE < len(follows):
+        body["next_cursor"] = _encode_cursor(start + FOLLOW_USER_PAGE)
+    return body
+
+
+class _Snapshots:
+    """The (external_userid, userid) walk of one batch/get_by_user sync, frozen at its first page.
+
+    Scanning every customer costs O(contacts); doing it once per walk instead of once per page keeps a
+    100,000-customer sync linear. A walk whose snapshot was evicted (or predates a restart) is rebuilt
+    from its userid_list and continues at its offset.
+    """
+
+    def __init__(self) -> None:
+        self._walks: OrderedDict[str, tuple[tuple[str, ...], list[tuple[str, str]]]] = OrderedDict()
+
+    def get(self, walk_id: str, userids: tuple[str, ...], state: SandboxState) -> list[tuple[str, str]]:
+        walk = self._walks.get(walk_id)
+        if walk is None or walk[0] != userids:
+            walk = (userids, _follow_walk(state, userids))
+            self._walks[walk_id] = walk
+            while len(self._walks) > _SNAPSHOTS_KEPT:
+                self._walks.popitem(last=False)
+        self._walks.move_to_end(walk_id)
+        return walk[1]
+
+    def drop(self, walk_id: str) -> None:
+        self._walks.pop(walk_id, None)
+
+
+def _follow_walk(state: SandboxState, userids: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Every follow of the given members: member by member in the order given, customers in creation order."""
+    wanted = set(userids)
+    buckets: dict[str, list[str]] = {u: [] for u in userids}
+    for external_userid, contact in state.contacts.items():
+        for userid in contact.follows:
+            if userid in wanted:
+                buckets[userid].append(external_userid)
+    return [(ext, userid) for userid in userids for ext in buckets[userid]]
+
+
+@route("externalcontact/batch/get_by_user")
+def batch_get_by_user(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    state, body = sandbox.state, req.json
+    userids = str_list(body, "userid_list")
+    if not userids and isinstance(body.get("userid"), str):
+        userids = [body["userid"]]  # the older single-member form WeCom still accepts
+    if not userids:
+        raise _invalid("userid_list is empty")
+    if len(userids) > MAX_USERIDS:
+        raise _invalid(f"userid_list has more than {MAX_USERIDS} userids")
+    userids = list(dict.fromkeys(userids))
+    for userid in userids:
+        _staff(state, userid)
+    limit = _clamp_limit(body.get("limit"), BATCH_LIMIT_DEFAULT, BATCH_LIMIT_MAX)
+    snapshots: _Snapshots = sandbox.caches.setdefault(_SNAPSHOT_CACHE, _Snapshots())
+    cursor = body.get("cursor") or ""
+    if cursor:
+        walk_id, offset_text = _decode_cursor(cursor, 2)
+        offset = int(offset_text)
+    else:
+        walk_id, offset = secrets.token_hex(6), 0
+    walk = snapshots.get(walk_id, tuple(userids), state)
+    items = []
+    for external_userid, userid in walk[offset : offset + limit]:
+        contact = state.contacts.get(external_userid)
+        follow = contact.follows.get(userid) if contact else None
+        if follow is not None:  # gone since the walk started: skipped, as WeCom's own snapshot would
+            items.append(
+                {
+                    "external_contact": render_contact(contact),
+                    "follow_info": render_follow_info(state, follow),
+                }
+            )
+    next_offset = offset + limit
+    if next_offset < len(walk):
+        next_cursor = _encode_cursor(walk_id, next_offset)
+    else:
+        next_cursor = ""
+        snapshots.drop(walk_id)
+    return {"external_contact_list": items, "next_cursor": next_cursor}
+
+
+@route("externalcontact/remark")
+def remark(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    state, body = sandbox.state, req.json
+    userid = _staff(state, body.get("userid")).userid
+    follow = _follow(_contact(state, body.get("external_userid")), userid)
+    new_remark = opt_str(body, "remark", REMARK_MAX)
+    description = opt_str(body, "description", DESCRIPTION_MAX)
+    company = opt_str(body, "remark_company")
+    opt_str(body, "remark_pic_mediaid")  # accepted; the sandbox keeps no pictures
+    mobiles = str_list(body, "remark_mobiles") if "remark_mobiles" in body else None
+    # Only the fields sent change; an empty string clears one.
+    if new_remark is not None:
+        follow.remark = new_remark
+    if description is not None:
+        follow.description = description
+    if company is not None:
+        follow.remark_corp_name = company
+    if mobiles is not None:
+        follow.remark_mobiles = mobiles
+    return {}
+
+
+# -- §3 corp tags -----------------------------------------------------------------------------------
+
+
+def _live_groups(state: SandboxState) -> list[TagGroup]:
+    """Groups in WeCom's display order: higher ``order`` first, then older first."""
+    groups = [g for g in state.tag_groups.values() if not g.deleted]
+    return sorted(groups, key=lambda g: (-g.order, g.create_time))
+
+
+def _render_tag(tag: Tag, with_deleted: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": tag.id,
+        "name": tag.name,
+        "create_time": tag.create_time,
+        "order": tag.order,
+    }
+    if with_deleted:
+        data["deleted"] = tag.deleted
+    return data
+
+
+def _render_group(group: TagGroup, tags: list[Tag], with_deleted: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "group_id": group.group_id,
+        "group_name": group.group_name,
+        "create_time": group.create_time,
+        "order": group.order,
+    }
+    if with_deleted:
+        data["deleted"] = group.deleted
+    data["tag"] = [
+        _render_tag(t, with_deleted) for t in sorted(tags, key=lambda t: (-t.order, t.create_time))
+    ]
+    return data
+
+
+@route("externalcontact/get_corp_tag_list")
+def get_corp_tag_list(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """All groups; or those of group_id; or (group_id empty) the tags of tag_id, deleted ones flagged."""
+    state = sandbox.state
+    group_ids, tag_ids = str_list(req.json, "group_id"), str_list(req.json, "tag_id")
+    if group_ids:
+        wanted = set(group_ids)
+        groups = [g for g in _live_groups(state) if g.group_id in wanted]
+        return {"tag_group": [_render_group(g, [state.tags[t] for t in g.tag_ids]) for g in groups]}
+    if tag_ids:
+        by_group: dict[str, list[Tag]] = {}
+        for tag_id in dict.fromkeys(tag_ids):
+            tag = state.tags.get(tag_id)
+            if tag is not None:
+                by_group.setdefault(tag.group_id, []).append(tag)
+        groups = sorted((state.tag_groups[g] for g in by_group), key=lambda g: (-g.order, g.create_time))
+        return {"tag_group": [_render_group(g, by_group[g.group_id], with_deleted=True) for g in groups]}
+    return {"tag_group": [_render_group(g, [state.tags[t] for t in g.tag_ids]) for g in _live_groups(state)]}
+
+
+def tag_name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > TAG_NAME_MAX:
+        raise SandboxError(40072, f"invalid tag name length: 1 to {TAG_NAME_MAX} characters")
+    return value
+
+
+@route("externalcontact/add_corp_tag")
+def add_corp_tag(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """Add tags to a group (by id, or by name: an existing name adds into it); a new group needs a tag."""
+    state, body = sandbox.state, req.json
+    specs = body.get("tag") or []
+    if not isinstance(specs, list) or not specs or not all(isinstance(t, dict) for t in specs):
+        raise _invalid("tag must be a non-empty list of {name, order}")
+    group = None
+    if body.get("group_id"):
+        group = state.tag_groups.get(body["group_id"])
+        if group is None or group.deleted:
+            raise SandboxError(40068, f"invalid tag group id {body['group_id']!r}")
+    else:
+        group_name = body.get("group_name")
+        if not isinstance(group_name, str) or not group_name.strip() or len(group_name) > TAG_NAME_MAX:
+            raise SandboxError(40072, f"invalid group_name length: 1 to {TAG_NAME_MAX} characters")
+        group = next((g for g in _live_groups(state) if g.group_name == group_name), None)
+    taken = {state.tags[t].name for t in group.tag_ids} if group else set()
+    names = []
+    for spec in specs:
+        name = tag_name(spec.get("name"))
+        if name in taken or name in names:
+            raise SandboxError(40071, f"tag name {name!r} already exists in this group")
+        names.append(name)
+    if sum(1 for t in state.tags.values() if not t.deleted) + len(names) > MAX_TAGS:
+        raise _invalid(f"a corp has at most {MAX_TAGS} tags")
+    now = int(time.time())
+    if group is None:
+        group = TagGroup(
+            make_id(state, "et", 20), body["group_name"], now, order=_opt_int(body, "order") or 0
+        )
+        state.tag_groups[group.group_id] = group
+    created = []
+    for spec, name in zip(specs, names, strict=True):
+        tag = Tag(make_id(state, "et", 30), group.group_id, name, now, order=_opt_int(spec, "order") or 0)
+        state.tags[tag.id] = tag
+        group.tag_ids.append(tag.id)
+        created.append(tag)
+    return {"tag_group": _render_group(group, created)}
+
+
+@route("externalcontact/edit_corp_tag")
+def edit_corp_tag(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    state, body = sandbox.state, req.json
+    target_id = body.get("id")
+    name = tag_name(body["name"]) if body.get("name") is not None else None
+    order = _opt_int(body, "order")
+    tag = live_tag(state, target_id) if isinstance(target_id, str) else None
+    group = state.tag_groups.get(target_id) if isinstance(target_id, str) else None
+    if tag is not None:
+        siblings = (state.tags[t] for t in state.tag_groups[tag.group_id].tag_ids if t != tag.id)
+        if name is not None and any(s.name == name for s in siblings):
+            raise SandboxError(40071, f"tag name {name!r} already exists in this group")
+        target: Tag | TagGroup = tag
+    elif group is not None and not group.deleted:
+        if name is not None and any(g.group_name == name for g in _live_groups(state) if g is not group):
+            raise SandboxError(40071, f"tag group name {name!r} already exists")
+        target = group
+    else:
+        raise SandboxError(40068, f"invalid tag id {target_id!r}")
+    if name is not None:
+        if isinstance(target, Tag):
+            target.name = name
+        else:
+            target.group_name = name
+    if order is not None:
+        target.order = order
+    return {}
+
+
+def delete_tags(state: SandboxState, tag_ids: list[str], group_ids: list[str]) -> None:
+    """Delete tags and whole groups; a group left without tags disappears (WeCom has no empty groups)."""
+    for group_id in group_ids:
+        group = state.tag_groups[group_id]
+        for tag_id in group.tag_ids:
+            state.tags[tag_id].deleted = True
+        group.tag_ids = []
+        group.deleted = True
+    for tag_id in tag_ids:
+        tag = state.tags[tag_id]
+        tag.deleted = True
+        group = state.tag_groups[tag.group_id]
+        group.tag_ids = [t for t in group.tag_ids if t != tag_id]
+        if not group.tag_ids:
+            group.deleted = True
+
+
+@route("externalcontact/del_corp_tag")
+def del_corp_tag(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    state = sandbox.state
+    tag_ids, group_ids = str_list(req.json, "tag_id"), str_list(req.json, "group_id")
+    if not tag_ids and not group_ids:
+        raise _invalid("tag_id and group_id cannot both be empty")
+    for tag_id in tag_ids:
+        if live_tag(state, tag_id) is None:
+            raise SandboxError(40068, f"invalid tag id {tag_id!r}")
+    for group_id in group_ids:
+        group = state.tag_groups.get(group_id)
+        if group is None or group.deleted:
+            raise SandboxError(40068, f"invalid tag group id {group_id!r}")
+    delete_tags(state, list(dict.fromkeys(tag_ids)), list(dict.fromkeys(group_ids)))
+    return {}
+
+
+def retag(follow: FollowInfo, add: list[str], remove: list[str]) -> None:
+    removed = set(remove)
+    tag_ids = [t for t in follow.tag_ids if t not in removed]
+    for tag_id in add:
+        if tag_id not in tag_ids:
+            tag_ids.append(tag_id)
+    follow.tag_ids = tag_ids
+
+
+@route("externalcontact/mark_tag")
+def mark_tag(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    state, body = sandbox.state, req.json
+    userid = _staff(state, body.get("userid")).userid
+    follow = _follow(_contact(state, body.get("external_userid")), userid)
+    add, remove = str_list(body, "add_tag"), str_list(body, "remove_tag")
+    if not add and not remove:
+        raise _invalid("add_tag and remove_tag cannot both be empty")
+    for tag_id in [*add, *remove]:
+        if live_tag(state, tag_id) is None:
+            raise SandboxError(40068, f"invalid tag id {tag_id!r}")
+    retag(follow, add, remove)
+    return {}
+
+
+# -- §5 channel codes («联系我») ----------------------------------------------------------------------
+
+
+def _apply_way_fields(state: SandboxState, way: ContactWay, body: dict[str, Any]) -> None:
+    """Validate and apply the settable fields present in ``body`` (user/party overwrite)."""
+    remark_text = opt_str(body, "remark", WAY_TEXT_MAX)
+    way_state = opt_str(body, "state", WAY_TEXT_MAX)
+    users = str_list(body, "user") if "user" in body else way.user
+    parties = _int_list(body, "party") if "party" in body else way.party
+    for userid in users:
+        if not _staff(state, userid).has_contact_permission:
+            raise SandboxError(84074, f"{userid} has no customer contact permission")
+    for party in parties:
+        if party not in state.departments:
+            raise SandboxError(60123, f"invalid party id {party}")
+    if way.type == 1 and (len(users) != 1 or parties):
+        raise _invalid("a single-member code (type 1) takes exactly one user and no party")
+    if way.type == 2 and not 1 <= len(users) + len(parties) <= CONTACT_WAY_MAX_MEMBERS:
+        raise _invalid(f"a multi-member code (type 2) takes 1 to {CONTACT_WAY_MAX_MEMBERS} users and parties")
+    is_temp = bool(body.get("is_temp", way.is_temp))
+    expires_in = _opt_int(body, "expires_in")
+    chat_expires_in = _opt_int(body, "chat_expires_in")
+    for value in (expires_in, chat_expires_in):
+        if value is not None and not 0 < value <= TEMP_WAY_MAX_SECONDS:
+            raise _invalid("expires_in and chat_expires_in are 1 second to 14 days")
+    conclusions = body.get("conclusions", way.conclusions)
+    if not isinstance(conclusions, dict):
+        raise _invalid("conclusions must be an object")
+    way.user, way.party, way.is_temp, way.conclusions = list(users), list(parties), is_temp, conclusions
+    if remark_text is not None:
+        way.remark = remark_text
+    if way_state is not None:
+        way.state = way_state
+    if "skip_verify" in body:
+        way.skip_verify = bool(body["skip_verify"])
+    if "style" in body:
+        way.style = _opt_int(body, "style") or 1
+    if "unionid" in body:
+        way.unionid = opt_str(body, "unionid") or ""
+    if is_temp:
+        way.expires_in = expires_in or way.expires_in or 7 * 86400
+        way.chat_expires_in = chat_expires_in or way.chat_expires_in or 86400
+
+
+def _way(state: SandboxState, config_id: Any) -> ContactWay:
+    way = state.contact_ways.get(config_id) if isinstance(config_id, str) else None
+    if way is None:
+        raise _invalid(f"invalid config_id {config_id!r}")
+    return way
+
+
+@route("externalcontact/add_contact_way")
+def add_contact_way(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    state, body = sandbox.state, req.json
+    way_type, scene = _opt_int(body, "type"), _opt_int(body, "scene")
+    if way_type not in (1, 2):
+        raise _invalid("type must be 1 (single member) or 2 (multiple members)")
+    if scene not in (1, 2):
+        raise _invalid("scene must be 1 (mini program) or 2 (QR code)")
+    way = ContactWay(config_id="", type=way_type, scene=scene, create_time=int(time.time()))
+    _apply_way_fields(state, way, body)
+    way.config_id = make_id(state, "", 32, hexdigits=True)
+    if scene == 2:
+        way.qr_code = f"https://wework.qpic.cn/wwpic/{make_id(state, '', 24, hexdigits=True)}/0"
+    state.contact_ways[way.config_id] = way
+    return (
+        {"config_id": way.config_id, "qr_code": way.qr_code} if way.qr_code else {"config_id": way.config_id}
+    )
+
+
+def render_contact_way(way: ContactWay) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "config_id": way.config_id,
+        "type": way.type,
+        "scene": way.scene,
+        "style": way.style,
+        "remark": way.remark,
+        "skip_verify": way.skip_verify,
+        "state": way.state,
+        "user": list(way.user),
+        "party": list(way.party),
+        "is_temp": way.is_temp,
+        "expires_in": way.expires_in,
+        "chat_expires_in": way.chat_expires_in,
+        "unionid": way.unionid,
+        "conclusions": way.conclusions,
+    }
+    if way.qr_code:
+        data["qr_code"] = way.qr_code
+    return data
+
+
+@route("externalcontact/get_contact_way")
+def get_contact_way(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    return {"contact_way": render_contact_way(_way(sandbox.state, req.json.get("config_id")))}
+
+
+@route("externalcontact/list_contact_way")
+def list_contact_way(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """Codes created in [start_time, end_time] (default: the last 90 days), temporary ones excluded."""
+    body = req.json
+    now = int(time.time())
+    end = _opt_int(body, "end_time") or now
+    start = _opt_int(body, "start_time") or end - CONTACT_WAY_DEFAULT_SPAN
+    if start > end:
+        raise _invalid("start_time is after end_time")
+    limit = _clamp_limit(body.get("limit"), CONTACT_WAY_LIMIT_DEFAULT, CONTACT_WAY_LIMIT_MAX)
+    offset = _offset_cursor(body.get("cursor"))
+    ways = sorted(
+        (w for w in sandbox.state.contact_ways.values() if not w.is_temp and start <= w.create_time <= end),
+        key=lambda w: (w.create_time, w.config_id),
+    )
+    page = ways[offset : offset + limit]
+    more = offset + limit < len(ways)
+    return {
+        "contact_way": [{"config_id": w.config_id} for w in page],
+        "next_cursor": _encode_cursor(offset + limit) if more else "",
+    }
+
+
+@route("externalcontact/update_contact_way")
+def update_contact_way(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    state = sandbox.state
+    way = _way(state, req.json.get("config_id"))
+    # Validate on a copy: a rejected update must leave the code untouched.
+    updated = ContactWay(**{**way.__dict__, "user": list(way.user), "party": list(way.party)})
+    _apply_way_fields(state, updated, req.json)
+    state.contact_ways[way.config_id] = updated
+    return {}
+
+
+@route("externalcontact/del_contact_way")
+def del_contact_way(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    state = sandbox.state
+    del state.contact_ways[_way(state, req.json.get("config_id")).config_id]
+    return {}
+
+
+# -- §6 welcome messages ----------------------------------------------------------------------------
+
+
+def _check_text(text: Any) -> str:
+    if not isinstance(text, dict) or not isinstance(text.get("content", ""), str):
+        raise _invalid("text must be {content: string}")
+    content = text.get("content", "")
+    if len(content.encode("utf-8")) > WELCOME_TEXT_MAX_BYTES:
+        raise SandboxError(45002, f"text.content is longer than {WELCOME_TEXT_MAX_BYTES} bytes")
+    return content
+
+
+def _check_attachment(kind: str, item: Any) -> None:
+    """The fields WeCom requires per attachment type (media ids are not checked against uploads)."""
+    required = {
+        "image": (),
+        "link": ("title", "url"),
+        "miniprogram": ("title", "pic_media_id", "appid", "page"),
+        "video": ("media_id",),
+        "file": ("media_id",),
+    }[kind]
+    if not isinstance(item, dict):
+        raise _invalid(f"{kind} must be an object")
+    missing = [f for f in required if not item.get(f)]
+    if kind == "image" and not (item.get("media_id") or item.get("pic_url")):
+        missing.append("media_id or pic_url")
+    if missing:
+        raise _invalid(f"{kind} lacks {', '.join(missing)}")
+
+
+def check_attachments(attachments: Any) -> None:
+    if not isinstance(attachments, list):
+        raise _invalid("attachments must be a list")
+    if len(attachments) > MAX_ATTACHMENTS:
+        raise _invalid(f"at most {MAX_ATTACHMENTS} attachments")
+    for attachment in attachments:
+        msgtype = attachment.get("msgtype") if isinstance(attachment, dict) else None
+        if msgtype not in ATTACHMENT_TYPES:
+            raise SandboxError(40008, f"invalid msgtype {msgtype!r}: one of {', '.join(ATTACHMENT_TYPES)}")
+        _check_attachment(msgtype, attachment.get(msgtype))
+
+
+@route("externalcontact/send_welcome_msg")
+def send_welcome_msg(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """Usable once, within welcome_code_ttl (20 s) of the add_external_contact event."""
+    state, body = sandbox.state, req.json
+    code = body.get("welcome_code")
+    if not isinstance(code, str) or not code:
+        raise _invalid("welcome_code is required")
+    content = _check_text(body["text"]) if "text" in body else ""
+    attachments = body.get("attachments") or []
+    check_attachments(attachments)
+    if not content and not attachments:
+        raise _invalid("text and attachments cannot both be empty")
+    welcome = state.welcome_codes.get(code)
+    if welcome is None or time.time() - welcome.issued_at > sandbox.welcome_code_ttl:
+        raise SandboxError(41050, "welcome_code expired or invalid")
+    if welcome.used:
+        raise SandboxError(41051, "customer and user are already chatting: welcome_code used")
+    welcome.used = True
+    return {}
+
+
+_TEMPLATE_PARTS = ("text", *ATTACHMENT_TYPES)
+
+
+def _template_parts(body: dict[str, Any]) -> dict[str, Any]:
+    parts = {k: body[k] for k in _TEMPLATE_PARTS if body.get(k)}
+    if "text" in parts:
+        _check_text(parts["text"])
+    for kind in ATTACHMENT_TYPES:
+        if kind in parts:
+            _check_attachment(kind, parts[kind])
+    return parts
+
+
+def _template(state: SandboxState, template_id: Any) -> dict[str, Any]:
+    template = state.group_welcome_templates.get(template_id) if isinstance(template_id, str) else None
+    if template is None:
+        raise _invalid(f"invalid template_id {template_id!r}")
+    return template
+
+
+@route("externalcontact/group_welcome_template/add")
+def group_welcome_template_add(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """``%NICKNAME%`` in text.content is kept verbatim: WeCom substitutes it when it sends."""
+    state = sandbox.state
+    parts = _template_parts(req.json)
+    if not parts:
+        raise _invalid("a template needs text or an attachment")
+    if len(state.group_welcome_templates) >= MAX_GROUP_WELCOME_TEMPLATES:
+        raise _invalid(f"a corp has at most {MAX_GROUP_WELCOME_TEMPLATES} group welcome templates")
+    template_id = make_id(state, "msg", 24)
+    state.group_welcome_templates[template_id] = {
+        **parts,
+        "notify": int(req.json.get("notify", 1) or 0),
+        "create_time": int(time.time()),
+    }
+    return {"template_id": template_id}
+
+
+@route("externalcontact/group_welcome_template/edit")
+def group_welcome_template_edit(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    template = _template(sandbox.state, req.json.get("template_id"))
+    template.update(_template_parts(req.json))
+    return {}
+
+
+@route("externalcontact/group_welcome_template/get")
+def group_welcome_template_get(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    template = _template(sandbox.state, req.json.get("template_id"))
+    return {k: template[k] for k in _TEMPLATE_PARTS if k in template}
+
+
+@route("externalcontact/group_welcome_template/del")
+def group_welcome_template_del(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    state = sandbox.state
+    _template(state, req.json.get("template_id"))
+    del state.group_welcome_templates[req.json["template_id"]]
+    return {}
+
+
+# -- contact book -----------------------------------------------------------------------------------
+
+
+def _subtree(state: SandboxState, root: int) -> list[int]:
+    """The department and its descendants, breadth first (WeCom's order)."""
+    children: dict[int, list[int]] = {}
+    for dept in sorted(state.departments.values(), key=lambda d: -d.order):
+        children.setdefault(dept.parentid, []).append(dept.id)
+    order, queue = [], [root]
+    while queue:
+        dept_id = queue.pop(0)
+        order.append(dept_id)
+        queue.extend(children.get(dept_id, []))
+    return order
+
+
+def _department_id(state: SandboxState, value: Any) -> int:
+    try:
+        dept_id = int(value)
+    except (TypeError, ValueError):
+        dept_id = -1
+    if dept_id not in state.departments:
+        raise SandboxError(60123, f"invalid department id {value!r}")
+    return dept_id
+
+
+@route("department/list", methods=("GET",))
+def department_list(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    state = sandbox.state
+    if req.query.get("id"):
+        ids = _subtree(state, _department_id(state, req.query["id"]))
+    else:
+        roots = [d.id for d in state.departments.values() if d.parentid not in state.departments]
+        ids = [i for root in roots for i in _subtree(state, root)]
+    leaders: dict[int, list[str]] = {}
+    for member in state.staff.values():
+        for dept_id in member.leader_in:
+            leaders.setdefault(dept_id, []).append(member.userid)
+    return {
+        "department": [
+            {
+                "id": d.id,
+                "name": d.name,
+                "name_en": "",
+                "department_leader": leaders.get(d.id, []),
+                "parentid": d.parentid,
+                "order": d.order,
+            }
+            for d in (state.departments[i] for i in ids)
+        ]
+    }
+
+
+def _members(state: SandboxState, req: SandboxRequest) -> list[Staff]:
+    if not req.query.get("department_id"):
+        raise SandboxError(60127, "department_id missing")
+    dept_id = _department_id(state, req.query["department_id"])
+    wanted = set(_subtree(state, dept_id)) if req.query.get("fetch_child") == "1" else {dept_id}
+    # Members who left the corp (status 5) are no longer in the contact book.
+    return [s for s in state.staff.values() if s.status != 5 and wanted.intersection(s.department)]
+
+
+@route("user/list", methods=("GET",))
+def user_list(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    return {
+        "userlist": [
+            {
+                "userid": s.userid,
+                "name": s.name,
+                "department": list(s.department),
+                "order": [0] * len(s.department),
+                "position": s.position,
+                "mobile": s.mobile,
+                "gender": str(s.gender),  # WeCom sends gender as a string here
+                "email": s.email,
+                "is_leader_in_dept": [int(d in s.leader_in) for d in s.department],
+                "direct_leader": [],
+                "avatar": s.avatar,
+                "thumb_avatar": s.avatar.removesuffix("/0") + "/100" if s.avatar else "",
+                "telephone": "",
+                "alias": "",
+                "status": s.status,
+                "address": "",
+                "main_department": s.department[0] if s.department else 0,
+                "extattr": {"attrs": []},
+                "qr_code": f"https://open.work.weixin.qq.com/wwopen/userQRCode?vcode=vc{s.userid}",
+                "external_position": s.position,
+            }
+            for s in _members(sandbox.state, req)
+        ]
+    }
+
+
+@route("user/simplelist", methods=("GET",))
+def user_simplelist(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    members = _members(sandbox.state, req)
+    return {
+        "userlist": [{"userid": s.userid, "name": s.name, "department": list(s.department)} for s in members]
+    }
