@@ -3,14 +3,17 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from scrm.api import errors, health
+from scrm.wecom.callbacks import wecom_callback
 
 api_v1 = [
     path("", include("scrm.tenancy.urls")),
+    path("", include("scrm.wecom.urls")),
 ]
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("wecom/callback/<slug:slug>/", wecom_callback, name="wecom-callback"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

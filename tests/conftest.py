@@ -28,6 +28,16 @@ def _fresh_cache_namespace():
     cache.key_prefix = previous
 
 
+@pytest.fixture(autouse=True)
+def _forget_callback_keys():
+    """The callback view caches tenants' keys per process; tests re-create tenants with the same slug."""
+    from scrm.wecom import callbacks
+
+    callbacks._keys.clear()
+    yield
+    callbacks._keys.clear()
+
+
 @pytest.fixture
 def tenant_a(db):
     return services.tenant_create(slug="tenant-a", name="Tenant A", corp_id="wwA", corp_secret="secret-of-a")

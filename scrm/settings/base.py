@@ -245,6 +245,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenancy.clear_expired_sessions",
         "schedule": 6 * 60 * 60,
     },
+    "requeue-stale-callback-events": {
+        "task": "wecom.requeue_stale_events",
+        "schedule": 60,
+    },
 }
 
 LOGGING = {
@@ -255,3 +259,19 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+
+# --- WeCom gateway -------------------------------------------------------------------------
+WECOM_HTTP_TIMEOUT = env.float("WECOM_HTTP_TIMEOUT", default=10.0)
+# WeCom allows 10,000 calls per minute per corp and API; stay under it.
+WECOM_REQUESTS_PER_MINUTE = env.int("WECOM_REQUESTS_PER_MINUTE", default=9000)
+# Concurrent calls per corp and API; lower for the APIs known to answer 45033.
+WECOM_CONCURRENCY = env.int("WECOM_CONCURRENCY", default=20)
+WECOM_CONCURRENCY_OVERRIDES = {
+    "externalcontact/mark_tag": env.int("WECOM_MARK_TAG_CONCURRENCY", default=5),
+    "externalcontact/remark": env.int("WECOM_REMARK_CONCURRENCY", default=5),
+}
+WECOM_CONCURRENCY_WAIT_SECONDS = env.float("WECOM_CONCURRENCY_WAIT_SECONDS", default=30.0)
+# Callback bodies are a few hundred bytes; anything far larger is not from WeCom.
+WECOM_CALLBACK_MAX_BYTES = env.int("WECOM_CALLBACK_MAX_BYTES", default=64 * 1024)
+# A failing callback event is retried this many times (with backoff), then parked for replay.
+WECOM_EVENT_MAX_ATTEMPTS = env.int("WECOM_EVENT_MAX_ATTEMPTS", default=5)

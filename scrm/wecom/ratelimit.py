@@ -1,0 +1,189 @@
+"""Keeping under WeCom's limits, shared by every process that calls WeCom for a corp.
+
+Per (corp, API): a requests-per-minute budget under WeCom's 10,000/min, a concurrency cap (WeCom
+answers 45033 to too many concurrent calls of one API, seen on ``mark_tag`` and ``remark``), a block
+for the rest of the window after a 45009, and a temporarily lowered cap after a 45033.
+
+With Redis (production) the state lives there, so all workers share one budget; in the embedded
+default (no Redis) it is per process, which is what one `make run` has anyway.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+
+from .errors import WeComRateLimitedError
+
+# A holder older than this is presumed dead (killed worker) and its concurrency slot reclaimed.
+SLOT_LEASE_SECONDS = 60
+
+_ACQUIRE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+  return 1
+end
+return 0
+"""
+
+
+class RedisBackend:
+    """State in the cache's Redis, under the cache's key prefix (so environments sharing a Redis,
+    or tests, never see each other's budgets)."""
+
+    def __init__(self, cache: RedisCache):
+        self.cache = cache
+        self.redis = cache._cache.get_client(write=True)
+        self._acquire = self.redis.register_script(_ACQUIRE)
+
+    def _key(self, key: str) -> str:
+        return self.cache.make_key(key)
+
+    def count_in_window(self, key: str, window: int) -> int:
+        pipe = self.redis.pipeline()
+        pipe.incr(self._key(key))
+        pipe.expire(self._key(key), window * 2)
+        return int(pipe.execute()[0])
+
+    def try_acquire(self, key: str, cap: int, member: str) -> bool:
+        now = time.time()
+        args = [now, now - SLOT_LEASE_SECONDS, cap, member, SLOT_LEASE_SECONDS]
+        return bool(self._acquire(keys=[self._key(key)], args=args))
+
+    def release(self, key: str, member: str) -> None:
+        self.redis.zrem(self._key(key), member)
+
+    def set_for(self, key: str, value: int, seconds: float) -> None:
+        self.redis.set(self._key(key), value, px=max(1, int(seconds * 1000)))
+
+    def get_with_ttl(self, key: str) -> tuple[int | None, float]:
+        pipe = self.redis.pipeline()
+        pipe.get(self._key(key))
+        pipe.pttl(self._key(key))
+        value, ttl = pipe.execute()
+        return (int(value) if value is not None else None), max(0.0, ttl / 1000)
+
+    @contextmanager
+    def lock(self, name: str, timeout: float) -> Iterator[None]:
+        with self.redis.lock(self._key(name), timeout=timeout, blocking_timeout=timeout):
+            yield
+
+
+class LocalBackend:
+    def __init__(self):
+        self._mutex = threading.Lock()
+        self._counts: dict[str, int] = defaultdict(int)
+        self._slots: dict[str, set[str]] = defaultdict(set)
+        self._values: dict[str, tuple[int, float]] = {}
+        self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+
+    def count_in_window(self, key: str, window: int) -> int:
+        with self._mutex:
+            self._counts[key] += 1
+            # Old windows' counters are never read again; drop them so the dict cannot grow forever.
+            if len(self._counts) > 10_000:
+                self._counts = defaultdict(int, {key: self._counts[key]})
+            return self._counts[key]
+
+    def try_acquire(self, key: str, cap: int, member: str) -> bool:
+        with self._mutex:
+            if len(self._slots[key]) < cap:
+                self._slots[key].add(member)
+                return True
+            return False
+
+    def release(self, key: str, member: str) -> None:
+        with self._mutex:
+            self._slots[key].discard(member)
+
+    def set_for(self, key: str, value: int, seconds: float) -> None:
+        with self._mutex:
+            self._values[key] = (value, time.monotonic() + seconds)
+
+    def get_with_ttl(self, key: str) -> tuple[int | None, float]:
+        with self._mutex:
+            value, until = self._values.get(key, (None, 0.0))
+            remaining = until - time.monotonic()
+            return (value, remaining) if remaining > 0 else (None, 0.0)
+
+    @contextmanager
+    def lock(self, name: str, timeout: float) -> Iterator[None]:
+        lock = self._locks[name]
+        if not lock.acquire(timeout=timeout):
+            raise TimeoutError(f"could not take the lock {name} within {timeout}s")
+        try:
+            yield
+        finally:
+            lock.release()
+
+
+class Limiter:
+    def __init__(self, backend: RedisBackend | LocalBackend):
+        self.backend = backend
+
+    @staticmethod
+    def configured_cap(api: str) -> int:
+        return settings.WECOM_CONCURRENCY_OVERRIDES.get(api, settings.WECOM_CONCURRENCY)
+
+    def cap(self, corp_id: str, api: str) -> int:
+        lowered, _ = self.backend.get_with_ttl(f"wecom:cap:{corp_id}:{api}")
+        configured = self.configured_cap(api)
+        return min(configured, lowered) if lowered else configured
+
+    @contextmanager
+    def slot(self, corp_id: str, api: str) -> Iterator[None]:
+        """Hold one of the API's concurrency slots for one call, within the per-minute budget."""
+        _, blocked_for = self.backend.get_with_ttl(f"wecom:block:{corp_id}:{api}")
+        if blocked_for:
+            raise WeComRateLimitedError(
+                api, 45009, "blocked after a rate-limit answer", retry_after=blocked_for
+            )
+        now = time.time()
+        window = int(now // 60)
+        used = self.backend.count_in_window(f"wecom:rpm:{corp_id}:{api}:{window}", 60)
+        if used > settings.WECOM_REQUESTS_PER_MINUTE:
+            raise WeComRateLimitedError(api, None, "per-minute budget used up", retry_after=60 - now % 60)
+        key = f"wecom:slots:{corp_id}:{api}"
+        member = uuid.uuid4().hex
+        deadline = time.monotonic() + settings.WECOM_CONCURRENCY_WAIT_SECONDS
+        delay = 0.005
+        while not self.backend.try_acquire(key, self.cap(corp_id, api), member):
+            if time.monotonic() > deadline:
+                raise WeComRateLimitedError(api, None, "no concurrency slot became free", retry_after=5)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+        try:
+            yield
+        finally:
+            self.backend.release(key, member)
+
+    def block(self, corp_id: str, api: str, seconds: float) -> None:
+        """After a 45009 WeCom blocks the API for its whole window: stop calling until it ends."""
+        self.backend.set_for(f"wecom:block:{corp_id}:{api}", 1, seconds)
+
+    def lower_concurrency(self, corp_id: str, api: str) -> None:
+        """After a 45033: halve the API's cap (at least 1) for a minute."""
+        self.backend.set_for(f"wecom:cap:{corp_id}:{api}", max(1, self.cap(corp_id, api) // 2), 60)
+
+
+_limiter: Limiter | None = None
+_limiter_mutex = threading.Lock()
+
+
+def get_limiter() -> Limiter:
+    global _limiter
+    with _limiter_mutex:
+        if _limiter is None:
+            cache = caches["default"]
+            _limiter = Limiter(RedisBackend(cache) if isinstance(cache, RedisCache) else LocalBackend())
+        return _limiter
