@@ -36,6 +36,12 @@ test: install
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest -n 2 --dist loadgroup
 
+# Benchmarks (PostgreSQL and Redis required): each prints its figures beside a floor measured in the
+# same run; results are recorded in docs/benchmarks.md.
+bench: install
+	$(BIN)/python scripts/check_services.py
+	$(BIN)/python bench/callbacks.py
+
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

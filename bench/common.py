@@ -27,7 +27,7 @@ def fresh_database(name: str) -> str:
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}" + os.environ.get("BENCH_DB_OPTIONS", "")
 
 
 def app_env(database_url: str, **extra: str) -> dict[str, str]:

@@ -21,7 +21,11 @@ def procfile() -> dict[str, str]:
 def test_docker_compose_runs_the_procfile_processes_with_health_checks():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    for name, command in procfile().items():
+    processes = procfile()
+    # The WeCom sandbox is the demo's fake WeCom: `make run` only, never in the production stack.
+    assert processes.pop("sandbox").startswith("python manage.py wecom_sandbox")
+    assert "sandbox" not in services
+    for name, command in processes.items():
         assert services[name]["command"] == command, name
         assert "healthcheck" in services[name], name
     for name in ("postgres", "redis"):

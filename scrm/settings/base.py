@@ -57,6 +57,8 @@ PUBLIC_URL = env("PUBLIC_URL", default=f"http://127.0.0.1:{PORT}").rstrip("/")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_URL])
 
 WECOM_API_BASE = env("WECOM_API_BASE", default="https://qyapi.weixin.qq.com/cgi-bin/")
+# Where `make run` serves the WeCom sandbox the demo tenant is connected to.
+WECOM_SANDBOX_PORT = env.int("SANDBOX_PORT", default=PORT + 1)
 
 INSTALLED_APPS = [
     "django.contrib.auth",

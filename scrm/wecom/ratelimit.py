@@ -1,5 +1,8 @@
 """Keeping under WeCom's limits, shared by every process that calls WeCom for a corp.
 
+The backend is the gateway's shared state across processes: limiter budgets, the token lock, and
+the flags that coalesce callback processing.
+
 Per (corp, API): a requests-per-minute budget under WeCom's 10,000/min, a concurrency cap (WeCom
 answers 45033 to too many concurrent calls of one API, seen on ``mark_tag`` and ``remark``), a block
 for the rest of the window after a 45009, and a temporarily lowered cap after a 45033.
@@ -39,7 +42,11 @@ return 0
 
 class RedisBackend:
     """State in the cache's Redis, under the cache's key prefix (so environments sharing a Redis,
-    or tests, never see each other's budgets)."""
+    or tests, never see each other's budgets).
+
+    It keeps one Redis client: Django's RedisCache builds a new client object per operation, which
+    costs more than the round trip itself on the callback fast path.
+    """
 
     def __init__(self, cache: RedisCache):
         self.cache = cache
@@ -78,6 +85,13 @@ class RedisBackend:
         with self.redis.lock(self._key(name), timeout=timeout, blocking_timeout=timeout):
             yield
 
+    def add_flag(self, key: str, seconds: int) -> bool:
+        """SET NX with a TTL: True if the flag was not set (and now is)."""
+        return bool(self.redis.set(self._key(key), 1, nx=True, ex=seconds))
+
+    def delete(self, key: str) -> None:
+        self.redis.delete(self._key(key))
+
 
 class LocalBackend:
     def __init__(self):
@@ -115,6 +129,18 @@ class LocalBackend:
             value, until = self._values.get(key, (None, 0.0))
             remaining = until - time.monotonic()
             return (value, remaining) if remaining > 0 else (None, 0.0)
+
+    def add_flag(self, key: str, seconds: int) -> bool:
+        with self._mutex:
+            _, until = self._values.get(key, (None, 0.0))
+            if until > time.monotonic():
+                return False
+            self._values[key] = (1, time.monotonic() + seconds)
+            return True
+
+    def delete(self, key: str) -> None:
+        with self._mutex:
+            self._values.pop(key, None)
 
     @contextmanager
     def lock(self, name: str, timeout: float) -> Iterator[None]:

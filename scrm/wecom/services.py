@@ -8,7 +8,6 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -20,6 +19,7 @@ from .api import api_for
 from .errors import WeComError, WeComRateLimitedError
 from .handlers import handler_for
 from .models import CallbackEvent, EventStatus
+from .ratelimit import get_limiter
 
 logger = logging.getLogger(__name__)
 
@@ -75,12 +75,13 @@ def _nudge_drain(tenant_id: int) -> None:
     """
     from .tasks import drain_callback_events
 
-    if cache.add(_drain_flag(tenant_id), 1, timeout=DRAIN_FLAG_TTL):
+    shared = get_limiter().backend
+    if shared.add_flag(_drain_flag(tenant_id), DRAIN_FLAG_TTL):
         try:
             drain_callback_events.apply_async((tenant_id,))
         except Exception:
             # Stored is what counts: the sweeper (beat) queues it. Never fail WeCom's delivery here.
-            cache.delete(_drain_flag(tenant_id))
+            shared.delete(_drain_flag(tenant_id))
             logger.exception("could not queue the drain of tenant %s; the sweeper will", tenant_id)
 
 
@@ -116,7 +117,7 @@ def callback_events_drain(*, tenant: Tenant) -> int:
     Several drains of one tenant can run at once on different workers: each claims its batch with
     ``FOR UPDATE SKIP LOCKED``, so no event is handled twice.
     """
-    cache.delete(_drain_flag(tenant.id))
+    get_limiter().backend.delete(_drain_flag(tenant.id))
     processed = 0
     while True:
         with transaction.atomic():

@@ -31,7 +31,7 @@ STRIPPED = {
     "FIELD_ENCRYPTION_KEY",
     "DJANGO_SETTINGS_MODULE",
 }
-STRIPPED |= {"CELERY_TASK_ALWAYS_EAGER", "PUBLIC_URL", "SIYU_VAR_DIR", "PORT"}
+STRIPPED |= {"CELERY_TASK_ALWAYS_EAGER", "PUBLIC_URL", "SIYU_VAR_DIR", "PORT", "SANDBOX_PORT"}
 
 
 def free_port() -> int:
@@ -45,7 +45,7 @@ class App:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if k not in STRIPPED and not k.startswith("PYTEST")}
-        env.update(PORT=str(self.port), SIYU_VAR_DIR=str(var_dir))
+        env.update(PORT=str(self.port), SANDBOX_PORT=str(free_port()), SIYU_VAR_DIR=str(var_dir))
         self.process = subprocess.Popen(
             ["make", "--no-print-directory", "run"],
             cwd=ROOT,
@@ -134,6 +134,14 @@ def test_make_run_serves_readyz_docs_and_the_demo_login(tmp_path):
         status, body = app.request("/api/v1/members/")
         assert status == 200
         assert {m["username"] for m in json.loads(body)["results"]} == {"demo-admin", "demo-sales"}
+
+        # The demo tenant is connected to the WeCom sandbox make run started: no WeCom account needed.
+        app.wait_for(lambda: "WeCom sandbox serving" in app.output, "the WeCom sandbox to start", timeout=60)
+        # Login rotates the CSRF token; the login response carries the new one.
+        headers = {"X-CSRFToken": me["csrf_token"]}
+        status, body = app.request("/api/v1/wecom/test-connection/", {}, headers=headers)
+        assert status == 200, body
+        assert json.loads(body)["ok"] is True, body
 
         # The worker and beat came up on the embedded broker too, not only the web process.
         app.wait_for(lambda: "ready." in app.output, "the Celery worker to be ready", timeout=60)

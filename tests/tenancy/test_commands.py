@@ -121,6 +121,14 @@ def test_seed_demo_is_idempotent_and_its_printed_logins_work(settings, tmp_path)
         assert response.status_code == 200, username
         assert response.json()["role"] == role
         assert response.json()["active_tenant"]["slug"] == "demo"
+    # The demo tenant is connected to the local WeCom sandbox with generated, demo-only credentials.
+    tenant = Tenant.objects.get(slug="demo")
+    assert tenant.api_base == f"http://127.0.0.1:{settings.WECOM_SANDBOX_PORT}/cgi-bin/"
+    assert tenant.corp_id.startswith("wwdemo")
+    assert len(tenant.encoding_aes_key) == 43
+    assert tenant.corp_secret
+    assert tenant.callback_token
+    assert f"sandbox at http://127.0.0.1:{settings.WECOM_SANDBOX_PORT}/" in first
     # Losing the credentials file resets the demo passwords instead of printing stale ones.
     (tmp_path / "demo-credentials.json").unlink()
     third = run("seed_demo")

@@ -2,10 +2,14 @@
 
 Idempotent: the generated passwords are kept in var/demo-credentials.json (demo only, never in the
 repository) and printed again on every start; if that file is lost, the demo passwords are reset.
+The demo tenant is connected to the local WeCom sandbox (`make run` starts it with
+``wecom_sandbox --tenant demo``) with WeCom credentials generated here, demo-only as well.
 """
 
+import base64
 import json
 import secrets
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -34,6 +38,7 @@ class Command(BaseCommand):
         tenant = Tenant.objects.filter(slug=DEMO_SLUG).first() or services.tenant_create(
             slug=DEMO_SLUG, name="演示企业 Demo Corp"
         )
+        connect_to_sandbox(tenant)
         user_model = get_user_model()
         credentials = {}
         for username, role, scope, userid in DEMO_USERS:
@@ -57,3 +62,30 @@ class Command(BaseCommand):
         )
         for username, role, _, _ in DEMO_USERS:
             self.stdout.write(f"  {role:<6} {username} / {credentials[username]}\n")
+        self.stdout.write(
+            f"The demo tenant's WeCom is the sandbox at {tenant.api_base.removesuffix('cgi-bin/')}\n"
+        )
+
+
+def connect_to_sandbox(tenant: Tenant) -> None:
+    """Point the demo tenant at the local sandbox, generating its WeCom credentials the first time.
+
+    A demo tenant that an evaluator connected to a real WeCom corp (any non-local API base) is left alone.
+    """
+    local = f"http://127.0.0.1:{settings.WECOM_SANDBOX_PORT}/cgi-bin/"
+    if tenant.corp_id and urlsplit(tenant.api_base).hostname != "127.0.0.1":
+        return
+    if not tenant.corp_id:
+        services.tenant_settings_update(
+            tenant=tenant,
+            data={
+                "corp_id": f"wwdemo{secrets.token_hex(6)}",
+                "agent_id": "1000002",
+                "corp_secret": secrets.token_urlsafe(32),
+                "callback_token": secrets.token_hex(8),
+                "encoding_aes_key": base64.b64encode(secrets.token_bytes(32)).decode().rstrip("="),
+                "api_base": local,
+            },
+        )
+    elif tenant.api_base != local:
+        services.tenant_settings_update(tenant=tenant, data={"api_base": local})

@@ -5,9 +5,12 @@ from __future__ import annotations
 import signal
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from scrm.tenancy.models import Tenant
 from scrm.wecom.sandbox import (
     DEFAULT_AES_KEY,
     DEFAULT_AGENT_ID,
@@ -23,9 +26,15 @@ class Command(BaseCommand):
         "Serve the WeCom sandbox: a fake WeCom server API with a seeded demo corp. Prints one line with "
         "its base URL and API base, then serves until interrupted (Ctrl-C or SIGTERM)."
     )
-    requires_system_checks: list[str] = []  # starts without touching the database
+    requires_system_checks: list[str] = []  # starts without touching the database (unless --tenant)
 
     def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--tenant",
+            default=None,
+            help="Serve the corp a tenant is connected to: its corp id, secret, callback keys and URL, and "
+            "the port of its API base (how `make run` connects the demo tenant). Other options override.",
+        )
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8001, help="0 picks a free port.")
         parser.add_argument("--seed", type=int, default=1, help="Same seed, same corp.")
@@ -46,6 +55,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        if opts["tenant"]:
+            self._from_tenant(opts)
         try:
             sandbox = Sandbox(
                 seed=opts["seed"],
@@ -78,3 +89,24 @@ class Command(BaseCommand):
             pass
         finally:
             sandbox.shutdown()
+
+    def _from_tenant(self, opts: dict[str, Any]) -> None:
+        tenant = Tenant.objects.filter(slug=opts["tenant"]).first()
+        if tenant is None:
+            raise CommandError(f"No tenant with slug {opts['tenant']!r}.")
+        base = urlsplit(tenant.api_base)
+        if not (tenant.corp_id and tenant.corp_secret and base.port):
+            raise CommandError(
+                f"Tenant {tenant.slug!r} is not connected to a local sandbox (api_base {tenant.api_base!r})."
+            )
+        opts.update(
+            corp_id=tenant.corp_id,
+            secret=tenant.corp_secret,
+            agent_id=tenant.agent_id or opts["agent_id"],
+            token=tenant.callback_token,
+            aes_key=tenant.encoding_aes_key,
+            callback_url=opts["callback_url"] or tenant.callback_url,
+            host=base.hostname,
+            port=base.port,
+            data=opts["data"] or str(settings.VAR_DIR / f"sandbox-{tenant.slug}.pickle"),
+        )
