@@ -16,29 +16,12 @@ from scrm.api.throttling import WriteRateThrottle
 from scrm.tenancy import services
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Role
+from tests.helpers import assert_problem
 from tests.tenantapp.models import Widget
 
 WIDGETS = "/api/v1/test/widgets/"
 
 pytestmark = pytest.mark.django_db
-
-
-def assert_problem(response, status: int, type_: str) -> dict:
-    """The response is an error of the given status and type, in the one shape."""
-    assert response.status_code == status, (response.status_code, response.content[:500])
-    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
-    body = json.loads(response.content)
-    assert set(body) == {"type", "title", "status", "detail", "errors"}, body
-    assert body["type"] == type_, body
-    assert body["status"] == status
-    assert isinstance(body["title"], str)
-    assert body["title"]
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    assert isinstance(body["errors"], list)
-    for error in body["errors"]:
-        assert set(error) == {"path", "code", "message"}, error
-    return body
 
 
 def widget_count(tenant) -> int:

@@ -15,9 +15,8 @@ from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import DataScope, Role
 from scrm.tenancy.principal import Principal, principal_for_api_key
 from scrm.tenancy.scope import apply_data_scope, data_scope_q
+from tests.helpers import assert_problem
 from tests.tenantapp.models import Folder, Widget
-
-from .test_errors import assert_problem
 
 WIDGETS = "/api/v1/test/widgets/"
 

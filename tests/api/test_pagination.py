@@ -13,9 +13,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from scrm.tenancy.models import Role
+from tests.helpers import assert_problem
 from tests.tenantapp.models import Folder, Widget
-
-from .test_errors import assert_problem
 
 WIDGETS = "/api/v1/test/widgets/"
 

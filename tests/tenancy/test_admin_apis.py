@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from scrm.tenancy import services
 from scrm.tenancy.models import ApiKey, DataScope, Membership, Role, Tenant
+from tests.helpers import assert_problem
 
 User = get_user_model()
 
@@ -32,23 +33,6 @@ WIDGETS_URL = "/api/v1/test/widgets/"  # a plain tenant route any member may rea
 # A valid EncodingAESKey: 43 characters of base64 for a 32-byte key.
 AES_KEY = base64.b64encode(bytes(range(7, 39))).decode().rstrip("=")
 assert len(AES_KEY) == 43
-
-
-def assert_problem(response, status: int, type_: str) -> dict:
-    """The response is an error of the given status and type, in the API's one error shape."""
-    assert response.status_code == status, (response.status_code, response.content)
-    body = response.json()
-    assert set(body) == {"type", "title", "status", "detail", "errors"}, body
-    assert body["type"] == type_, body
-    assert body["status"] == status
-    assert isinstance(body["title"], str)
-    assert body["title"]
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    assert isinstance(body["errors"], list)
-    for error in body["errors"]:
-        assert set(error) == {"path", "code", "message"}, error
-    return body
 
 
 def assert_invalid(response, path: str) -> dict:

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from scrm.tenancy import services
 from scrm.tenancy.models import Role
+from tests.helpers import assert_problem
 
 User = get_user_model()
 
@@ -22,23 +23,6 @@ ME_URL = "/api/v1/auth/me/"
 SWITCH_URL = "/api/v1/auth/switch-tenant/"
 TENANT_URL = "/api/v1/tenant/"
 MEMBERS_URL = "/api/v1/members/"
-
-
-def assert_problem(response, status: int, type_: str) -> dict:
-    """The response is an error of the given status and type, in the API's one error shape."""
-    assert response.status_code == status, (response.status_code, response.content)
-    body = response.json()
-    assert set(body) == {"type", "title", "status", "detail", "errors"}, body
-    assert body["type"] == type_, body
-    assert body["status"] == status
-    assert isinstance(body["title"], str)
-    assert body["title"]
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    assert isinstance(body["errors"], list)
-    for error in body["errors"]:
-        assert set(error) == {"path", "code", "message"}, error
-    return body
 
 
 def login(client: APIClient, username: str, password: str = PASSWORD, **extra):

@@ -8,7 +8,7 @@ from scrm.tenancy.context import tenant_context
 from scrm.wecom import client as client_module
 from scrm.wecom import handlers
 from scrm.wecom.models import CallbackEvent, EventStatus
-from tests.api.test_errors import assert_problem
+from tests.helpers import assert_problem
 from tests.wecom.scripted import scripted_wecom
 
 TEST_URL = "/api/v1/wecom/test-connection/"

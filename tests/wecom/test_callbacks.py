@@ -392,3 +392,13 @@ def test_concurrent_drains_handle_each_event_once(tenant_a, monkeypatch):
     assert len(seen) == 150
     assert len(set(seen)) == 150
     assert set(CallbackEvent.unscoped.values_list("status", flat=True)) == {EventStatus.DONE}
+
+
+def test_an_event_signed_for_one_tenant_is_refused_at_anothers_url(client, configured, tenant_b, plain):
+    tenant_b.callback_token, tenant_b.encoding_aes_key = "TokenOfB", base64.b64encode(b"B" * 32).decode()[:43]
+    tenant_b.save()
+    query, body = envelope(plain, event_xml(ExternalUserID="wm1"))
+    response = client.generic("POST", f"/wecom/callback/tenant-b/?{query}", body, content_type="text/xml")
+    assert response.status_code == 403
+    assert events(configured) == []
+    assert events(tenant_b) == []
