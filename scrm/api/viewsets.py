@@ -10,6 +10,7 @@ accept one.
 
 from __future__ import annotations
 
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework import generics, mixins, viewsets
 
 from scrm.tenancy.context import reset_current_tenant, set_current_tenant
@@ -45,7 +46,10 @@ class TenantViewMixin:
 
     def get_queryset(self):
         queryset = super().get_queryset()
-        assert issubclass(queryset.model, TenantModel), f"{queryset.model} is not tenant-owned"
+        if not issubclass(queryset.model, TenantModel):
+            raise ImproperlyConfigured(
+                f"{type(self).__name__} serves {queryset.model}, which is not tenant-owned"
+            )
         return queryset.filter(tenant=self.principal.tenant)
 
     def perform_create(self, serializer):

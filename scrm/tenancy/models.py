@@ -106,6 +106,17 @@ class TenantQuerySet(models.QuerySet):
             raise ValueError("Refusing to create a row for a tenant other than the one in context.")
         return super().create(**kwargs)
 
+    def bulk_create(self, objs, *args, **kwargs):
+        # Same rule for bulk inserts and upserts: rows without a tenant get the one in context.
+        current = require_current_tenant()
+        objs = list(objs)
+        for obj in objs:
+            if obj.tenant_id is None:
+                obj.tenant = current
+            elif obj.tenant_id != current.pk:
+                raise ValueError("Refusing to bulk-create rows for a tenant other than the one in context.")
+        return super().bulk_create(objs, *args, **kwargs)
+
 
 class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
     """The default manager of tenant models: scoped to the tenant in context (see TenantQuerySet)."""

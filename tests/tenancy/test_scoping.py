@@ -101,6 +101,15 @@ def test_create_takes_the_tenant_in_context_and_refuses_another(tenant_a, tenant
     assert Widget.unscoped.filter(tenant=tenant_b).count() == 0
 
 
+def test_bulk_create_takes_the_tenant_in_context_and_refuses_another(tenant_a, tenant_b):
+    with tenant_context(tenant_a):
+        Widget.objects.bulk_create([Widget(name="w1"), Widget(name="w2", tenant=tenant_a)])
+        with pytest.raises(ValueError, match="other than the one in context"):
+            Widget.objects.bulk_create([Widget(name="w3"), Widget(name="theirs", tenant=tenant_b)])
+    assert sorted(Widget.unscoped.filter(tenant=tenant_a).values_list("name", flat=True)) == ["w1", "w2"]
+    assert Widget.unscoped.filter(tenant=tenant_b).count() == 0
+
+
 def test_related_lookups_do_not_cross_tenants(tenant_a, tenant_b):
     with tenant_context(tenant_a):
         folder = Folder.objects.create(name="f")
