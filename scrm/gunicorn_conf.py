@@ -8,3 +8,6 @@ timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
 accesslog = "-"
 # Preloading imports Django once before forking: faster start and shared memory pages.
 preload_app = True
+# gunicorn's control socket lives at one path per user (~/.gunicorn/gunicorn.ctl): servers running side
+# by side (make run, the e2e test, benchmarks, two checkouts) would fight over it, and nothing uses it.
+control_socket_disable = True
