@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 # A claim older than the processing task's time limit belongs to a worker that died.
 STALE_CLAIM = timedelta(seconds=120)
 MAX_RETRY_DELAY = 300
-DRAIN_BATCH = 50
+DRAIN_BATCH = 10
 # A queued drain that never ran (lost message) stops blocking new ones after this; the sweeper
 # covers the events in between.
 DRAIN_FLAG_TTL = 30
@@ -112,10 +112,11 @@ def callback_event_process(*, tenant: Tenant, event_id: int) -> None:
 
 
 def callback_events_drain(*, tenant: Tenant) -> int:
-    """Process the tenant's pending events in arrival order, in batches, until none is left.
+    """Process the tenant's pending events in arrival order, in small batches, until none is left.
 
     Several drains of one tenant can run at once on different workers: each claims its batch with
-    ``FOR UPDATE SKIP LOCKED``, so no event is handled twice.
+    ``FOR UPDATE SKIP LOCKED``, so no event is handled twice. A drain that finds a full batch queues
+    another one, so a burst spreads over the free workers instead of waiting behind one.
     """
     get_limiter().backend.delete(_drain_flag(tenant.id))
     processed = 0
@@ -131,7 +132,12 @@ def callback_events_drain(*, tenant: Tenant) -> int:
             )
         if not batch:
             return processed
+        if len(batch) == DRAIN_BATCH:
+            _nudge_drain(tenant.id)
         for event in batch:
+            # Renew the claim as the handler starts, so the sweeper never takes an event that is
+            # only waiting its turn in this batch for one that a dead worker left behind.
+            CallbackEvent.objects.filter(pk=event.pk).update(claimed_at=timezone.now())
             event.attempts += 1
             _run(tenant, event)
         processed += len(batch)

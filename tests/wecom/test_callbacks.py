@@ -402,3 +402,16 @@ def test_an_event_signed_for_one_tenant_is_refused_at_anothers_url(client, confi
     assert response.status_code == 403
     assert events(configured) == []
     assert events(tenant_b) == []
+
+
+def test_a_drain_with_a_full_batch_queues_another_beside_it(tenant_a, monkeypatch):
+    from scrm.wecom import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.drain_callback_events, "apply_async", lambda args: queued.append(args))
+    with tenant_context(tenant_a):
+        for i in range(services.DRAIN_BATCH + 5):
+            CallbackEvent.objects.create(dedupe_key=f"f{i}", event="change_external_tag", payload={})
+        assert services.callback_events_drain(tenant=tenant_a) == services.DRAIN_BATCH + 5
+        assert set(CallbackEvent.objects.values_list("status", flat=True)) == {EventStatus.IGNORED}
+    assert queued == [(tenant_a.id,)]  # after the full first batch, not after the partial second
