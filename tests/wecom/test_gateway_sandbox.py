@@ -199,8 +199,9 @@ def test_busy_and_rate_limit_faults_are_bounded(gw, sandbox):
     assert sandbox.calls["externalcontact/get_corp_tag_list"] == 1
 
 
-def _parallel_mark_tags(gw, sandbox, calls: int = 24) -> int:
-    """mark_tag from many threads at once; returns how many 45033 the sandbox answered."""
+def _parallel_mark_tags(gw, sandbox, calls: int = 24) -> tuple[int, list]:
+    """mark_tag from many threads at once; returns how many 45033 the sandbox answered, and the
+    errors callers got (after the client's own retries)."""
     refused = []
     enter = sandbox.faults.enter
 
@@ -226,21 +227,21 @@ def _parallel_mark_tags(gw, sandbox, calls: int = 24) -> int:
         thread.start()
     for thread in threads:
         thread.join()
-    assert errors == []
-    return len(refused)
+    return len(refused), errors
 
 
 def test_the_concurrency_cap_keeps_wecom_from_answering_45033(gw, sandbox, settings):
     sandbox.set_faults({"apis": {"externalcontact/mark_tag": {"concurrency": 4, "latency_ms": 40}}})
     settings.WECOM_CONCURRENCY_OVERRIDES = {"externalcontact/mark_tag": 4}
-    assert _parallel_mark_tags(gw, sandbox) == 0
+    assert _parallel_mark_tags(gw, sandbox) == (0, [])
 
 
 def test_without_the_cap_wecom_does_answer_45033(gw, sandbox, settings):
     """The control experiment: the previous test would fail if the cap did nothing."""
     sandbox.set_faults({"apis": {"externalcontact/mark_tag": {"concurrency": 4, "latency_ms": 40}}})
     settings.WECOM_CONCURRENCY_OVERRIDES = {"externalcontact/mark_tag": 50}
-    assert _parallel_mark_tags(gw, sandbox) > 0
+    refused, _ = _parallel_mark_tags(gw, sandbox)
+    assert refused > 0
 
 
 # --- the product around it: connection test and callbacks, end to end --------------------
