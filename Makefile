@@ -23,6 +23,9 @@ install: $(STAMP)
 # Web + Celery worker + beat from the Procfile, on the embedded defaults unless DATABASE_URL /
 # REDIS_URL are set. DEBUG defaults to on here only: it generates development secrets into var/.
 run: export DEBUG := $(or $(DEBUG),true)
+# honcho gives each Procfile process its own $$PORT (base, +100, +200...): fix the public address
+# once so that every process (the sandbox posting callbacks, the worker) agrees on it.
+run: export PUBLIC_URL := $(or $(PUBLIC_URL),http://127.0.0.1:$(PORT))
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo

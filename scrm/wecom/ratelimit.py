@@ -131,16 +131,12 @@ class LocalBackend:
             return (value, remaining) if remaining > 0 else (None, 0.0)
 
     def add_flag(self, key: str, seconds: int) -> bool:
-        with self._mutex:
-            _, until = self._values.get(key, (None, 0.0))
-            if until > time.monotonic():
-                return False
-            self._values[key] = (1, time.monotonic() + seconds)
-            return True
+        # A flag in one process's memory cannot coordinate with the others (web and worker are
+        # separate processes): without shared state every caller acts, as if the flag were free.
+        return True
 
     def delete(self, key: str) -> None:
-        with self._mutex:
-            self._values.pop(key, None)
+        return None
 
     @contextmanager
     def lock(self, name: str, timeout: float) -> Iterator[None]:

@@ -45,7 +45,8 @@ class App:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if k not in STRIPPED and not k.startswith("PYTEST")}
-        env.update(PORT=str(self.port), SANDBOX_PORT=str(free_port()), SIYU_VAR_DIR=str(var_dir))
+        self.sandbox_port = free_port()
+        env.update(PORT=str(self.port), SANDBOX_PORT=str(self.sandbox_port), SIYU_VAR_DIR=str(var_dir))
         self.process = subprocess.Popen(
             ["make", "--no-print-directory", "run"],
             cwd=ROOT,
@@ -145,6 +146,28 @@ def test_make_run_serves_readyz_docs_and_the_demo_login(tmp_path):
 
         # The worker and beat came up on the embedded broker too, not only the web process.
         app.wait_for(lambda: "ready." in app.output, "the Celery worker to be ready", timeout=60)
+
+        # Events the sandbox sends reach the inbox and are processed by that worker, each of them,
+        # even in quick succession (no handlers yet, so they end as "ignored").
+        for external_userid in ("wmE2E1", "wmE2E2"):
+            fields = {"Event": "change_external_contact", "ChangeType": "add_external_contact",
+                      "UserID": "demo-sales", "ExternalUserID": external_userid}  # fmt: skip
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{app.sandbox_port}/sandbox/simulate/callback",
+                data=json.dumps({"fields": fields}).encode(),
+                method="POST",
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                answer = json.loads(response.read())
+                assert answer["callback"]["delivered"] is True, answer
+
+        def events_processed() -> bool:
+            status, body = app.request("/api/v1/wecom/events/")
+            return (
+                status == 200 and sorted(e["status"] for e in json.loads(body)["results"]) == ["ignored"] * 2
+            )
+
+        app.wait_for(events_processed, "both callback events to be processed by the worker", timeout=30)
         app.wait_for(lambda: "beat: Starting" in app.output, "Celery beat to start", timeout=60)
         assert (tmp_path / "db.sqlite3").exists()
     finally:

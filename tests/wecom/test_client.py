@@ -122,3 +122,21 @@ def test_token_is_shared_between_clients_of_the_same_corp(wecom, api, db):
 def test_requests_carry_the_configured_base_and_no_content_type_issue(wecom, api):
     api.batch_get_by_user(["a", "b"], cursor="", limit=100)
     assert wecom.calls["externalcontact/batch/get_by_user"][0]["access_token"] == "T1"
+
+
+def test_without_redis_every_event_queues_its_drain():
+    """The embedded default has no shared state: a flag set in the web process would never be
+    cleared by the worker's drain, and events would wait for it to expire."""
+    from scrm.wecom.ratelimit import LocalBackend
+
+    backend = LocalBackend()
+    assert backend.add_flag("wecom:drain-queued:1", 30) is True
+    assert backend.add_flag("wecom:drain-queued:1", 30) is True
+
+
+def test_with_redis_a_flag_is_taken_once_until_cleared(db):
+    backend = get_limiter().backend
+    assert backend.add_flag("wecom:drain-queued:1", 30) is True
+    assert backend.add_flag("wecom:drain-queued:1", 30) is False
+    backend.delete("wecom:drain-queued:1")
+    assert backend.add_flag("wecom:drain-queued:1", 30) is True
