@@ -18,7 +18,11 @@ $(STAMP): | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
-install: $(STAMP)
+# A developer's machine runs in development mode (secrets generated under var/); production has no .env.
+.env:
+	printf '# Local development only (gitignored): generated secrets under var/.\nDEBUG=true\n' > $@
+
+install: $(STAMP) .env
 
 # Web + Celery worker + beat from the Procfile, on the embedded defaults unless DATABASE_URL /
 # REDIS_URL are set. DEBUG defaults to on here only: it generates development secrets into var/.
@@ -36,7 +40,7 @@ test: install
 	$(BIN)/python scripts/check_services.py
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 # Benchmarks (PostgreSQL and Redis required): each prints its figures beside a floor measured in the

@@ -57,7 +57,8 @@ def _import_settings(env: dict) -> subprocess.CompletedProcess:
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
-    result = _import_settings({"SIYU_VAR_DIR": str(tmp_path)})
+    # DEBUG off explicitly: a developer's .env (DEBUG=true) must not mask the production rule.
+    result = _import_settings({"SIYU_VAR_DIR": str(tmp_path), "DEBUG": "false"})
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
 

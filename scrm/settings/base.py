@@ -14,6 +14,10 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
+# A developer's machine: `make install` writes .env (DEBUG=true) once, so plain `python manage.py ...`
+# works there. It is gitignored and never in an image; variables already in the environment win.
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=False)
 # Where the embedded defaults keep their state (SQLite file, generated keys, broker folders).

@@ -2,6 +2,8 @@
 
 import os
 
+# Tests run as production does, whatever a developer's .env says.
+os.environ["DEBUG"] = "false"
 # Test-only values; base.py refuses to start without them when DEBUG is off.
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ.setdefault("FIELD_ENCRYPTION_KEY", "rYJ3b-kvtBF2vQBhNUYi2Oyr0M4l2mbfpXQ6ZUhzBxk=")
