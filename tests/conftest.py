@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from scrm.tenancy import services
 from scrm.tenancy.models import DataScope, Role
+from tests.helpers import PASSWORD
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +50,7 @@ def tenant_b(db):
 
 
 def _member(tenant, username, role, **kwargs):
-    user, _ = services.user_get_or_create(username=username, password="Correct-Horse-42")
+    user, _ = services.user_get_or_create(username=username, password=PASSWORD)
     services.membership_add(tenant=tenant, user=user, role=role, **kwargs)
     return user
 

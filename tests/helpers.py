@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+# The password every fixture user gets (tests/conftest.py).
+PASSWORD = "Correct-Horse-42"
+
 
 def assert_problem(response, status: int, type_: str) -> dict:
     """The response is an error of the given status and type, in the API's one error shape."""

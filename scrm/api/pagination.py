@@ -8,6 +8,7 @@ a million contacts costs the same as one over ten.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.paginator import InvalidPage
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound
@@ -40,8 +41,6 @@ class PageNumberPagination(pagination.BasePagination):
     page_query_param = "page"
 
     def paginate_queryset(self, queryset, request, view=None):
-        from django.conf import settings
-
         self.request = request
         self.page_size = _page_size(request, settings.REST_FRAMEWORK["PAGE_SIZE"])
         try:

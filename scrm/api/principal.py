@@ -6,6 +6,12 @@ from scrm.tenancy.principal import Principal, principal_for_api_key, principal_f
 _ATTR = "_siyu_principal"
 
 
+def forget_principal(request) -> None:
+    """Drop the cached principal (after the session's active tenant changed)."""
+    if _ATTR in vars(request):
+        delattr(request, _ATTR)
+
+
 def get_principal(request) -> Principal | None:
     """The request's principal, resolved once (after DRF authentication) and cached on the request."""
     if hasattr(request, _ATTR):

@@ -11,7 +11,7 @@ accept one.
 from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured
-from rest_framework import generics, mixins, viewsets
+from rest_framework import generics, viewsets
 
 from scrm.tenancy.context import reset_current_tenant, set_current_tenant
 from scrm.tenancy.models import TenantModel
@@ -65,15 +65,4 @@ class TenantModelViewSet(TenantViewMixin, viewsets.ModelViewSet):
 
 
 class TenantReadOnlyViewSet(TenantViewMixin, viewsets.ReadOnlyModelViewSet):
-    pass
-
-
-class TenantListCreateDestroyViewSet(
-    TenantViewMixin,
-    mixins.ListModelMixin,
-    mixins.CreateModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
     pass

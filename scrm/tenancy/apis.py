@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from scrm.api.permissions import IsTenantAdmin
-from scrm.api.principal import get_principal
+from scrm.api.principal import forget_principal, get_principal
 from scrm.api.throttling import LoginFailureLimiter
 from scrm.api.viewsets import TenantAPIView, TenantViewMixin
 
@@ -19,7 +19,7 @@ from . import services
 from .authentication import ApiKeyUser
 from .filters import ApiKeyFilter, MemberFilter
 from .models import ApiKey, Membership
-from .principal import SESSION_TENANT_KEY, user_memberships
+from .principal import SESSION_TENANT_KEY
 from .serializers import (
     ApiKeyCreatedSerializer,
     ApiKeyCreateSerializer,
@@ -43,7 +43,7 @@ def _me_payload(request) -> dict:
         "email": user.email,
         "active_tenant": principal.tenant if principal else None,
         "role": principal.role if principal else None,
-        "memberships": user_memberships(user),
+        "memberships": principal.memberships if principal else [],
         "csrf_token": get_token(request._request),
     }
 
@@ -126,14 +126,14 @@ class SwitchTenantView(SessionOnlyMixin, APIView):
         serializer = SwitchTenantSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         slug = serializer.validated_data["tenant"]
-        membership = next((m for m in user_memberships(request.user) if m.tenant.slug == slug), None)
+        membership = next((m for m in get_principal(request).memberships if m.tenant.slug == slug), None)
         if membership is None:
             raise exceptions.ValidationError(
                 {"tenant": f"You are not a member of an active tenant {slug!r}."}
             )
         request.session[SESSION_TENANT_KEY] = membership.tenant_id
-        # The principal cached for this request (if any was resolved yet) predates the switch.
-        vars(request).pop("_siyu_principal", None)
+        # The principal cached for this request predates the switch.
+        forget_principal(request)
         return Response(MeSerializer(_me_payload(request)).data)
 
 

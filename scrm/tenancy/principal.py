@@ -25,6 +25,8 @@ class Principal:
     department_ids: tuple[int, ...] = field(default_factory=tuple)
     user: AbstractBaseUser | None = None
     api_key: ApiKey | None = None
+    # A session's active memberships (what the tenant switcher lists); empty for API keys.
+    memberships: tuple[Membership, ...] = ()
 
     @property
     def is_admin(self) -> bool:
@@ -40,7 +42,7 @@ def user_memberships(user: AbstractBaseUser) -> list[Membership]:
     )
 
 
-def principal_for_membership(membership: Membership) -> Principal:
+def principal_for_membership(membership: Membership, memberships: tuple[Membership, ...] = ()) -> Principal:
     return Principal(
         tenant=membership.tenant,
         role=membership.role,
@@ -48,17 +50,18 @@ def principal_for_membership(membership: Membership) -> Principal:
         wecom_userid=membership.wecom_userid,
         department_ids=tuple(membership.department_ids or ()),
         user=membership.user,
+        memberships=memberships,
     )
 
 
 def principal_for_session(request, user: AbstractBaseUser) -> Principal:
     """The user's active membership: the one chosen with switch-tenant, else their first."""
-    memberships = user_memberships(user)
+    memberships = tuple(user_memberships(user))
     if not memberships:
         return Principal(tenant=None, role=None, user=user)
     wanted = request.session.get(SESSION_TENANT_KEY)
     chosen = next((m for m in memberships if m.tenant_id == wanted), memberships[0])
-    return principal_for_membership(chosen)
+    return principal_for_membership(chosen, memberships)
 
 
 def principal_for_api_key(api_key: ApiKey) -> Principal:

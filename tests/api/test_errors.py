@@ -16,7 +16,7 @@ from scrm.api.throttling import WriteRateThrottle
 from scrm.tenancy import services
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Role
-from tests.helpers import assert_problem
+from tests.helpers import PASSWORD, assert_problem
 from tests.tenantapp.models import Widget
 
 WIDGETS = "/api/v1/test/widgets/"
@@ -210,7 +210,7 @@ def test_right_prefix_with_a_wrong_secret_is_401(db, tenant_a):
 
 
 def test_user_without_membership_is_403(db, client_for, django_user_model):
-    loner = django_user_model.objects.create_user(username="loner", password="Correct-Horse-42")
+    loner = django_user_model.objects.create_user(username="loner", password=PASSWORD)
     assert_problem(client_for(loner).get(WIDGETS), 403, "permission_denied")
 
 

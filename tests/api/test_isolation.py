@@ -15,7 +15,7 @@ from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import DataScope, Role
 from scrm.tenancy.principal import Principal, principal_for_api_key
 from scrm.tenancy.scope import apply_data_scope, data_scope_q
-from tests.helpers import assert_problem
+from tests.helpers import PASSWORD, assert_problem
 from tests.tenantapp.models import Folder, Widget
 
 WIDGETS = "/api/v1/test/widgets/"
@@ -37,7 +37,7 @@ def result_ids(response) -> set[int]:
 
 
 def add_member(tenant, username, role, **kwargs):
-    user, _ = services.user_get_or_create(username=username, password="Correct-Horse-42")
+    user, _ = services.user_get_or_create(username=username, password=PASSWORD)
     services.membership_add(tenant=tenant, user=user, role=role, **kwargs)
     return user
 

@@ -16,11 +16,10 @@ from rest_framework.test import APIClient
 
 from scrm.tenancy import services
 from scrm.tenancy.models import ApiKey, DataScope, Membership, Role, Tenant
-from tests.helpers import assert_problem
+from tests.helpers import PASSWORD, assert_problem
 
 User = get_user_model()
 
-PASSWORD = "Correct-Horse-42"  # what tests/conftest.py gives every fixture user
 NEW_PASSWORD = "Fresh-Lantern-77"
 
 MEMBERS_URL = "/api/v1/members/"

@@ -10,11 +10,10 @@ from rest_framework.test import APIClient
 
 from scrm.tenancy import services
 from scrm.tenancy.models import Role
-from tests.helpers import assert_problem
+from tests.helpers import PASSWORD, assert_problem
 
 User = get_user_model()
 
-PASSWORD = "Correct-Horse-42"  # what tests/conftest.py gives every fixture user
 
 CSRF_URL = "/api/v1/auth/csrf/"
 LOGIN_URL = "/api/v1/auth/login/"
@@ -342,3 +341,14 @@ def test_user_without_membership_can_log_in(db, tenant_a):
     assert response.status_code == 200
     assert response.json()["active_tenant"] is None
     assert response.json()["memberships"] == []
+
+
+def test_me_reads_the_memberships_once(alice_client, tenant_b, alice, django_assert_num_queries):
+    from scrm.tenancy import services
+
+    services.membership_add(tenant=tenant_b, user=alice, role="operator")
+    # The session, the user, and the memberships (with tenants): the switcher's list is the same
+    # query the principal was resolved from.
+    with django_assert_num_queries(3):
+        body = alice_client.get(ME_URL).json()
+    assert [m["tenant"]["slug"] for m in body["memberships"]] == ["tenant-a", "tenant-b"]

@@ -62,30 +62,11 @@ def test_create_user_makes_a_member_who_can_log_in(tenant_a):
 
 @pytest.mark.django_db
 def test_create_user_errors_are_readable(tenant_a):
+    base = ["create_user", "--username", "x", "--password", "Long-enough-9"]
     with pytest.raises(CommandError, match="No tenant"):
-        run(
-            "create_user",
-            "--username",
-            "x",
-            "--password",
-            "Long-enough-9",
-            "--tenant",
-            "nope",
-            "--role",
-            "admin",
-        )
+        run(*base, "--tenant", "nope", "--role", "admin")
     with pytest.raises(CommandError, match="wecom_userid"):
-        run(
-            "create_user",
-            "--username",
-            "x",
-            "--password",
-            "Long-enough-9",
-            "--tenant",
-            "tenant-a",
-            "--role",
-            "sales",
-        )
+        run(*base, "--tenant", "tenant-a", "--role", "sales")
 
 
 @pytest.mark.django_db

@@ -145,3 +145,13 @@ def test_other_tenants_get_404_on_events(charlie_client, key_client_for, tenant_
     with tenant_context(tenant_a):
         event.refresh_from_db()
     assert event.status == EventStatus.PARKED
+
+
+def test_the_connection_test_uses_the_callers_tenant_only(charlie_client, wecom, tenant_b):
+    """Tenant A is connected (to the scripted WeCom); tenant B is not: B's admin must not test A's."""
+    tenant_b.corp_secret = ""
+    tenant_b.save()
+    body = charlie_client.post(TEST_URL).json()
+    assert body["ok"] is False
+    assert body["checks"][0]["error"]["errmsg"] == "not configured"
+    assert wecom.tokens_issued == 0
