@@ -2,5 +2,4 @@ from django.apps import AppConfig
 
 
 class ContactsConfig(AppConfig):
-    # Registered now so the layout is stable; its models arrive with its own issue.
     name = "contacts"

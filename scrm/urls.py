@@ -8,6 +8,7 @@ from scrm.wecom.callbacks import wecom_callback
 api_v1 = [
     path("", include("scrm.tenancy.urls")),
     path("", include("scrm.wecom.urls")),
+    path("", include("contacts.urls")),
 ]
 
 urlpatterns = [

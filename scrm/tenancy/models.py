@@ -212,3 +212,24 @@ class ApiKey(TenantModel):
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class AuditEntry(TenantModel):
+    """Who did what sensitive thing (exported customers, transferred them, ...), kept for review."""
+
+    action = models.CharField(max_length=64)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["tenant", "action", "-id"], name="auditentry_tenant_action")]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor_user_id or self.actor_api_key_id}"

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from .authentication import key_generator
 from .context import tenant_context
-from .models import ApiKey, DataScope, Membership, Role, Tenant
+from .models import ApiKey, AuditEntry, DataScope, Membership, Role, Tenant
 
 User = get_user_model()
 
@@ -177,3 +177,13 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
     return api_key
+
+
+def audit_record(*, principal, action: str, data: dict) -> AuditEntry:
+    """Record a sensitive action by the request's principal (a session user or an API key)."""
+    return AuditEntry.objects.create(
+        action=action,
+        actor_user=principal.user if principal.api_key is None else None,
+        actor_api_key=principal.api_key,
+        data=data,
+    )

@@ -1,0 +1,1 @@
+"""Routes of the contacts app, one module per area; each defines ``urlpatterns``."""

@@ -1,0 +1,152 @@
+"""The contacts list's filters: one FilterSet used by the list, saved segments, exports and bulk jobs.
+
+Tag, staff and channel filters are key lookups on ``Contact.facets`` (see ``contacts.facets``), so
+"tags A and B, followed by S" is one GIN-indexed condition on PostgreSQL. Unknown ids are errors
+naming the parameter, never silently ignored: a typo in a filter must not widen a bulk action.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import django_filters
+from django import forms
+from django.utils import timezone
+
+from .models import Contact, ContactStatus, Department, Staff, Stage, Tag
+
+GENDERS = ((0, "unknown"), (1, "male"), (2, "female"))
+ADD_WAYS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 201, 202)
+FILTER_PARAMS = (
+    "tags_all",
+    "tags_any",
+    "tags_none",
+    "staff",
+    "department",
+    "state",
+    "add_way",
+    "stage",
+    "status",
+    "gender",
+    "added_after",
+    "added_before",
+    "search",
+)
+
+
+class IdListField(forms.CharField):
+    """A comma-separated list of positive integers (Siyu ids)."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return []
+        ids = []
+        for part in value.split(","):
+            part = part.strip()
+            if not part.isdigit():
+                raise forms.ValidationError(f"{part!r} is not an id: give comma-separated numbers.")
+            ids.append(int(part))
+        if len(ids) > 50:
+            raise forms.ValidationError("At most 50 tags per filter.")
+        return sorted(set(ids))
+
+
+class IdListFilter(django_filters.Filter):
+    field_class = IdListField
+
+
+def _start_of(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+class ContactFilter(django_filters.FilterSet):
+    tags_all = IdListFilter(
+        method="filter_tags_all", help_text="Has every one of these tags (ids, comma-separated)."
+    )
+    tags_any = IdListFilter(method="filter_tags_any", help_text="Has at least one of these tags.")
+    tags_none = IdListFilter(method="filter_tags_none", help_text="Has none of these tags.")
+    staff = django_filters.CharFilter(
+        method="filter_staff", help_text="Followed by this staff member (WeCom userid)."
+    )
+    department = django_filters.NumberFilter(
+        method="filter_department", help_text="Followed by staff of this WeCom department id."
+    )
+    state = django_filters.CharFilter(method="filter_state", help_text="Added through this channel (state).")
+    add_way = django_filters.TypedChoiceFilter(
+        method="filter_add_way", choices=[(w, str(w)) for w in ADD_WAYS], coerce=int
+    )
+    stage = django_filters.NumberFilter(method="filter_stage", help_text="Stage id.")
+    status = django_filters.ChoiceFilter(choices=ContactStatus.choices)
+    gender = django_filters.TypedChoiceFilter(choices=GENDERS, coerce=int)
+    added_after = django_filters.DateFilter(
+        method="filter_added_after", help_text="First added on or after (ISO date)."
+    )
+    added_before = django_filters.DateFilter(
+        method="filter_added_before", help_text="First added on or before (ISO date)."
+    )
+    search = django_filters.CharFilter(method="filter_search", help_text="Name, remark or mobile contains.")
+
+    class Meta:
+        model = Contact
+        fields = ["status", "gender"]
+
+    # -- validation: ids must exist in the tenant ------------------------------------------------
+    def _known_tags(self, name: str, ids: list[int]) -> list[int]:
+        found = set(Tag.objects.filter(id__in=ids, deleted=False).values_list("id", flat=True))
+        missing = [i for i in ids if i not in found]
+        if missing:
+            self._reject(name, f"Unknown tag ids: {', '.join(map(str, missing))}.")
+        return ids
+
+    def _reject(self, name: str, message: str) -> None:
+        from rest_framework.exceptions import ValidationError
+
+        raise ValidationError({name: [message]})
+
+    # -- filters ---------------------------------------------------------------------------------
+    def filter_tags_all(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(facets__has_keys=[f"t:{i}" for i in self._known_tags(name, value)])
+
+    def filter_tags_any(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(facets__has_any_keys=[f"t:{i}" for i in self._known_tags(name, value)])
+
+    def filter_tags_none(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.exclude(facets__has_any_keys=[f"t:{i}" for i in self._known_tags(name, value)])
+
+    def filter_staff(self, queryset, name, value):
+        if not Staff.objects.filter(userid=value).exists():
+            self._reject(name, f"Unknown staff member {value!r}.")
+        return queryset.filter(facets__has_key=f"s:{value}")
+
+    def filter_department(self, queryset, name, value):
+        if not Department.objects.filter(wecom_id=value).exists():
+            self._reject(name, f"Unknown department {value}.")
+        return queryset.filter(facets__has_key=f"d:{int(value)}")
+
+    def filter_state(self, queryset, name, value):
+        return queryset.filter(facets__has_key=f"c:{value}")
+
+    def filter_add_way(self, queryset, name, value):
+        return queryset.filter(facets__has_key=f"w:{value}")
+
+    def filter_stage(self, queryset, name, value):
+        if not Stage.objects.filter(id=value).exists():
+            self._reject(name, f"Unknown stage {value}.")
+        return queryset.filter(stage_id=value)
+
+    def filter_added_after(self, queryset, name, value):
+        return queryset.filter(first_added_at__gte=_start_of(value))
+
+    def filter_added_before(self, queryset, name, value):
+        return queryset.filter(first_added_at__lt=_start_of(value + dt.timedelta(days=1)))
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip().lower()
+        return queryset.filter(search_text__contains=value) if value else queryset
