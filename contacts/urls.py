@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("contacts.apis.tags")),
     path("", include("contacts.apis.jobs")),
     path("", include("contacts.apis.sync")),
+    path("", include("contacts.apis.notifications")),
 ]

@@ -17,6 +17,18 @@ from scrm.tenancy.models import DataScope, Role
 from tests.helpers import PASSWORD
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _urlconf_loaded_outside_any_tenant():
+    """Import every view module before any test runs, as a server does at its first request.
+
+    Fixtures such as ``build_a`` hold a tenant in context for a whole test; a view module first
+    imported inside one would bind its class-level querysets to that test's tenant.
+    """
+    from django.urls import get_resolver
+
+    assert get_resolver().url_patterns
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache_namespace():
     """Each test gets its own key prefix in the shared Redis (throttle counters live there).

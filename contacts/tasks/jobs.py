@@ -1,1 +1,34 @@
-"""Tasks (being built)."""
+"""The one task every contacts job runs in; the work is the registered runner of the job's kind."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from scrm.tenancy.tasks import tenant_task
+
+from ..services import jobs
+
+logger = logging.getLogger(__name__)
+
+
+@tenant_task(name="contacts.run_job", queue="bulk", time_limit=60 * 60, acks_late=True)
+def run_job(tenant, job_id: int) -> None:
+    # acks_late: a job killed with its worker is delivered again and resumes from its checkpoint;
+    # the claim makes a duplicate delivery of a job already running a no-op.
+    job = jobs.job_claim(job_id)
+    if job is None:
+        return
+    try:
+        jobs.runner_for(job.kind)(job)
+    except Exception as exc:
+        logger.exception("Job %s (%s) failed", job.pk, job.kind)
+        jobs.job_finish(job, error=str(exc) or type(exc).__name__)
+        return
+    jobs.job_finish(job)
+
+
+@shared_task(name="contacts.requeue_stale_jobs", queue_name="default", time_limit=60, soft_time_limit=50)
+def requeue_stale_jobs() -> int:
+    return jobs.jobs_requeue_stale()

@@ -159,6 +159,9 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
+# Uploaded and generated files (exports). Never served as public URLs: the API streams them to
+# members allowed to see them.
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 # In development whitenoise serves straight from the apps' static folders; production runs collectstatic.
 WHITENOISE_USE_FINDERS = DEBUG
 STORAGES = {
@@ -253,6 +256,10 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stale-callback-events": {
         "task": "wecom.requeue_stale_events",
         "schedule": 60,
+    },
+    "requeue-stale-contacts-jobs": {
+        "task": "contacts.requeue_stale_jobs",
+        "schedule": 120,
     },
 }
 

@@ -46,15 +46,26 @@ class TenantQuerySet(models.QuerySet):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._tenant_pending = False
+        self._scoped_tenant_id: int | None = None
 
     def _clone(self):
         clone = super()._clone()
         clone._tenant_pending = self._tenant_pending
+        clone._scoped_tenant_id = self._scoped_tenant_id
+        tenant = get_current_tenant()
         if clone._tenant_pending:
-            tenant = get_current_tenant()
             if tenant is not None:
                 clone.query.add_q(models.Q(tenant_id=tenant.pk))
                 clone._tenant_pending = False
+                clone._scoped_tenant_id = tenant.pk
+        elif tenant is not None and clone._scoped_tenant_id not in (None, tenant.pk):
+            # Built for one tenant, reused in another: say so loudly. (A class-level queryset declared
+            # while a tenant was in context, say by a module imported inside a task, would otherwise
+            # quietly return nothing, or worse, another tenant's rows through a query without a view.)
+            raise TenantNotSetError(
+                f"{self.model.__name__} queryset was scoped to tenant {clone._scoped_tenant_id} "
+                f"and reused in tenant {tenant.pk}."
+            )
         return clone
 
     def _require_scoped(self) -> None:
@@ -127,7 +138,9 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
         if tenant is None:
             queryset._tenant_pending = True
             return queryset
-        return queryset.filter(tenant_id=tenant.pk)
+        queryset = queryset.filter(tenant_id=tenant.pk)
+        queryset._scoped_tenant_id = tenant.pk
+        return queryset
 
 
 class TenantModel(models.Model):

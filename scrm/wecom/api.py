@@ -40,6 +40,16 @@ class WeComAPI:
     def user_list(self, department_id: int, *, fetch_child: bool = True) -> Json:
         return self._get("user/list", department_id=department_id, fetch_child=int(fetch_child))
 
+    def message_send_text(self, *, agent_id: str, touser: list[str], content: str) -> Json:
+        """An application message (DOC 90236) from the tenant's self-built app to members."""
+        body = {
+            "touser": "|".join(touser),
+            "msgtype": "text",
+            "agentid": int(agent_id),
+            "text": {"content": content},
+        }
+        return self._post("message/send", body)
+
     # --- 2. external contacts --------------------------------------------------------------
     def get_follow_user_list(self) -> Json:
         return self._get("externalcontact/get_follow_user_list")

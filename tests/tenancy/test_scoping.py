@@ -78,6 +78,15 @@ def test_import_time_queryset_is_scoped_when_used_in_a_request(widgets, tenant_a
         assert [w.name for w in IMPORT_TIME_QUERYSET.filter(name__startswith="a")] == ["a1", "a2"]
 
 
+def test_a_queryset_scoped_to_one_tenant_refuses_to_serve_another(widgets, tenant_a, tenant_b):
+    with tenant_context(tenant_a):
+        declared_in_a = Widget.objects.order_by("id")  # e.g. a class attribute imported inside a task
+    with tenant_context(tenant_b), pytest.raises(TenantNotSetError, match="scoped to tenant"):
+        list(declared_in_a.all())
+    with tenant_context(tenant_a):
+        assert list(declared_in_a.all().values_list("name", flat=True)) == ["a1", "a2"]
+
+
 def test_context_is_reset_after_an_exception(tenant_a):
     seen = []
 

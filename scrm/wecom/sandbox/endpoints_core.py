@@ -899,3 +899,29 @@ def user_simplelist(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     return {
         "userlist": [{"userid": s.userid, "name": s.name, "department": list(s.department)} for s in members]
     }
+
+
+# -- application messages (DOC 90236; beyond wecom-api.md, used for churn alerts) ------------------
+
+
+@route("message/send")
+def message_send(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """A text message from the self-built app to members; unknown or departed members are reported
+    in ``invaliduser`` (WeCom still sends to the others), a wrong agentid is 40056."""
+    state, body = sandbox.state, req.json
+    if str(body.get("agentid", "")) != sandbox.agent_id:
+        raise SandboxError(40056, "invalid agentid")
+    if body.get("msgtype") != "text":
+        raise SandboxError(40008, "invalid message type: the sandbox sends text messages only")
+    content = (body.get("text") or {}).get("content")
+    if not isinstance(content, str) or not content:
+        raise _invalid("text.content is required")
+    if len(content.encode()) > 2048:
+        raise SandboxError(45002, "content size out of limit")
+    users = [u for u in str(body.get("touser", "")).split("|") if u]
+    if not users:
+        raise SandboxError(40031, "invalid touser: no recipient")
+    invalid = [u for u in users if u not in state.staff or state.staff[u].status == 5]
+    with state.lock:
+        msgid = state.next_id("msg")
+    return {"invaliduser": "|".join(invalid), "msgid": msgid}

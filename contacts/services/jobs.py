@@ -1,0 +1,145 @@
+"""Background jobs started from the API (bulk tag/untag, export, transfers): one lifecycle for all.
+
+A job is created queued (once per ``Idempotency-Key``), enqueued on commit, claimed by exactly one
+worker with a conditional UPDATE, advanced in chunks that record progress, a heartbeat and a
+checkpoint, and finished as succeeded, partial (some items failed) or failed. A job whose worker
+died is found by its stale heartbeat and re-enqueued; its runner resumes from the checkpoint.
+
+Runners are registered per kind with ``@job_runner(kind)`` and receive the claimed job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from importlib import import_module
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from scrm.tenancy.principal import Principal
+
+from ..models import ACTIVE_RUN_STATUSES, Job, RunStatus
+
+MAX_ERRORS_KEPT = 500  # per-item failures listed on the job; ``failed`` counts them all
+STALE_AFTER = dt.timedelta(minutes=5)
+
+Runner = Callable[[Job], None]
+_runners: dict[str, Runner] = {}
+
+
+def job_runner(kind: str) -> Callable[[Runner], Runner]:
+    def decorator(fn: Runner) -> Runner:
+        if kind in _runners:
+            raise ValueError(f"a runner for {kind!r} jobs is already registered")
+        _runners[kind] = fn
+        return fn
+
+    return decorator
+
+
+# The modules whose ``@job_runner`` functions handle each kind, imported when the first job runs.
+RUNNER_MODULES = ("contacts.services.exports", "contacts.services.tagging", "contacts.services.transfers")
+
+
+def runner_for(kind: str) -> Runner:
+    for module in RUNNER_MODULES:
+        import_module(module)
+    return _runners[kind]
+
+
+def job_create(
+    *, principal: Principal, kind: str, params: dict[str, Any], total: int = 0, idempotency_key: str = ""
+) -> tuple[Job, bool]:
+    """The job for this request, and whether it is new: a repeated ``Idempotency-Key`` returns the first."""
+    from ..tasks.jobs import run_job
+
+    key = (idempotency_key or "").strip()[:128]
+    if key:
+        existing = Job.objects.filter(kind=kind, idempotency_key=key).first()
+        if existing is not None:
+            return existing, False
+    try:
+        with transaction.atomic():
+            job = Job.objects.create(
+                kind=kind,
+                params=params,
+                total=total,
+                idempotency_key=key,
+                created_by=principal.user if principal.api_key is None else None,
+                created_by_api_key=principal.api_key,
+            )
+    except IntegrityError:
+        # Two requests with the same key raced; the other one created it.
+        return Job.objects.get(kind=kind, idempotency_key=key), False
+    tenant_id = job.tenant_id
+    transaction.on_commit(lambda: run_job.delay(tenant_id, job.pk))
+    return job, True
+
+
+def job_claim(job_id: int) -> Job | None:
+    """Claim a queued job, or a running one whose worker stopped beating; None if someone else has it."""
+    now = timezone.now()
+    claimed = Job.objects.filter(_claimable(now), pk=job_id).update(
+        status=RunStatus.RUNNING, started_at=now, heartbeat_at=now
+    )
+    return Job.objects.get(pk=job_id) if claimed else None
+
+
+def _claimable(now: dt.datetime) -> Q:
+    return Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+
+
+def job_progress(
+    job: Job, *, done: int = 0, failed: int = 0, errors: list[dict] = (), checkpoint=None
+) -> None:
+    """Add to the counters (and record the checkpoint) in one UPDATE; keeps the heartbeat fresh."""
+    updates: dict[str, Any] = {
+        "done": F("done") + done,
+        "failed": F("failed") + failed,
+        "heartbeat_at": timezone.now(),
+    }
+    if checkpoint is not None:
+        updates["checkpoint"] = checkpoint
+        job.checkpoint = checkpoint
+    Job.objects.filter(pk=job.pk).update(**updates)
+    job.done += done
+    job.failed += failed
+    if errors and len(job.errors) < MAX_ERRORS_KEPT:
+        job.errors = [*job.errors, *errors][:MAX_ERRORS_KEPT]
+        Job.objects.filter(pk=job.pk).update(errors=job.errors)
+
+
+def job_set_total(job: Job, total: int) -> None:
+    job.total = total
+    Job.objects.filter(pk=job.pk).update(total=total)
+
+
+def job_finish(job: Job, *, error: str = "") -> Job:
+    """Succeeded, partial (some items failed) or failed (``error``: the whole job could not run)."""
+    if error:
+        job.status = RunStatus.FAILED
+        job.errors = [*job.errors, {"item": None, "code": "job_failed", "message": error}][-MAX_ERRORS_KEPT:]
+    else:
+        job.status = RunStatus.PARTIAL if job.failed else RunStatus.SUCCEEDED
+    job.finished_at = timezone.now()
+    Job.objects.filter(pk=job.pk).update(status=job.status, errors=job.errors, finished_at=job.finished_at)
+    return job
+
+
+def jobs_requeue_stale() -> int:
+    """Re-enqueue jobs whose worker died (beat calls this); the runner resumes from the checkpoint."""
+    from ..tasks.jobs import run_job
+
+    now = timezone.now()
+    stale = list(
+        Job.unscoped.filter(status__in=ACTIVE_RUN_STATUSES)
+        .filter(_claimable(now))
+        .filter(created_at__lt=now - STALE_AFTER)
+        .values_list("tenant_id", "pk")
+    )
+    for tenant_id, job_id in stale:
+        run_job.delay(tenant_id, job_id)
+    return len(stale)
