@@ -15,8 +15,11 @@ from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
+from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from scrm.wecom.errors import WeComError, WeComRateLimitedError
 
 _TYPES: dict[type[exceptions.APIException], str] = {
     exceptions.ValidationError: "validation_error",
@@ -65,7 +68,26 @@ def _flatten(data: Any, path: str | None = None) -> list[dict[str, Any]]:
     return [{"path": path, "code": getattr(data, "code", "invalid"), "message": str(data)}]
 
 
+# WeCom answers that no retry by the user fixes: WeCom down or busy, or the tenant's WeCom setup.
+_WECOM_UPSTREAM = {None, -1, 40001, 40013, 48002, 60020}
+
+
+def wecom_problem(exc: WeComError) -> Response:
+    """A WeCom refusal as an API error: 400 for what the request can fix (a name taken, an unknown
+    id), 429 with Retry-After when WeCom's rate limit is hit, 502 when WeCom or its setup is at fault.
+    WeCom's code, message and our hint travel in ``errors`` so the dashboard can show them."""
+    if isinstance(exc, WeComRateLimitedError):
+        status, headers = 429, {"Retry-After": str(max(1, round(exc.retry_after)))}
+    else:
+        status, headers = (502 if exc.errcode in _WECOM_UPSTREAM else 400), {}
+    detail = f"WeCom refused {exc.api}: {exc.errmsg or 'no answer'}" + (f" ({exc.hint})" if exc.hint else "")
+    errors = [{"path": None, "code": f"wecom_{exc.errcode}", "message": exc.hint or exc.errmsg}]
+    return Response(problem(status, "wecom_error", detail, errors), status=status, headers=headers)
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, WeComError):
+        return wecom_problem(exc)
     if isinstance(exc, DjangoValidationError):
         # Services validate with Django's ValidationError; it is the client's error, not a crash.
         exc = exceptions.ValidationError(as_serializer_error(exc))

@@ -12,10 +12,12 @@ import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from scrm.api.errors import exception_handler
 from scrm.api.throttling import WriteRateThrottle
 from scrm.tenancy import services
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Role
+from scrm.wecom.errors import WeComError, WeComRateLimitedError
 from tests.helpers import PASSWORD, assert_problem
 from tests.tenantapp.models import Widget
 
@@ -276,3 +278,24 @@ def test_api_keys_are_throttled_per_key(write_rate_3_per_minute, tenant_a, key_c
     assert_problem(post_widget(first, "w3"), 429, "throttled")
     assert post_widget(second, "other key").status_code == 201
     assert post_widget(alice_client, "session").status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "header"),
+    [
+        (WeComError("externalcontact/add_corp_tag", 40071, "tag name exists"), 400, None),
+        (WeComError("externalcontact/mark_tag", 48002, "api forbidden"), 502, None),
+        (WeComError("externalcontact/mark_tag", None, "timed out"), 502, None),
+        (WeComRateLimitedError("externalcontact/mark_tag", 45009, "freq", retry_after=12.4), 429, "12"),
+    ],
+)
+def test_wecom_refusals_keep_their_code_and_hint(error, status, header):
+    response = exception_handler(error, {})
+    assert response.status_code == status
+    assert response.data["type"] == "wecom_error"
+    assert response.data["status"] == status
+    [item] = response.data["errors"]
+    assert item["code"] == f"wecom_{error.errcode}"
+    assert item["message"] == (error.hint or error.errmsg)
+    assert error.api in response.data["detail"]
+    assert response.headers.get("Retry-After") == header
