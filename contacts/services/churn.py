@@ -8,7 +8,6 @@ to the staff member is sent after commit by a task, so a slow or failing WeCom n
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.db.models import Q
 
 from scrm.tenancy.models import Membership, Role
@@ -57,8 +56,7 @@ def churn_notify(*, follow: Follow) -> int:
     if contact_settings_get(tenant=follow.tenant).churn_app_message and follow.tenant.agent_id:
         from ..tasks.churn import send_churn_app_message
 
-        tenant_id, follow_id = follow.tenant_id, follow.pk
-        transaction.on_commit(lambda: send_churn_app_message.delay(tenant_id, follow_id))
+        send_churn_app_message.delay_on_commit(follow.tenant_id, follow.pk)
     return len(notifications)
 
 

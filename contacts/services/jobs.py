@@ -74,8 +74,7 @@ def job_create(
     except IntegrityError:
         # Two requests with the same key raced; the other one created it.
         return Job.objects.get(kind=kind, idempotency_key=key), False
-    tenant_id = job.tenant_id
-    transaction.on_commit(lambda: run_job.delay(tenant_id, job.pk))
+    run_job.delay_on_commit(job.tenant_id, job.pk)
     return job, True
 
 
