@@ -9,6 +9,8 @@ from rest_framework.test import APIClient
 
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Membership, Tenant
+from scrm.wecom.management.commands.wecom_sandbox import DEMO_SEED, DEMO_STAFF
+from scrm.wecom.sandbox import Sandbox
 
 
 def run(*args) -> str:
@@ -110,6 +112,12 @@ def test_seed_demo_is_idempotent_and_its_printed_logins_work(settings, tmp_path)
     assert tenant.corp_secret
     assert tenant.callback_token
     assert f"sandbox at http://127.0.0.1:{settings.WECOM_SANDBOX_PORT}/" in first
+    # demo-sales is a real salesperson of the demo corp the sandbox serves, so it has customers.
+    with tenant_context(tenant):
+        userid = Membership.objects.get(user__username="demo-sales").wecom_userid
+    corp = Sandbox(seed=DEMO_SEED, staff=DEMO_STAFF, contacts=300, groups=0).state
+    assert corp.staff[userid].has_contact_permission
+    assert any(userid in c.follows for c in corp.contacts.values())
     # Losing the credentials file resets the demo passwords instead of printing stale ones.
     (tmp_path / "demo-credentials.json").unlink()
     third = run("seed_demo")

@@ -19,13 +19,29 @@ from django.db import transaction
 from scrm.tenancy import services
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import DataScope, Membership, Role, Tenant
+from scrm.wecom.management.commands.wecom_sandbox import DEMO_SEED, DEMO_STAFF
+from scrm.wecom.sandbox.generator import generate
 
 DEMO_SLUG = "demo"
 DEMO_USERS = (
-    # username, role, data scope, WeCom userid
-    ("demo-admin", Role.ADMIN, DataScope.ALL, ""),
-    ("demo-sales", Role.SALES, DataScope.SELF, "demo-sales"),
+    # username, role, data scope, whether it is a WeCom member (a salesperson of the demo corp)
+    ("demo-admin", Role.ADMIN, DataScope.ALL, False),
+    ("demo-sales", Role.SALES, DataScope.SELF, True),
 )
+
+
+def demo_salesperson_userid() -> str:
+    """A salesperson of the sandbox's demo corp (not a manager), so demo-sales sees their customers.
+
+    The generator is deterministic and draws staff before anything else: generating the staff alone
+    gives the same members the sandbox serves.
+    """
+    corp = generate(corp_id="demo", seed=DEMO_SEED, staff=DEMO_STAFF, contacts=0, groups=0)
+    return next(
+        s.userid
+        for s in corp.staff.values()
+        if s.has_contact_permission and not s.leader_in and 3 in s.department
+    )
 
 
 class Command(BaseCommand):
@@ -41,7 +57,9 @@ class Command(BaseCommand):
         connect_to_sandbox(tenant)
         user_model = get_user_model()
         credentials = {}
-        for username, role, scope, userid in DEMO_USERS:
+        salesperson = demo_salesperson_userid()
+        for username, role, scope, is_member in DEMO_USERS:
+            userid = salesperson if is_member else ""
             password = stored.get(username) or secrets.token_urlsafe(12)
             user = user_model.objects.filter(username=username).first()
             if user is None:
@@ -49,10 +67,13 @@ class Command(BaseCommand):
             elif username not in stored:
                 services.user_set_password(user=user, password=password)
             with tenant_context(tenant):
-                if not Membership.objects.filter(user=user).exists():
+                membership = Membership.objects.filter(user=user).first()
+                if membership is None:
                     services.membership_add(
                         tenant=tenant, user=user, role=role, data_scope=scope, wecom_userid=userid
                     )
+                elif membership.wecom_userid != userid:
+                    services.membership_update(membership=membership, data={"wecom_userid": userid})
             credentials[username] = password
         path.write_text(json.dumps(credentials, indent=2))
         path.chmod(0o600)

@@ -20,6 +20,10 @@ from scrm.wecom.sandbox import (
     Sandbox,
 )
 
+# The demo corp's shape; seed_demo reads these to give the demo sales login a real member's userid.
+DEMO_SEED = 1
+DEMO_STAFF = 20
+
 
 class Command(BaseCommand):
     help = (
@@ -37,8 +41,8 @@ class Command(BaseCommand):
         )
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8001, help="0 picks a free port.")
-        parser.add_argument("--seed", type=int, default=1, help="Same seed, same corp.")
-        parser.add_argument("--staff", type=int, default=20)
+        parser.add_argument("--seed", type=int, default=DEMO_SEED, help="Same seed, same corp.")
+        parser.add_argument("--staff", type=int, default=DEMO_STAFF)
         parser.add_argument("--contacts", type=int, default=5000)
         parser.add_argument("--groups", type=int, default=40)
         parser.add_argument("--corp-id", default=DEFAULT_CORP_ID)
