@@ -26,7 +26,7 @@ from ..models import ACTIVE_RUN_STATUSES, Job, RunStatus
 MAX_ERRORS_KEPT = 500  # per-item failures listed on the job; ``failed`` counts them all
 STALE_AFTER = dt.timedelta(minutes=5)
 
-Runner = Callable[[Job], None]
+Runner = Callable[[Job], bool | None]  # False: not finished yet (see tasks.jobs.run_job)
 _runners: dict[str, Runner] = {}
 
 

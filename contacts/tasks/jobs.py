@@ -21,12 +21,15 @@ def run_job(tenant, job_id: int) -> None:
     if job is None:
         return
     try:
-        jobs.runner_for(job.kind)(job)
+        finished = jobs.runner_for(job.kind)(job)
     except Exception as exc:
         logger.exception("Job %s (%s) failed", job.pk, job.kind)
         jobs.job_finish(job, error=str(exc) or type(exc).__name__)
         return
-    jobs.job_finish(job)
+    # A runner returns False when its work goes on outside the job (transfers wait for WeCom's
+    # results, up to 24 h); whoever sees the last result finishes the job.
+    if finished is not False:
+        jobs.job_finish(job)
 
 
 @shared_task(name="contacts.requeue_stale_jobs", queue_name="default", time_limit=60, soft_time_limit=50)
