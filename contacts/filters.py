@@ -11,9 +11,12 @@ import datetime as dt
 
 import django_filters
 from django import forms
+from django.db.models import Q
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
-from .models import Contact, ContactStatus, Department, Staff, Stage, Tag
+from .models import Contact, ContactStatus, Department, Follow, Staff, Stage, Tag
 
 GENDERS = ((0, "unknown"), (1, "male"), (2, "female"))
 ADD_WAYS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 201, 202)
@@ -52,8 +55,16 @@ class IdListField(forms.CharField):
         return sorted(set(ids))
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class IdListFilter(django_filters.Filter):
     field_class = IdListField
+
+
+def raise_invalid(name: str, message: str) -> None:
+    """A 400 naming the parameter (raised while filtering, so it reaches the client as such)."""
+    from rest_framework.exceptions import ValidationError
+
+    raise ValidationError({name: [message]})
 
 
 def _start_of(day: dt.date) -> dt.datetime:
@@ -100,9 +111,7 @@ class ContactFilter(django_filters.FilterSet):
         return ids
 
     def _reject(self, name: str, message: str) -> None:
-        from rest_framework.exceptions import ValidationError
-
-        raise ValidationError({name: [message]})
+        raise_invalid(name, message)
 
     # -- filters ---------------------------------------------------------------------------------
     def filter_tags_all(self, queryset, name, value):
@@ -133,7 +142,7 @@ class ContactFilter(django_filters.FilterSet):
     def filter_state(self, queryset, name, value):
         return queryset.filter(facets__has_key=f"c:{value}")
 
-    def filter_add_way(self, queryset, name, value):
+    def filter_add_way(self, queryset, name, value: int):
         return queryset.filter(facets__has_key=f"w:{value}")
 
     def filter_stage(self, queryset, name, value):
@@ -150,3 +159,47 @@ class ContactFilter(django_filters.FilterSet):
     def filter_search(self, queryset, name, value):
         value = value.strip().lower()
         return queryset.filter(search_text__contains=value) if value else queryset
+
+
+class StaffFilter(django_filters.FilterSet):
+    department = django_filters.NumberFilter(method="filter_department", help_text="WeCom department id.")
+    is_active = django_filters.BooleanFilter()
+    search = django_filters.CharFilter(method="filter_search", help_text="Name or userid contains.")
+
+    class Meta:
+        model = Staff
+        fields = ["is_active"]
+
+    def filter_department(self, queryset, name, value):
+        from .selectors import staff_ids_in_departments
+
+        return queryset.filter(id__in=staff_ids_in_departments([int(value)]))
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(name__icontains=value) | Q(userid__icontains=value))
+
+
+class LostFilter(django_filters.FilterSet):
+    """Filters of the losses list (follows a customer ended)."""
+
+    staff = django_filters.CharFilter(method="filter_staff", help_text="The staff member deleted (userid).")
+    ended_after = django_filters.DateFilter(method="filter_ended_after", help_text="Lost on or after.")
+    ended_before = django_filters.DateFilter(method="filter_ended_before", help_text="Lost on or before.")
+
+    class Meta:
+        model = Follow
+        fields = []
+
+    def filter_staff(self, queryset, name, value):
+        if not Staff.objects.filter(userid=value).exists():
+            raise_invalid(name, f"Unknown staff member {value!r}.")
+        return queryset.filter(staff__userid=value)
+
+    def filter_ended_after(self, queryset, name, value):
+        return queryset.filter(ended_at__gte=_start_of(value))
+
+    def filter_ended_before(self, queryset, name, value):
+        return queryset.filter(ended_at__lt=_start_of(value + dt.timedelta(days=1)))

@@ -4,16 +4,29 @@ lists, details, exports and bulk jobs all start from ``contacts_visible``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
 from scrm.tenancy.models import DataScope, Role
 from scrm.tenancy.principal import Principal
 
 from .filters import FILTER_PARAMS, ContactFilter
-from .models import Contact
+from .models import Contact, ContactEvent, Department, Follow, FollowStatus, Note, Staff, Tag
 
 
 def contact_scope_q(principal: Principal) -> Q:
@@ -47,3 +60,177 @@ def contacts_matching(*, principal: Principal, filters: Mapping[str, str]) -> Qu
     if not filterset.is_valid():
         raise ValidationError(filterset.errors)
     return filterset.qs
+
+
+# -- staff and departments ------------------------------------------------------------------------
+
+
+def staff_ids_in_departments(department_ids: Iterable[int]) -> list[int]:
+    """Staff of these WeCom departments. Filtered in Python: JSON containment does not exist on SQLite,
+    and a corp's member list is small (one query, two columns)."""
+    wanted = set(department_ids)
+    return [
+        pk
+        for pk, departments in Staff.objects.values_list("id", "department_ids")
+        if wanted.intersection(departments or ())
+    ]
+
+
+def staff_with_counts() -> QuerySet[Staff]:
+    """Staff with ``customer_count``: their active follows, counted in the same query."""
+    # A correlated count (the follows index answers it) is computed for the page's rows only, where a
+    # JOIN + GROUP BY would aggregate every follow of the corp before the LIMIT.
+    active = (
+        Follow.objects.filter(staff=OuterRef("pk"), status=FollowStatus.ACTIVE)
+        .order_by()
+        .values("staff")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return Staff.objects.annotate(customer_count=Coalesce(Subquery(active), 0)).order_by("name", "id")
+
+
+def department_tree() -> list[dict[str, Any]]:
+    """The tenant's departments nested under their parents, from one query (WeCom's order: larger first)."""
+    nodes = {
+        row["wecom_id"]: {**row, "children": []}
+        for row in Department.objects.order_by("parent_wecom_id", "-order", "wecom_id").values(
+            "id", "wecom_id", "name", "parent_wecom_id", "order"
+        )
+    }
+    roots = []
+    for node in nodes.values():
+        parent = nodes.get(node["parent_wecom_id"])
+        # A department whose parent is outside the app's visible range is shown as a root.
+        (parent["children"] if parent is not None and parent is not node else roots).append(node)
+    return roots
+
+
+# -- contacts -------------------------------------------------------------------------------------
+
+CONTACT_ROW_FIELDS = (
+    "id",
+    "external_userid",
+    "name",
+    "avatar",
+    "type",
+    "gender",
+    "corp_name",
+    "status",
+    "stage_id",
+    "stage__name",
+    "first_added_at",
+    "facets",
+)
+
+
+def contact_rows_resolve(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Turn a page of ``CONTACT_ROW_FIELDS`` rows into list rows: the tags and followers named in the
+    facets are resolved with one query each for the whole page, whatever its size."""
+    tag_ids: set[int] = set()
+    userids: set[str] = set()
+    for row in rows:
+        for key in row["facets"]:
+            if key.startswith("t:"):
+                tag_ids.add(int(key[2:]))
+            elif key.startswith("s:"):
+                userids.add(key[2:])
+    tags = (
+        {t["id"]: t for t in Tag.objects.filter(id__in=tag_ids).values("id", "name", "group_id")}
+        if tag_ids
+        else {}
+    )
+    staff = (
+        {s["userid"]: s for s in Staff.objects.filter(userid__in=userids).values("userid", "name")}
+        if userids
+        else {}
+    )
+    out = []
+    for row in rows:
+        facets = row["facets"]
+        out.append(
+            {
+                "id": row["id"],
+                "external_userid": row["external_userid"],
+                "name": row["name"],
+                "avatar": row["avatar"],
+                "type": row["type"],
+                "gender": row["gender"],
+                "corp_name": row["corp_name"],
+                "status": row["status"],
+                "stage": {"id": row["stage_id"], "name": row["stage__name"]} if row["stage_id"] else None,
+                "first_added_at": row["first_added_at"],
+                "tags": [tags[i] for i in sorted(int(k[2:]) for k in facets if k[:2] == "t:") if i in tags],
+                "staff": [staff[k[2:]] for k in facets if k[:2] == "s:" and k[2:] in staff],
+            }
+        )
+    return out
+
+
+def contact_follows(contact: Contact) -> list[dict[str, Any]]:
+    """The contact's follows (active first, then by when added) with their staff and tags resolved."""
+    follows = list(
+        Follow.objects.filter(contact=contact)
+        .select_related("staff")
+        .order_by(Case(When(status=FollowStatus.ACTIVE, then=0), default=1), "added_at", "id")
+    )
+    wecom_tag_ids = {t for follow in follows for t in follow.tag_ids or ()}
+    tags = {
+        t["wecom_id"]: t
+        for t in Tag.objects.filter(wecom_id__in=wecom_tag_ids).values("id", "wecom_id", "name", "group_id")
+    }
+    return [
+        {
+            "staff": {"userid": f.staff.userid, "name": f.staff.name},
+            "remark": f.remark,
+            "description": f.description,
+            "remark_corp_name": f.remark_corp_name,
+            "remark_mobiles": f.remark_mobiles,
+            "add_way": f.add_way,
+            "state": f.state,
+            "tags": [
+                {"id": tags[t]["id"], "name": tags[t]["name"], "group_id": tags[t]["group_id"]}
+                for t in f.tag_ids or ()
+                if t in tags
+            ],
+            "added_at": f.added_at,
+            "status": f.status,
+            "ended_at": f.ended_at,
+        }
+        for f in follows
+    ]
+
+
+def contact_notes(contact: Contact) -> QuerySet[Note]:
+    return Note.objects.filter(contact=contact).select_related("author").order_by("-created_at", "-id")
+
+
+def contact_timeline(contact: Contact) -> QuerySet[ContactEvent]:
+    """The contact's events, latest first (by id: the stream's order)."""
+    return ContactEvent.objects.filter(contact=contact).select_related("staff", "actor").order_by("-id")
+
+
+# -- losses ---------------------------------------------------------------------------------------
+
+
+def follow_scope_q(principal: Principal) -> Q:
+    """Which follows ``principal`` may see: a sales member its own (or its departments' staff's)."""
+    if principal.role in (Role.ADMIN, Role.OPERATOR) or principal.data_scope == DataScope.ALL:
+        return Q()
+    if not principal.wecom_userid:
+        return Q(pk__in=[])
+    own = Q(staff__userid=principal.wecom_userid)
+    if principal.data_scope == DataScope.DEPARTMENTS and principal.department_ids:
+        return own | Q(staff_id__in=staff_ids_in_departments(principal.department_ids))
+    return own
+
+
+def follows_lost(principal: Principal) -> QuerySet[Follow]:
+    """Customers who deleted a staff member (流失), newest first, with how many days they stayed."""
+    stayed = ExpressionWrapper(F("ended_at") - F("added_at"), output_field=DurationField())
+    return (
+        Follow.objects.filter(follow_scope_q(principal), status=FollowStatus.DELETED_BY_CUSTOMER)
+        .select_related("contact", "staff")
+        .annotate(stayed=stayed)
+        .order_by(F("ended_at").desc(nulls_last=True), "-id")
+    )

@@ -1,0 +1,238 @@
+"""Input and output shapes of the contacts API.
+
+The contacts list is built from ``values()`` rows by ``selectors.contact_rows_resolve`` (at a million
+customers, model instances and nested serializers were most of the request's time); its serializers
+here document that shape for the OpenAPI schema and the dashboard's generated types.
+"""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from .filters import FILTER_PARAMS
+from .models import ContactEvent, ContactStatus, FollowStatus, Note, Segment, Staff, Stage
+from .services.exports import EXPORT_COLUMNS
+
+# -- staff, departments, stages ---------------------------------------------------------------------
+
+
+class StaffSerializer(serializers.ModelSerializer):
+    customer_count = serializers.IntegerField(read_only=True, help_text="Customers it actively follows.")
+
+    class Meta:
+        model = Staff
+        fields = [
+            "id",
+            "userid",
+            "name",
+            "avatar",
+            "position",
+            "department_ids",
+            "is_active",
+            "has_contact_permission",
+            "resigned_at",
+            "customer_count",
+        ]
+
+
+class DepartmentNodeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    wecom_id = serializers.IntegerField()
+    name = serializers.CharField()
+    parent_wecom_id = serializers.IntegerField()
+    order = serializers.IntegerField()
+    children = serializers.ListField(child=serializers.DictField(), help_text="Nested departments.")
+
+
+class StageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Stage
+        fields = ["id", "name", "order", "color", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def validate_name(self, value: str) -> str:
+        others = Stage.objects.filter(name=value)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise serializers.ValidationError("A stage with this name exists.")
+        return value
+
+
+class StageRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+# -- contacts --------------------------------------------------------------------------------------
+
+
+class TagRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    group_id = serializers.IntegerField()
+
+
+class StaffRefSerializer(serializers.Serializer):
+    userid = serializers.CharField()
+    name = serializers.CharField()
+
+
+class ContactRowSerializer(serializers.Serializer):
+    """A row of the contacts list (documentation of the shape ``contact_rows_resolve`` builds)."""
+
+    id = serializers.IntegerField()
+    external_userid = serializers.CharField()
+    name = serializers.CharField()
+    avatar = serializers.CharField()
+    type = serializers.IntegerField(help_text="1 WeChat user, 2 WeCom user.")
+    gender = serializers.IntegerField(help_text="0 unknown, 1 male, 2 female.")
+    corp_name = serializers.CharField()
+    status = serializers.ChoiceField(choices=ContactStatus.choices)
+    stage = StageRefSerializer(allow_null=True)
+    first_added_at = serializers.DateTimeField(allow_null=True)
+    tags = TagRefSerializer(many=True, help_text="The union of the tags on its counted follows.")
+    staff = StaffRefSerializer(many=True, help_text="The staff members following it.")
+
+
+class FollowSerializer(serializers.Serializer):
+    staff = StaffRefSerializer()
+    remark = serializers.CharField()
+    description = serializers.CharField()
+    remark_corp_name = serializers.CharField()
+    remark_mobiles = serializers.ListField(child=serializers.CharField())
+    add_way = serializers.IntegerField()
+    state = serializers.CharField(help_text="The channel (contact way state) it was added through.")
+    tags = TagRefSerializer(many=True)
+    added_at = serializers.DateTimeField(allow_null=True)
+    status = serializers.ChoiceField(choices=FollowStatus.choices)
+    ended_at = serializers.DateTimeField(allow_null=True)
+
+
+class NoteSerializer(serializers.ModelSerializer):
+    author = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Note
+        fields = ["id", "contact_id", "author", "content", "created_at", "updated_at"]
+
+    def get_author(self, note: Note) -> str | None:
+        return note.author.username if note.author_id else None
+
+
+class NoteInputSerializer(serializers.Serializer):
+    content = serializers.CharField(max_length=4000, trim_whitespace=True)
+
+
+class EventSerializer(serializers.ModelSerializer):
+    staff = serializers.SerializerMethodField()
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ContactEvent
+        fields = ["id", "type", "staff", "channel", "actor", "payload", "occurred_at"]
+
+    def get_staff(self, event: ContactEvent) -> dict | None:
+        return {"userid": event.staff.userid, "name": event.staff.name} if event.staff_id else None
+
+    def get_actor(self, event: ContactEvent) -> str | None:
+        return event.actor.username if event.actor_id else None
+
+
+class ContactDetailSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_userid = serializers.CharField()
+    name = serializers.CharField()
+    avatar = serializers.CharField()
+    type = serializers.IntegerField()
+    gender = serializers.IntegerField()
+    unionid = serializers.CharField()
+    corp_name = serializers.CharField()
+    corp_full_name = serializers.CharField()
+    position = serializers.CharField()
+    status = serializers.ChoiceField(choices=ContactStatus.choices)
+    stage = StageRefSerializer(allow_null=True)
+    first_added_at = serializers.DateTimeField(allow_null=True)
+    follows = FollowSerializer(many=True)
+    notes = NoteSerializer(many=True, help_text="Latest first.")
+    timeline = EventSerializer(many=True, help_text="The latest 50 events; more at timeline/.")
+
+
+class StageChangeSerializer(serializers.Serializer):
+    stage = serializers.PrimaryKeyRelatedField(
+        queryset=Stage.objects, allow_null=True, help_text="Stage id, or null to clear it."
+    )
+
+
+class LostSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk", help_text="The follow's id.")
+    contact = serializers.SerializerMethodField()
+    staff = StaffRefSerializer()
+    ended_at = serializers.DateTimeField(allow_null=True, help_text="When the customer deleted them.")
+    state = serializers.CharField(help_text="The channel the customer had come through.")
+    added_at = serializers.DateTimeField(allow_null=True)
+    days_stayed = serializers.SerializerMethodField(help_text="Whole days between added and lost.")
+
+    def get_contact(self, follow) -> dict:
+        c = follow.contact
+        return {"id": c.pk, "external_userid": c.external_userid, "name": c.name, "avatar": c.avatar}
+
+    def get_days_stayed(self, follow) -> int | None:
+        return follow.stayed.days if follow.stayed is not None else None
+
+
+# -- segments and exports --------------------------------------------------------------------------
+
+
+class SegmentSerializer(serializers.ModelSerializer):
+    filters = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        help_text=f"The contacts list's filter parameters: {', '.join(FILTER_PARAMS)}.",
+    )
+    count = serializers.SerializerMethodField(
+        help_text="Contacts it selects now, within your data scope (detail only; null in lists)."
+    )
+
+    class Meta:
+        model = Segment
+        fields = ["id", "name", "filters", "count", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def get_count(self, segment: Segment) -> int | None:
+        return self.context.get("counts", {}).get(segment.pk)
+
+    def validate_name(self, value: str) -> str:
+        others = Segment.objects.filter(name=value)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise serializers.ValidationError("A segment with this name exists.")
+        return value
+
+    def validate_filters(self, value: dict) -> dict:
+        unknown = sorted(set(value) - set(FILTER_PARAMS))
+        if unknown:
+            raise serializers.ValidationError({key: ["Not a contacts filter."] for key in unknown})
+        return {key: value[key] for key in FILTER_PARAMS if value.get(key) not in (None, "")}
+
+
+class ExportRequestSerializer(serializers.Serializer):
+    """The list's filter parameters (flat), or a saved ``segment``; optionally the columns wanted."""
+
+    segment = serializers.PrimaryKeyRelatedField(queryset=Segment.objects, required=False, allow_null=True)
+    columns = serializers.ListField(
+        child=serializers.ChoiceField(choices=EXPORT_COLUMNS), required=False, allow_empty=False
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for param in FILTER_PARAMS:
+            self.fields[param] = serializers.CharField(required=False, allow_blank=True)
+
+    def validate(self, attrs: dict) -> dict:
+        filters = {p: attrs.pop(p) for p in FILTER_PARAMS if attrs.get(p) not in (None, "")}
+        if attrs.get("segment") is not None and filters:
+            raise serializers.ValidationError({"segment": ["Give a segment or filters, not both."]})
+        attrs["filters"] = dict(attrs["segment"].filters) if attrs.get("segment") else filters
+        attrs["columns"] = list(attrs.get("columns") or EXPORT_COLUMNS)
+        return attrs
