@@ -22,7 +22,7 @@ from scrm.tenancy.services import audit_record
 
 from ..models import Follow, FollowStatus, Job, JobKind, Stage, Tag
 from ..selectors import contacts_matching
-from .jobs import job_create, job_progress, job_runner, job_set_total
+from .jobs import job_create, job_principal, job_progress, job_runner, job_set_total
 
 CHUNK = 2000
 EXPORT_COLUMNS = (
@@ -59,12 +59,6 @@ def export_create(
         "filters": filters,
         "columns": columns,
         "segment": segment_id,
-        "scope": {
-            "role": principal.role,
-            "data_scope": principal.data_scope,
-            "wecom_userid": principal.wecom_userid,
-            "department_ids": list(principal.department_ids),
-        },
     }
     job, created = job_create(
         principal=principal, kind=JobKind.EXPORT, params=params, idempotency_key=idempotency_key
@@ -76,17 +70,6 @@ def export_create(
             data={"job": job.pk, "filters": filters, "segment": segment_id, "columns": columns},
         )
     return job, created
-
-
-def _principal_of(job: Job) -> Principal:
-    scope = job.params["scope"]
-    return Principal(
-        tenant=job.tenant,
-        role=scope["role"],
-        data_scope=scope["data_scope"],
-        wecom_userid=scope["wecom_userid"],
-        department_ids=tuple(scope["department_ids"]),
-    )
 
 
 def _chunks(queryset: QuerySet) -> Any:
@@ -141,7 +124,7 @@ def _row(contact: dict, follows: list[dict], tags: dict[int, str], stages: dict[
 @job_runner(JobKind.EXPORT)
 def export_run(job: Job) -> None:
     """Write the export's CSV to ``job.result_file``. A resumed job starts over: the file is rebuilt whole."""
-    queryset = contacts_matching(principal=_principal_of(job), filters=job.params["filters"])
+    queryset = contacts_matching(principal=job_principal(job), filters=job.params["filters"])
     columns = [c for c in job.params.get("columns") or EXPORT_COLUMNS if c in EXPORT_COLUMNS]
     tags = dict(Tag.objects.values_list("id", "name"))
     stages = dict(Stage.objects.values_list("id", "name"))

@@ -56,6 +56,16 @@ def job_create(
     """The job for this request, and whether it is new: a repeated ``Idempotency-Key`` returns the first."""
     from ..tasks.jobs import run_job
 
+    # The creator's data scope travels with the job: the worker acts within it, never beyond.
+    params = {
+        **params,
+        "scope": {
+            "role": principal.role,
+            "data_scope": principal.data_scope,
+            "wecom_userid": principal.wecom_userid,
+            "department_ids": list(principal.department_ids),
+        },
+    }
     key = (idempotency_key or "").strip()[:128]
     if key:
         existing = Job.objects.filter(kind=kind, idempotency_key=key).first()
@@ -76,6 +86,20 @@ def job_create(
         return Job.objects.get(kind=kind, idempotency_key=key), False
     run_job.delay_on_commit(job.tenant_id, job.pk)
     return job, True
+
+
+def job_principal(job: Job) -> Principal:
+    """The job's creator as the principal its runner acts as (see ``job_create``)."""
+    scope = job.params["scope"]
+    return Principal(
+        tenant=job.tenant,
+        role=scope["role"],
+        data_scope=scope["data_scope"],
+        wecom_userid=scope["wecom_userid"],
+        department_ids=tuple(scope["department_ids"]),
+        user=job.created_by,
+        api_key=job.created_by_api_key,
+    )
 
 
 def job_claim(job_id: int) -> Job | None:

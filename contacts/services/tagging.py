@@ -35,7 +35,7 @@ from ..facets import contacts_refresh
 from ..models import Contact, EventType, Follow, FollowStatus, Job, JobKind, Staff, Tag
 from ..selectors import contacts_matching, contacts_visible, follow_scope_q
 from .events import event_build, events_record
-from .jobs import job_progress, job_runner, job_set_total
+from .jobs import job_create, job_principal, job_progress, job_runner, job_set_total
 
 MARK_TAG = "externalcontact/mark_tag"
 CHUNK = 200  # contacts per chunk: one checkpoint, one transaction
@@ -235,35 +235,15 @@ def bulk_tag_job_create(
     """A tag/untag job over ``target`` (``{"contacts": [ids]}`` or ``{"filters": {...}}``, plus
     ``"segment"`` when the filters came from one). The creator's data scope is stored with it: the
     job acts only on what its creator may act on, whoever runs it."""
-    from .jobs import job_create
 
     params = {
         "action": action,
         "tags": [t.pk for t in tags],
         "tag_names": [t.name for t in tags],
         **target,
-        "scope": {
-            "role": principal.role,
-            "data_scope": principal.data_scope,
-            "wecom_userid": principal.wecom_userid,
-            "department_ids": list(principal.department_ids),
-        },
     }
     kind = JobKind.TAG if action == "tag" else JobKind.UNTAG
     return job_create(principal=principal, kind=kind, params=params, idempotency_key=idempotency_key)
-
-
-def job_principal(job: Job) -> Principal:
-    scope = job.params["scope"]
-    return Principal(
-        tenant=job.tenant,
-        role=scope["role"],
-        data_scope=scope["data_scope"],
-        wecom_userid=scope["wecom_userid"],
-        department_ids=tuple(scope["department_ids"]),
-        user=job.created_by,
-        api_key=job.created_by_api_key,
-    )
 
 
 def job_contacts(job: Job, principal: Principal) -> QuerySet[Contact]:

@@ -273,7 +273,8 @@ def test_oversized_body_is_413(configured, plain, post, settings):
 
 
 def test_unknown_events_are_stored_and_ignored(configured, plain, post):
-    xml = event_xml(Event="change_external_tag", ChangeType="shuffle", Id="et1", TagType="tag")
+    # batch_job_result (an async contact-book import finished) is a real event Siyu does not handle.
+    xml = event_xml(Event="batch_job_result", ChangeType="", JobId="job1")
     assert post(*envelope(plain, xml)).status_code == 200
     [event] = events(configured)
     assert event.status == EventStatus.IGNORED
@@ -411,7 +412,7 @@ def test_a_drain_with_a_full_batch_queues_another_beside_it(tenant_a, monkeypatc
     monkeypatch.setattr(tasks.drain_callback_events, "apply_async", lambda args: queued.append(args))
     with tenant_context(tenant_a):
         for i in range(services.DRAIN_BATCH + 5):
-            CallbackEvent.objects.create(dedupe_key=f"f{i}", event="change_external_tag", payload={})
+            CallbackEvent.objects.create(dedupe_key=f"f{i}", event="batch_job_result", payload={})
         assert services.callback_events_drain(tenant=tenant_a) == services.DRAIN_BATCH + 5
         assert set(CallbackEvent.objects.values_list("status", flat=True)) == {EventStatus.IGNORED}
     assert queued == [(tenant_a.id,)]  # after the full first batch, not after the partial second
