@@ -48,6 +48,8 @@ test: install
 bench: install
 	$(BIN)/python scripts/check_services.py
 	$(BIN)/python bench/callbacks.py
+	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/contacts_api.py
 
 lint:
 	$(BIN)/ruff check .

@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
@@ -219,6 +220,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "scrm.tenancy.models.Role",
         "DataScopeEnum": "scrm.tenancy.models.DataScope",
+        "ContactStatusEnum": "contacts.models.ContactStatus",
+        "FollowStatusEnum": "contacts.models.FollowStatus",
+        "RunStatusEnum": "contacts.models.RunStatus",
+        "TransferStatusEnum": "contacts.models.TransferStatus",
     },
 }
 
@@ -247,6 +252,9 @@ CELERY_TASK_TIME_LIMIT = 10 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 9 * 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = TIME_ZONE
+CONTACTS_NIGHTLY_SYNC_HOUR = env.int("CONTACTS_NIGHTLY_SYNC_HOUR", default=3)
+CONTACTS_NIGHTLY_SYNC_MINUTE = env.int("CONTACTS_NIGHTLY_SYNC_MINUTE", default=0)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {
@@ -259,6 +267,22 @@ CELERY_BEAT_SCHEDULE = {
     },
     "requeue-stale-contacts-jobs": {
         "task": "contacts.requeue_stale_jobs",
+        "schedule": 120,
+    },
+    # Customer transfers complete in WeCom after 24 hours; their outcome is polled, not pushed.
+    "poll-contacts-transfers": {
+        "task": "contacts.poll_transfers",
+        "schedule": 600,
+    },
+    # The nightly reconciliation: a full sync of every tenant with ContactSettings.nightly_sync on,
+    # catching whatever callbacks were lost. Hour and minute in TIME_ZONE (China time by default).
+    "contacts-nightly-sync": {
+        "task": "contacts.sync_nightly",
+        "schedule": crontab(hour=CONTACTS_NIGHTLY_SYNC_HOUR, minute=CONTACTS_NIGHTLY_SYNC_MINUTE),
+    },
+    # A sync whose worker died resumes from its checkpoint.
+    "requeue-stale-contacts-syncs": {
+        "task": "contacts.requeue_stale_syncs",
         "schedule": 120,
     },
 }

@@ -11,6 +11,7 @@ import zlib
 
 import pytest
 
+from contacts.models import Follow
 from scrm.tenancy import services as tenancy_services
 from scrm.tenancy.context import tenant_context
 from scrm.wecom import client as client_module
@@ -277,4 +278,9 @@ def test_callbacks_from_the_sandbox_reach_the_inbox(live_server, sandbox):
     assert event.payload["ExternalUserID"] == added["external_userid"]
     assert event.payload["State"] == "ch_live"
     assert event.payload["WelcomeCode"] == added["welcome_code"]
-    assert event.status == "ignored"  # no handler yet: the contacts issue adds it
+    assert event.status == "done", event.last_error  # contacts.handlers re-read the customer
+    with tenant_context(tenant):
+        follow = Follow.objects.select_related("contact", "staff").get(
+            contact__external_userid=added["external_userid"]
+        )
+    assert (follow.staff.userid, follow.state) == (userid, "ch_live")

@@ -1,0 +1,895 @@
+"""WeCom → database: the full sync of a tenant's contact book, and the re-reads callback handlers use.
+
+Mapping functions turn WeCom's JSON into field dicts; writers compare them with what is stored and
+write only what changed, with bulk upserts (``INSERT … ON CONFLICT … DO UPDATE``, on PostgreSQL and
+SQLite alike). So a full sync over an unchanged book writes no contact, follow, tag or staff row.
+
+The full sync (``sync_run_execute``) runs in phases: tags (``get_corp_tag_list``), departments and
+staff (``department/list``, ``user/list`` of each root with ``fetch_child``, ``get_follow_user_list``),
+then customers through ``batch/get_by_user`` — 100 staff per call, cursor pages of 100 follows — one
+page at a time, each page written in one transaction with the run's counters, heartbeat and
+checkpoint. A worker that dies mid-run resumes from the checkpoint (the page it was on is written
+again, which changes nothing), and follows seen by the run are kept in ``SyncRunSeen`` so a resumed
+run still knows which follows WeCom no longer has.
+
+Counts (created, updated, unchanged, closed) are of follows, the unit WeCom returns: a follow is
+"updated" when it or its customer changed. A follow that a complete walk of its staff member did
+not return is closed as ``deleted_by_staff`` with a ``deleted_by_staff`` event whose payload says
+``{"reason": "missing_in_full_sync"}``: WeCom sent no callback saying who ended it, and recording it
+as churn (``deleted_by_customer``) would raise alerts and count losses nobody can confirm. Only the
+``del_follow_user`` callback marks a follow lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from scrm.tenancy.models import Tenant
+from scrm.wecom.api import WeComAPI, api_for
+from scrm.wecom.errors import WeComError, WeComRateLimitedError
+
+from .facets import _search_text as search_text
+from .facets import contacts_refresh, facet_keys, tag_id_map
+from .models import (
+    ACTIVE_RUN_STATUSES,
+    Contact,
+    ContactStatus,
+    Department,
+    EventType,
+    Follow,
+    FollowStatus,
+    RunStatus,
+    Staff,
+    SyncRun,
+    SyncRunSeen,
+    Tag,
+    TagGroup,
+)
+from .services.events import event_build, events_record
+
+logger = logging.getLogger(__name__)
+
+USERIDS_PER_CALL = 100  # batch/get_by_user's userid_list limit
+PAGE_LIMIT = 100  # and its page size limit
+# A running run whose heartbeat is older than this lost its worker; pages take well under a second.
+STALE_AFTER = dt.timedelta(minutes=5)
+MISSING_IN_FULL_SYNC = "missing_in_full_sync"
+# WeCom answers these for a customer no staff member has any more, or never had.
+GONE_ERRCODES = (84061, 40096)
+
+CONTACT_FIELDS = ("name", "avatar", "type", "gender", "unionid", "corp_name", "corp_full_name", "position")
+FOLLOW_FIELDS = (
+    "remark",
+    "description",
+    "remark_corp_name",
+    "remark_mobiles",
+    "add_way",
+    "oper_userid",
+    "state",
+    "tag_ids",
+    "added_at",
+)
+
+
+# --- mapping: WeCom JSON → field dicts ---------------------------------------------------------
+
+
+def _text(data: dict, key: str, max_length: int) -> str:
+    return str(data.get(key) or "")[:max_length]
+
+
+def _timestamp(value: Any) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(int(value), tz=dt.UTC) if value else None
+
+
+def contact_fields(data: dict) -> dict[str, Any]:
+    """``external_contact`` → Contact fields (WeCom leaves out company fields and unknown unionids)."""
+    return {
+        "name": _text(data, "name", 128),
+        "avatar": _text(data, "avatar", 500),
+        "type": int(data.get("type") or 1),
+        "gender": int(data.get("gender") or 0),
+        "unionid": _text(data, "unionid", 64),
+        "corp_name": _text(data, "corp_name", 128),
+        "corp_full_name": _text(data, "corp_full_name", 256),
+        "position": _text(data, "position", 128),
+    }
+
+
+def follow_fields(data: dict) -> dict[str, Any]:
+    """``follow_info`` (batch/get_by_user: ``tag_id``) or ``follow_user`` (get: ``tags``) → Follow fields.
+
+    Only corp tags (type 1) are kept; personal tags have no id and are the staff member's own.
+    """
+    if "tag_id" in data:
+        tags = data.get("tag_id") or ()
+    else:
+        tags = [t["tag_id"] for t in data.get("tags") or () if t.get("type") == 1 and t.get("tag_id")]
+    return {
+        "remark": _text(data, "remark", 64),
+        "description": _text(data, "description", 255),
+        "remark_corp_name": _text(data, "remark_corp_name", 128),
+        "remark_mobiles": [str(m) for m in data.get("remark_mobiles") or ()],
+        "add_way": int(data.get("add_way") or 0),
+        "oper_userid": _text(data, "oper_userid", 64),
+        "state": _text(data, "state", 30),
+        "tag_ids": sorted({str(t) for t in tags}),
+        "added_at": _timestamp(data.get("createtime")),
+    }
+
+
+@dataclass
+class Item:
+    """One staff↔customer relation as WeCom returned it."""
+
+    external_userid: str
+    contact: dict[str, Any]
+    userid: str
+    follow: dict[str, Any]
+
+
+@dataclass
+class WriteResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    follow_ids: tuple[int, ...] = ()
+
+
+# --- writers ----------------------------------------------------------------------------------
+
+
+class StaffMap:
+    """Staff ids, userids and departments, loaded once per run (or on demand, for callbacks)."""
+
+    def __init__(self, *, preload: bool = False):
+        self.ids: dict[str, int] = {}
+        self.info: dict[int, tuple[str, list[int]]] = {}
+        if preload:
+            self._add(Staff.objects.all())
+
+    def _add(self, queryset) -> None:
+        for pk, userid, departments in queryset.values_list("id", "userid", "department_ids"):
+            self.ids[userid] = pk
+            self.info[pk] = (userid, departments or [])
+
+    def ensure_userids(self, userids: Iterable[str]) -> None:
+        missing = set(userids) - set(self.ids)
+        if missing:
+            staff_ids_ensure(missing)
+            self._add(Staff.objects.filter(userid__in=missing))
+
+    def ensure_ids(self, ids: Iterable[int]) -> None:
+        missing = set(ids) - set(self.info)
+        if missing:
+            self._add(Staff.objects.filter(id__in=missing))
+
+
+DERIVED_FIELDS = ("status", "first_added_at", "facets", "search_text")
+_LAST = float("inf")
+
+
+def _derived(contact: dict[str, Any], follows: list[dict], tag_ids: dict[str, int]) -> dict[str, Any]:
+    """``contacts.facets``'s derived fields, computed from follows already in memory.
+
+    The same rules as ``contacts_refresh`` (which a page would otherwise call with one more read
+    and a slow CASE-per-row UPDATE); follows in the order it reads them (added_at, id).
+    """
+    follows = sorted(follows, key=lambda f: (f["added_at"] is None, f["added_at"] or 0, f["id"] or _LAST))
+    active = [f for f in follows if f["status"] == FollowStatus.ACTIVE]
+    added = [f["added_at"] for f in follows if f["added_at"] is not None]
+    return {
+        "status": ContactStatus.ACTIVE if active or not follows else ContactStatus.LOST,
+        "first_added_at": min(added) if added else None,
+        "facets": facet_keys(active or follows, tag_ids),
+        "search_text": search_text(Contact(name=contact["name"], corp_name=contact["corp_name"]), follows),
+    }
+
+
+def follows_upsert(*, items: list[Item], staff: StaffMap, tag_ids: dict[str, int]) -> WriteResult:
+    """Write the customers and follows of ``items`` that are new or changed; record ADDED events.
+
+    Two reads (the stored contacts, their follows), at most two upserts and the events. The
+    contacts' derived fields (facets, status, search text) are computed here from the follows in
+    hand and written in the same upsert. A follow that was closed and comes back is reopened.
+    """
+    staff.ensure_userids(item.userid for item in items)
+    contacts: dict[str, dict[str, Any]] = {item.external_userid: item.contact for item in items}
+    stored = {
+        row["external_userid"]: row
+        for row in Contact.objects.filter(external_userid__in=list(contacts)).values(
+            "id", "external_userid", *CONTACT_FIELDS, *DERIVED_FIELDS
+        )
+    }
+    # Every follow of these customers (with every staff member, not only this page's): the derived
+    # fields are over all of them.
+    follows: dict[str, dict[int, dict]] = {ext: {} for ext in contacts}
+    by_id = {row["id"]: ext for ext, row in stored.items()}
+    stored_rows = list(
+        Follow.objects.filter(contact_id__in=list(by_id)).values(
+            "id", "contact_id", "staff_id", "status", *FOLLOW_FIELDS
+        )
+    )
+    staff.ensure_ids(row["staff_id"] for row in stored_rows)
+    for row in stored_rows:
+        follows[by_id[row["contact_id"]]][row["staff_id"]] = row
+    result = WriteResult()
+    # (external_userid, staff id, fields, whether the row exists, whether it is (re)added)
+    changed_follows: list[tuple[str, int, dict, bool, bool]] = []
+    seen: list[int] = []
+    for item in items:
+        staff_id = staff.ids[item.userid]
+        row = follows[item.external_userid].get(staff_id)
+        added = row is None or row["status"] != FollowStatus.ACTIVE
+        changed = added or any(row[name] != value for name, value in item.follow.items())
+        contact_row = stored.get(item.external_userid)
+        contact_changed = contact_row is not None and any(
+            contact_row[name] != value for name, value in item.contact.items()
+        )
+        if row is None:
+            result.created += 1
+        elif changed or contact_changed:
+            result.updated += 1
+        else:
+            result.unchanged += 1
+        if changed:
+            changed_follows.append((item.external_userid, staff_id, item.follow, row is not None, added))
+            follows[item.external_userid][staff_id] = {
+                "id": row["id"] if row else None,
+                "staff_id": staff_id,
+                "status": FollowStatus.ACTIVE,
+                **item.follow,
+            }
+        else:
+            seen.append(row["id"])
+
+    touched = {ext for ext, *_ in changed_follows}
+    contact_writes = []
+    for ext, data in contacts.items():
+        row = stored.get(ext)
+        if row is not None and ext not in touched and all(row[name] == data[name] for name in data):
+            continue  # nothing the derived fields depend on changed
+        mine = [
+            {
+                **f,
+                "staff__userid": staff.info[f["staff_id"]][0],
+                "staff__department_ids": staff.info[f["staff_id"]][1],
+            }
+            for f in follows[ext].values()
+        ]
+        new = {**data, **_derived(data, mine, tag_ids)}
+        if row is None or any(row[name] != value for name, value in new.items()):
+            contact_writes.append(Contact(external_userid=ext, **new))
+    if contact_writes:
+        Contact.objects.bulk_create(
+            contact_writes,
+            update_conflicts=True,
+            unique_fields=["tenant", "external_userid"],
+            update_fields=[*CONTACT_FIELDS, *DERIVED_FIELDS, "updated_at"],
+        )
+    contact_ids = {ext: row["id"] for ext, row in stored.items()}
+    contact_ids.update({contact.external_userid: contact.pk for contact in contact_writes})
+
+    follow_writes = [
+        Follow(
+            contact_id=contact_ids[ext],
+            staff_id=staff_id,
+            status=FollowStatus.ACTIVE,
+            ended_at=None,
+            **fields,
+        )
+        for ext, staff_id, fields, _, _ in changed_follows
+    ]
+    if follow_writes:
+        Follow.objects.bulk_create(
+            follow_writes,
+            update_conflicts=True,
+            unique_fields=["tenant", "contact", "staff"],
+            update_fields=[*FOLLOW_FIELDS, "status", "ended_at", "updated_at"],
+        )
+    events_record(
+        event_build(
+            contact_id=contact_ids[ext],
+            type=EventType.ADDED,
+            occurred_at=fields["added_at"],
+            staff_id=staff_id,
+            channel=fields["state"],
+            payload={"add_way": fields["add_way"], "reopened": existed},
+        )
+        for ext, staff_id, fields, existed, added in changed_follows
+        if added
+    )
+    result.follow_ids = (*seen, *(follow.pk for follow in follow_writes))
+    return result
+
+
+def staff_ids_ensure(userids: Iterable[str]) -> dict[str, int]:
+    """userid → Staff id, creating a bare row for a member the contact book has not shown us yet.
+
+    A callback can name a member added since the last sync; the next sync fills in the name.
+    """
+    userids = set(userids)
+    ids = dict(Staff.objects.filter(userid__in=userids).values_list("userid", "id"))
+    missing = userids - set(ids)
+    if missing:
+        Staff.objects.bulk_create(
+            [Staff(userid=userid, has_contact_permission=True) for userid in sorted(missing)],
+            ignore_conflicts=True,
+        )
+        ids = dict(Staff.objects.filter(userid__in=userids).values_list("userid", "id"))
+    return ids
+
+
+def _changed(stored: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+    return stored is None or any(stored[name] != value for name, value in new.items())
+
+
+def _upsert(model, rows: list[dict[str, Any]], *, key: str, stored: dict[Any, dict]) -> int:
+    """Upsert the rows that differ from ``stored`` (keyed by ``key``); returns how many were written."""
+    writes = [model(**row) for row in rows if _changed(stored.get(row[key]), row)]
+    if writes:
+        fields = [name for name in rows[0] if name != key]
+        model.objects.bulk_create(
+            writes,
+            update_conflicts=True,
+            unique_fields=["tenant", key],
+            update_fields=[*fields, "updated_at"],
+        )
+    return len(writes)
+
+
+TAG_GROUP_FIELDS = ("wecom_id", "name", "order", "deleted", "wecom_created_at")
+TAG_FIELDS = ("wecom_id", "group_id", "name", "order", "deleted", "wecom_created_at")
+
+
+def tag_groups_upsert(groups: list[dict[str, Any]]) -> None:
+    """Write the live groups and tags ``get_corp_tag_list`` returned (those it flags ``deleted`` are
+    left to ``tags_mark_deleted``, which also takes them off the customers)."""
+    groups = [
+        {**g, "tag": [t for t in g.get("tag") or () if not t.get("deleted")]}
+        for g in groups
+        if not g.get("deleted")
+    ]
+    if not groups:
+        return
+    stored = {
+        row["wecom_id"]: row
+        for row in TagGroup.objects.filter(wecom_id__in=[g["group_id"] for g in groups]).values(
+            *TAG_GROUP_FIELDS
+        )
+    }
+    _upsert(
+        TagGroup,
+        [
+            {
+                "wecom_id": g["group_id"],
+                "name": _text(g, "group_name", 30),
+                "order": int(g.get("order") or 0),
+                "deleted": False,
+                "wecom_created_at": _timestamp(g.get("create_time")),
+            }
+            for g in groups
+        ],
+        key="wecom_id",
+        stored=stored,
+    )
+    group_ids = dict(
+        TagGroup.objects.filter(wecom_id__in=[g["group_id"] for g in groups]).values_list("wecom_id", "id")
+    )
+    tags = [(g, t) for g in groups for t in g.get("tag") or ()]
+    stored_tags = {
+        row["wecom_id"]: row
+        for row in Tag.objects.filter(wecom_id__in=[t["id"] for _, t in tags]).values(*TAG_FIELDS)
+    }
+    rows = [
+        {
+            "wecom_id": t["id"],
+            "group_id": group_ids[g["group_id"]],
+            "name": _text(t, "name", 30),
+            "order": int(t.get("order") or 0),
+            "deleted": False,
+            "wecom_created_at": _timestamp(t.get("create_time")),
+        }
+        for g, t in tags
+    ]
+    if rows:
+        _upsert(Tag, rows, key="wecom_id", stored=stored_tags)
+
+
+def tags_mark_deleted(tags: Q, groups: Q | None = None) -> int:
+    """Flag the live tags (and groups) matching these filters deleted — never delete them: history
+    and events refer to them. WeCom removes a deleted tag from its customers, so the follows here
+    drop it too and the affected contacts' facets are refreshed. Returns how many tags were flagged."""
+    if groups is not None:
+        gone_groups = list(TagGroup.objects.filter(groups, deleted=False).values_list("id", flat=True))
+        if gone_groups:
+            TagGroup.objects.filter(id__in=gone_groups).update(deleted=True, updated_at=timezone.now())
+    gone = list(Tag.objects.filter(tags, deleted=False).values_list("id", "wecom_id"))
+    if not gone:
+        return 0
+    Tag.objects.filter(id__in=[pk for pk, _ in gone]).update(deleted=True, updated_at=timezone.now())
+    facet_keys = [f"t:{pk}" for pk, _ in gone]
+    wecom_ids = {wecom_id for _, wecom_id in gone}
+    contact_ids = list(Contact.objects.filter(facets__has_any_keys=facet_keys).values_list("id", flat=True))
+    follows = [
+        follow
+        for follow in Follow.objects.filter(contact_id__in=contact_ids).only("id", "tag_ids")
+        if wecom_ids.intersection(follow.tag_ids)
+    ]
+    for follow in follows:
+        follow.tag_ids = [t for t in follow.tag_ids if t not in wecom_ids]
+    Follow.objects.bulk_update(follows, ["tag_ids"], batch_size=1000)
+    contacts_refresh(contact_ids)
+    return len(gone)
+
+
+def tags_sync(api: WeComAPI) -> int:
+    """All corp tags; local ones WeCom no longer lists are flagged deleted. Returns live tags."""
+    groups = api.get_corp_tag_list().get("tag_group") or []
+    with transaction.atomic():
+        tag_groups_upsert(groups)
+        group_ids = [g["group_id"] for g in groups]
+        tag_ids = [t["id"] for g in groups for t in g.get("tag") or ()]
+        tags_mark_deleted(~Q(wecom_id__in=tag_ids), ~Q(wecom_id__in=group_ids))
+    return len(tag_ids)
+
+
+def tag_change_apply(*, api: WeComAPI, tag_type: str, wecom_id: str) -> None:
+    """Re-read one tag or group (or, without an id, all tags) from WeCom and mirror it."""
+    if not wecom_id:
+        tags_sync(api)
+        return
+    if tag_type == "tag":
+        groups = api.get_corp_tag_list(tag_id=[wecom_id]).get("tag_group") or []
+        tag_groups_upsert(groups)
+        listed = {t["id"] for g in groups for t in g.get("tag") or () if not t.get("deleted")}
+        if wecom_id not in listed:
+            tags_mark_deleted(Q(wecom_id=wecom_id))
+        return
+    groups = api.get_corp_tag_list(group_id=[wecom_id]).get("tag_group") or []
+    tag_groups_upsert(groups)
+    listed = [t["id"] for g in groups for t in g.get("tag") or ()]
+    if groups:
+        tags_mark_deleted(Q(group__wecom_id=wecom_id) & ~Q(wecom_id__in=listed))
+    else:
+        tags_mark_deleted(Q(group__wecom_id=wecom_id), Q(wecom_id=wecom_id))
+
+
+def staff_sync(api: WeComAPI) -> int:
+    """Departments and members. Members gone from the contact book stay, inactive, with ``resigned_at``:
+    their customers' history and inheritance need them. Returns the members with contact permission."""
+    departments = api.department_list().get("department") or []
+    known = {d["id"] for d in departments}
+    roots = [d["id"] for d in departments if d.get("parentid") not in known]
+    members: dict[str, dict] = {}
+    for root in roots:
+        for member in api.user_list(root, fetch_child=True).get("userlist") or []:
+            members[member["userid"]] = member
+    follow_users = set(api.get_follow_user_list().get("follow_user") or [])
+    now = timezone.now()
+    with transaction.atomic():
+        stored_departments = {
+            row["wecom_id"]: row
+            for row in Department.objects.values("wecom_id", "name", "parent_wecom_id", "order")
+        }
+        _upsert(
+            Department,
+            [
+                {
+                    "wecom_id": d["id"],
+                    "name": _text(d, "name", 64),
+                    "parent_wecom_id": int(d.get("parentid") or 0),
+                    "order": int(d.get("order") or 0),
+                }
+                for d in departments
+            ],
+            key="wecom_id",
+            stored=stored_departments,
+        )
+        # A department WeCom no longer has is gone: nothing refers to its row (staff keep WeCom ids).
+        gone = set(stored_departments) - known
+        if gone:
+            Department.objects.filter(wecom_id__in=gone).delete()
+        fields = (
+            "userid",
+            "name",
+            "avatar",
+            "position",
+            "department_ids",
+            "leader_department_ids",
+            "is_active",
+            "has_contact_permission",
+            "resigned_at",
+        )
+        stored = {row["userid"]: row for row in Staff.objects.values(*fields)}
+        rows = []
+        for userid in sorted(set(members) | follow_users):
+            member = members.get(userid)
+            if member is None:  # in the customer-contact range but outside the app's visible range
+                row = {**(stored.get(userid) or _bare_staff(userid))}
+                row.update(is_active=True, has_contact_permission=True, resigned_at=None)
+            else:
+                departments_of = [int(d) for d in member.get("department") or ()]
+                leads = member.get("is_leader_in_dept") or ()
+                row = {
+                    "userid": userid,
+                    "name": _text(member, "name", 64),
+                    "avatar": _text(member, "avatar", 500),
+                    "position": _text(member, "position", 128),
+                    "department_ids": departments_of,
+                    "leader_department_ids": [
+                        d for d, lead in zip(departments_of, leads, strict=False) if lead
+                    ],
+                    "is_active": int(member.get("status") or 1) != 5,
+                    "has_contact_permission": userid in follow_users,
+                    "resigned_at": None,
+                }
+            rows.append(row)
+        for userid, row in stored.items():
+            if userid not in members and userid not in follow_users:
+                rows.append(
+                    {
+                        **row,
+                        "is_active": False,
+                        "has_contact_permission": False,
+                        "resigned_at": row["resigned_at"] or now,
+                    }
+                )
+        moved = [
+            row["userid"]
+            for row in rows
+            if row["userid"] in stored and stored[row["userid"]]["department_ids"] != row["department_ids"]
+        ]
+        if rows:
+            _upsert(Staff, rows, key="userid", stored=stored)
+        if moved:
+            # Department facets (d:<id>) of their customers changed.
+            contacts_refresh(
+                Follow.objects.filter(staff__userid__in=moved).values_list("contact_id", flat=True)
+            )
+    return len(follow_users)
+
+
+def _bare_staff(userid: str) -> dict[str, Any]:
+    return {
+        "userid": userid,
+        "name": "",
+        "avatar": "",
+        "position": "",
+        "department_ids": [],
+        "leader_department_ids": [],
+        "is_active": True,
+        "has_contact_permission": True,
+        "resigned_at": None,
+    }
+
+
+# --- one customer, re-read (callback handlers) -------------------------------------------------
+
+
+def contact_sync_one(*, api: WeComAPI, external_userid: str) -> set[str] | None:
+    """Re-read one customer (``externalcontact/get``, every page) and upsert it with all its follows.
+
+    Returns the userids WeCom says follow it, or None when WeCom has no such customer any more.
+    """
+    follow_users: list[dict] = []
+    cursor = None
+    try:
+        while True:
+            answer = api.get_external_contact(external_userid, cursor=cursor)
+            follow_users.extend(answer.get("follow_user") or [])
+            cursor = answer.get("next_cursor")
+            if not cursor:
+                break
+    except WeComError as exc:
+        if exc.errcode in GONE_ERRCODES:
+            return None
+        raise
+    contact = contact_fields(answer.get("external_contact") or {})
+    items = [Item(external_userid, contact, f["userid"], follow_fields(f)) for f in follow_users]
+    if items:
+        follows_upsert(items=items, staff=StaffMap(), tag_ids=tag_id_map())
+    return {item.userid for item in items}
+
+
+# --- runs -------------------------------------------------------------------------------------
+
+
+class CountingAPI:
+    """The WeCom API, counting the calls made through it (a run reports its ``api_calls``)."""
+
+    def __init__(self, api: WeComAPI):
+        self._api = api
+        self.calls = 0
+
+    def __getattr__(self, name: str):
+        method = getattr(self._api, name)
+
+        def call(*args, **kwargs):
+            self.calls += 1
+            return method(*args, **kwargs)
+
+        return call
+
+
+def sync_run_start(*, tenant: Tenant, trigger: str, user=None, enqueue: bool = True) -> SyncRun:
+    """A new queued run (enqueued on commit), or the tenant's active run if there is one."""
+    from .tasks.sync import sync_full
+
+    active = SyncRun.objects.filter(status__in=ACTIVE_RUN_STATUSES).first()
+    if active is not None:
+        return active
+    try:
+        with transaction.atomic():
+            run = SyncRun.objects.create(
+                trigger=trigger, created_by=user if getattr(user, "is_authenticated", False) else None
+            )
+    except IntegrityError:
+        # Another request started one between our read and our insert (the one-active constraint).
+        return SyncRun.objects.get(status__in=ACTIVE_RUN_STATUSES)
+    if enqueue:
+        tenant_id, run_id = tenant.pk, run.pk
+        transaction.on_commit(lambda: sync_full.delay(tenant_id, run_id))
+    return run
+
+
+def _claimable(now: dt.datetime) -> Q:
+    return Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+
+
+def sync_run_claim(run_id: int) -> SyncRun | None:
+    """Claim a queued run, or a running one whose worker stopped beating; None if another worker has it."""
+    now = timezone.now()
+    claimed = SyncRun.objects.filter(_claimable(now), pk=run_id).update(
+        status=RunStatus.RUNNING, started_at=Coalesce(F("started_at"), now), heartbeat_at=now
+    )
+    return SyncRun.objects.get(pk=run_id) if claimed else None
+
+
+def sync_runs_requeue_stale() -> int:
+    """Re-enqueue runs whose worker died or whose message was lost; they resume from their checkpoint."""
+    from .tasks.sync import sync_full
+
+    now = timezone.now()
+    stale = list(
+        SyncRun.unscoped.filter(status__in=ACTIVE_RUN_STATUSES)
+        .filter(_claimable(now), created_at__lt=now - STALE_AFTER)
+        .values_list("tenant_id", "pk")
+    )
+    for tenant_id, run_id in stale:
+        sync_full.delay(tenant_id, run_id)
+    return len(stale)
+
+
+Progress = Callable[[SyncRun], None]
+
+
+class _Run:
+    """The executing run: its row, the counting API, and the one UPDATE per step that records progress."""
+
+    def __init__(self, run: SyncRun, api: CountingAPI, progress: Progress | None):
+        self.run, self.api, self.progress = run, api, progress
+        self.reported_calls = 0
+
+    def advance(self, *, checkpoint: dict | None = None, phase: str | None = None, **counts: int) -> None:
+        run, now = self.run, timezone.now()
+        calls, self.reported_calls = self.api.calls - self.reported_calls, self.api.calls
+        updates: dict[str, Any] = {"heartbeat_at": now, "api_calls": F("api_calls") + calls}
+        run.api_calls += calls
+        for name, value in counts.items():
+            updates[name] = F(name) + value
+            setattr(run, name, getattr(run, name) + value)
+        if checkpoint is not None:
+            updates["checkpoint"] = run.checkpoint = checkpoint
+        if phase is not None:
+            updates["phase"] = run.phase = phase
+        if run.progress_done > run.progress_total:
+            updates["progress_total"] = run.progress_total = run.progress_done
+        run.heartbeat_at = now
+        SyncRun.objects.filter(pk=run.pk).update(**updates)
+        if self.progress is not None:
+            self.progress(run)
+
+
+def sync_run_execute(
+    run: SyncRun, *, progress: Progress | None = None, api: WeComAPI | None = None
+) -> SyncRun:
+    """Run (or resume) a claimed run to its end: succeeded, or failed with WeCom's error and hint.
+
+    Data written by the pages before a failure stays (it is what WeCom said); nothing is closed for
+    a staff chunk whose walk did not complete. ``WeComRateLimitedError`` puts the run back in the
+    queue, checkpoint kept, and is raised for the caller to retry after ``retry_after``.
+    """
+    state = _Run(run, CountingAPI(api or api_for(run.tenant)), progress)
+    try:
+        if run.checkpoint.get("phase") != "contacts":
+            state.advance(phase="tags")
+            tags_sync(state.api)
+            state.advance(phase="staff")
+            staff_sync(state.api)
+            state.advance(phase="contacts", checkpoint={"phase": "contacts", "chunk": 0, "cursor": ""})
+        _walk(state)
+    except WeComRateLimitedError as exc:
+        state.advance()
+        SyncRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED, errors=[*run.errors, exc.as_dict()])
+        run.status = RunStatus.QUEUED
+        raise
+    except WeComError as exc:
+        logger.warning("sync run %s failed: %s", run.pk, exc)
+        state.advance()
+        return _finish(run, RunStatus.FAILED, errors=[*run.errors, exc.as_dict()])
+    state.advance(phase="done", checkpoint={"phase": "done"})
+    return _finish(run, RunStatus.SUCCEEDED, errors=run.errors)
+
+
+def _finish(run: SyncRun, status: str, *, errors: list) -> SyncRun:
+    run.status, run.errors, run.finished_at = status, errors, timezone.now()
+    SyncRun.objects.filter(pk=run.pk).update(status=status, errors=errors, finished_at=run.finished_at)
+    SyncRunSeen.objects.filter(run=run).delete()
+    return run
+
+
+def _walk(state: _Run) -> None:
+    run = state.run
+    userids = list(
+        Staff.objects.filter(is_active=True, has_contact_permission=True)
+        .order_by("userid")
+        .values_list("userid", flat=True)
+    )
+    chunks = [userids[i : i + USERIDS_PER_CALL] for i in range(0, len(userids), USERIDS_PER_CALL)]
+    staff = StaffMap(preload=True)
+    tag_ids = tag_id_map()
+    estimate = Follow.objects.filter(status=FollowStatus.ACTIVE, staff__userid__in=userids).count()
+    if estimate > run.progress_total:
+        SyncRun.objects.filter(pk=run.pk).update(progress_total=estimate)
+        run.progress_total = estimate
+    stats = _PlannerStats(Follow.objects.count())
+    checkpoint = run.checkpoint
+    cursor, since = checkpoint.get("cursor", ""), checkpoint.get("since")
+    start = checkpoint.get("chunk", 0)
+    if start < len(chunks) and checkpoint.get("userids") not in (None, chunks[start]):
+        cursor = since = ""  # the staff list changed while the run was down: walk that chunk again
+    for index in range(start, len(chunks)):
+        chunk = chunks[index]
+        since = since or timezone.now().isoformat()
+        while True:
+            page = state.api.batch_get_by_user(chunk, cursor=cursor, limit=PAGE_LIMIT)
+            cursor = page.get("next_cursor") or ""
+            items = [
+                Item(
+                    entry["external_contact"]["external_userid"],
+                    contact_fields(entry["external_contact"]),
+                    entry["follow_info"]["userid"],
+                    follow_fields(entry["follow_info"]),
+                )
+                for entry in page.get("external_contact_list") or ()
+            ]
+            with transaction.atomic():
+                result = follows_upsert(items=items, staff=staff, tag_ids=tag_ids) if items else WriteResult()
+                _mark_seen(run, result.follow_ids)
+                closed = 0
+                if not cursor:  # the chunk's walk is complete: what it did not return is gone
+                    closed = _close_missing(
+                        run, [staff.ids[u] for u in chunk], dt.datetime.fromisoformat(since), tag_ids
+                    )
+                done = {"phase": "contacts", "chunk": index + 1, "cursor": ""}
+                mid = {
+                    "phase": "contacts",
+                    "chunk": index,
+                    "cursor": cursor,
+                    "userids": chunk,
+                    "since": since,
+                }
+                state.advance(
+                    checkpoint=mid if cursor else done,
+                    created=result.created,
+                    updated=result.updated,
+                    unchanged=result.unchanged,
+                    closed=closed,
+                    progress_done=len(items),
+                )
+            stats.grew(result.created)
+            if not cursor:
+                break
+        since = ""
+
+
+class _PlannerStats:
+    """ANALYZE the tables a sync fills whenever it has doubled them.
+
+    A first sync loads a corp into empty tables faster than autovacuum analyzes them; with the
+    statistics of an empty table PostgreSQL reads every row of the tenant for each page's lookup
+    (tens of milliseconds a page at 100,000 customers, growing with the table) instead of using the
+    unique indexes. Doubling keeps it to a handful of ANALYZEs per run.
+    """
+
+    TABLES = "contacts_contact, contacts_follow, contacts_contactevent"
+
+    def __init__(self, rows: int):
+        self.analyzed_at = max(rows, 1000)
+        self.rows = rows
+
+    def grew(self, rows: int) -> None:
+        self.rows += rows
+        if self.rows >= 2 * self.analyzed_at and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {self.TABLES}")
+            self.analyzed_at = self.rows
+
+
+def _mark_seen(run: SyncRun, follow_ids: tuple[int, ...]) -> None:
+    """Remember the follows a page returned (a chunk walked again after a resume repeats some)."""
+    if not follow_ids:
+        return
+    if connection.vendor == "postgresql":
+        # One array parameter instead of a model instance per row: this runs for every page.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO contacts_syncrunseen (run_id, follow_id) SELECT %s, unnest(%s::bigint[])"
+                " ON CONFLICT DO NOTHING",
+                [run.pk, list(follow_ids)],
+            )
+    else:
+        SyncRunSeen.objects.bulk_create(
+            [SyncRunSeen(run=run, follow_id=pk) for pk in follow_ids], ignore_conflicts=True
+        )
+
+
+def _close_missing(run: SyncRun, staff_ids: list[int], since: dt.datetime, tag_ids: dict[str, int]) -> int:
+    """Close the active follows of these staff that the run did not see.
+
+    Follows written since the chunk's walk began (a callback added them: WeCom's walk is a snapshot
+    taken at its first page) are left alone.
+    """
+    missing = list(
+        Follow.objects.filter(staff_id__in=staff_ids, status=FollowStatus.ACTIVE, updated_at__lt=since)
+        .exclude(id__in=SyncRunSeen.objects.filter(run=run).values("follow_id"))
+        .values_list("id", "contact_id", "staff_id", "state")
+    )
+    if not missing:
+        return 0
+    now = timezone.now()
+    Follow.objects.filter(id__in=[row[0] for row in missing]).update(
+        status=FollowStatus.DELETED_BY_STAFF, ended_at=now, updated_at=now
+    )
+    events_record(
+        event_build(
+            contact_id=contact_id,
+            type=EventType.DELETED_BY_STAFF,
+            occurred_at=now,
+            staff_id=staff_id,
+            channel=state,
+            payload={"reason": MISSING_IN_FULL_SYNC, "sync_run": run.pk},
+        )
+        for _, contact_id, staff_id, state in missing
+    )
+    contacts_refresh({row[1] for row in missing}, tag_ids=tag_ids)
+    return len(missing)
+
+
+def sync_summary(run: SyncRun, *, seconds: float) -> dict[str, Any]:
+    """What the run leaves in the database, and what it did: the JSON line of ``sync_tenant``."""
+    active = Follow.objects.filter(status=FollowStatus.ACTIVE)
+    return {
+        "run": run.pk,
+        "status": run.status,
+        "contacts": active.values("contact_id").distinct().count(),
+        "follows": active.count(),
+        "tags": Tag.objects.filter(deleted=False).count(),
+        "created": run.created,
+        "updated": run.updated,
+        "unchanged": run.unchanged,
+        "closed": run.closed,
+        "api_calls": run.api_calls,
+        "seconds": round(seconds, 2),
+        "errors": run.errors,
+    }
