@@ -147,27 +147,51 @@ def test_make_run_serves_readyz_docs_and_the_demo_login(tmp_path):
         # The worker and beat came up on the embedded broker too, not only the web process.
         app.wait_for(lambda: "ready." in app.output, "the Celery worker to be ready", timeout=60)
 
-        # Events the sandbox sends reach the inbox and are processed by that worker, each of them,
-        # even in quick succession (no handlers yet, so they end as "ignored").
-        for external_userid in ("wmE2E1", "wmE2E2"):
-            fields = {"Event": "change_external_contact", "ChangeType": "add_external_contact",
-                      "UserID": "demo-sales", "ExternalUserID": external_userid}  # fmt: skip
+        # A full contacts sync runs on that worker (SQLite, filesystem broker) and fills the book. (The
+        # first start queued one already; asking again returns that run.)
+        status, body = app.request("/api/v1/sync-runs/", {}, headers=headers)
+        assert status in (201, 202), body
+        run_id = json.loads(body)["id"]
+
+        def sync_finished() -> bool:
+            status, body = app.request(f"/api/v1/sync-runs/{run_id}/")
+            return status == 200 and json.loads(body)["status"] in ("succeeded", "partial", "failed")
+
+        app.wait_for(sync_finished, "the contacts sync to finish", timeout=120)
+        run = json.loads(app.request(f"/api/v1/sync-runs/{run_id}/")[1])
+        assert run["status"] == "succeeded", run
+        assert run["created"] > 1000, run
+        status, body = app.request("/api/v1/tag-groups/")
+        tag = json.loads(body)[0]["tags"][0]
+        status, body = app.request(f"/api/v1/contacts/?tags_all={tag['id']}&page_size=5")
+        assert status == 200, body
+        tagged = json.loads(body)["results"]
+        assert tagged
+        assert all(tag["id"] in [t["id"] for t in c["tags"]] for c in tagged), tagged
+
+        # Customers adding the demo salesperson arrive through callbacks the worker processes, each
+        # of them, even in quick succession; the salesperson's own login sees them.
+        salesperson = next(m for m in json.loads(app.request("/api/v1/members/")[1])["results"]
+                           if m["username"] == "demo-sales")["wecom_userid"]  # fmt: skip
+        added = []
+        for name in ("端到端一号", "端到端二号"):
             request = urllib.request.Request(
-                f"http://127.0.0.1:{app.sandbox_port}/sandbox/simulate/callback",
-                data=json.dumps({"fields": fields}).encode(),
+                f"http://127.0.0.1:{app.sandbox_port}/sandbox/simulate/customer-add",
+                data=json.dumps({"userid": salesperson, "name": name, "state": "ch_e2e"}).encode(),
                 method="POST",
             )
             with urllib.request.urlopen(request, timeout=10) as response:
                 answer = json.loads(response.read())
                 assert answer["callback"]["delivered"] is True, answer
+                added.append(answer["external_userid"])
 
         def events_processed() -> bool:
             status, body = app.request("/api/v1/wecom/events/")
-            return (
-                status == 200 and sorted(e["status"] for e in json.loads(body)["results"]) == ["ignored"] * 2
-            )
+            return status == 200 and sorted(e["status"] for e in json.loads(body)["results"]) == ["done"] * 2
 
         app.wait_for(events_processed, "both callback events to be processed by the worker", timeout=30)
+        status, body = app.request("/api/v1/contacts/?state=ch_e2e")
+        assert sorted(c["external_userid"] for c in json.loads(body)["results"]) == sorted(added)
         app.wait_for(lambda: "beat: Starting" in app.output, "Celery beat to start", timeout=60)
         assert (tmp_path / "db.sqlite3").exists()
     finally:

@@ -23,6 +23,7 @@ from scrm.wecom.management.commands.wecom_sandbox import DEMO_SEED, DEMO_STAFF
 from scrm.wecom.sandbox.generator import generate
 
 DEMO_SLUG = "demo"
+DEMO_SYNC_DELAY = 5  # seconds: the sandbox is serving well within this
 DEMO_USERS = (
     # username, role, data scope, whether it is a WeCom member (a salesperson of the demo corp)
     ("demo-admin", Role.ADMIN, DataScope.ALL, False),
@@ -75,6 +76,7 @@ class Command(BaseCommand):
                 elif membership.wecom_userid != userid:
                     services.membership_update(membership=membership, data={"wecom_userid": userid})
             credentials[username] = password
+        first_start = queue_first_sync(tenant)
         path.write_text(json.dumps(credentials, indent=2))
         path.chmod(0o600)
         self.stdout.write(
@@ -86,6 +88,27 @@ class Command(BaseCommand):
         self.stdout.write(
             f"The demo tenant's WeCom is the sandbox at {tenant.api_base.removesuffix('cgi-bin/')}\n"
         )
+        if first_start:
+            self.stdout.write(
+                "Its customers are synced from the sandbox in the background on this first start.\n"
+            )
+
+
+def queue_first_sync(tenant: Tenant) -> bool:
+    """Queue the demo tenant's first contacts sync, so a newcomer finds customers; True if queued.
+
+    It waits a few seconds in the queue: make run starts the sandbox beside the worker, not before it.
+    """
+    from contacts.models import SyncRun
+    from contacts.sync import sync_run_start
+    from contacts.tasks.sync import sync_full
+
+    with tenant_context(tenant):
+        if SyncRun.objects.exists():
+            return False
+        run = sync_run_start(tenant=tenant, trigger="seed", enqueue=False)
+    transaction.on_commit(lambda: sync_full.apply_async((tenant.pk, run.pk), countdown=DEMO_SYNC_DELAY))
+    return True
 
 
 def connect_to_sandbox(tenant: Tenant) -> None:
