@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from contacts.models import SyncRun
+from contacts.models import Stage, SyncRun
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Membership, Tenant
 from scrm.wecom.management.commands.wecom_sandbox import DEMO_SEED, DEMO_STAFF
@@ -118,6 +118,12 @@ def test_seed_demo_is_idempotent_and_its_printed_logins_work(settings, tmp_path)
     assert f"sandbox at http://127.0.0.1:{settings.WECOM_SANDBOX_PORT}/" in first
     with tenant_context(tenant):
         assert list(SyncRun.objects.values_list("trigger", "status")) == [("seed", "queued")]
+        assert list(Stage.objects.values_list("name", flat=True)) == [
+            "新客户",
+            "意向客户",
+            "已成交",
+            "复购客户",
+        ]
     # demo-sales is a real salesperson of the demo corp the sandbox serves, so it has customers.
     with tenant_context(tenant):
         userid = Membership.objects.get(user__username="demo-sales").wecom_userid

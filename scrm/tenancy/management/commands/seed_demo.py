@@ -76,6 +76,7 @@ class Command(BaseCommand):
                 elif membership.wecom_userid != userid:
                     services.membership_update(membership=membership, data={"wecom_userid": userid})
             credentials[username] = password
+        seed_stages(tenant)
         first_start = queue_first_sync(tenant)
         path.write_text(json.dumps(credentials, indent=2))
         path.chmod(0o600)
@@ -92,6 +93,20 @@ class Command(BaseCommand):
             self.stdout.write(
                 "Its customers are synced from the sandbox in the background on this first start.\n"
             )
+
+
+# A typical retail pipeline, so the demo's stage filter and stage changes have something to show.
+DEMO_STAGES = (("新客户", "#1677ff"), ("意向客户", "#faad14"), ("已成交", "#52c41a"), ("复购客户", "#722ed1"))
+
+
+def seed_stages(tenant: Tenant) -> None:
+    from contacts.models import Stage
+    from contacts.services.stages import stage_create
+
+    with tenant_context(tenant):
+        if not Stage.objects.exists():
+            for order, (name, color) in enumerate(DEMO_STAGES):
+                stage_create(name=name, order=order, color=color)
 
 
 def queue_first_sync(tenant: Tenant) -> bool:
