@@ -51,15 +51,34 @@ def facet_keys(follows: Iterable[dict], tag_ids: dict[str, int]) -> dict[str, in
     return dict(sorted(keys.items()))
 
 
-def _search_text(contact: Contact, follows: list[dict]) -> str:
-    parts = [contact.name, contact.corp_name]
+_LAST = float("inf")
+
+
+def contact_derived(*, name: str, corp_name: str, follows: list[dict], tag_ids: dict[str, int]) -> dict:
+    """A contact's derived fields (status, first_added_at, facets, search_text) from all its follows.
+
+    Each follow is a dict with ``id`` (None while unsaved), ``status``, ``added_at``, ``tag_ids``,
+    ``state``, ``add_way``, ``remark``, ``remark_corp_name``, ``remark_mobiles``, ``staff__userid`` and
+    ``staff__department_ids``. The one place these rules live: ``contacts_refresh`` and the full sync
+    (which has the follows in memory) both call it. Follows are taken in (added_at, id) order, unknown
+    dates and unsaved follows last, whatever order the caller (or the database's NULL ordering) gives.
+    """
+    follows = sorted(follows, key=lambda f: (f["added_at"] is None, f["added_at"] or 0, f["id"] or _LAST))
+    active = [f for f in follows if f["status"] == FollowStatus.ACTIVE]
+    added = [f["added_at"] for f in follows if f["added_at"] is not None]
+    parts = [name, corp_name]
     for follow in follows:
         parts.extend((follow["remark"], follow["remark_corp_name"], *(follow["remark_mobiles"] or ())))
     seen: dict[str, None] = {}
     for part in parts:
         if part:
             seen.setdefault(part.lower(), None)
-    return "\n".join(seen)
+    return {
+        "status": ContactStatus.ACTIVE if active or not follows else ContactStatus.LOST,
+        "first_added_at": min(added) if added else None,
+        "facets": facet_keys(active or follows, tag_ids),
+        "search_text": "\n".join(seen),
+    }
 
 
 def contacts_refresh(contact_ids: Iterable[int], *, tag_ids: dict[str, int] | None = None) -> int:
@@ -77,6 +96,7 @@ def contacts_refresh(contact_ids: Iterable[int], *, tag_ids: dict[str, int] | No
 def _refresh_batch(ids: list[int], tag_ids: dict[str, int]) -> int:
     follows: dict[int, list[dict]] = defaultdict(list)
     for row in Follow.objects.filter(contact_id__in=ids).values(
+        "id",
         "contact_id",
         "status",
         "added_at",
@@ -93,15 +113,12 @@ def _refresh_batch(ids: list[int], tag_ids: dict[str, int]) -> int:
     fields = ("status", "first_added_at", "facets", "search_text")
     changed = []
     for contact in Contact.objects.filter(id__in=ids).only("id", "name", "corp_name", *fields):
-        mine = follows.get(contact.pk, [])
-        active = [f for f in mine if f["status"] == FollowStatus.ACTIVE]
-        added = [f["added_at"] for f in mine if f["added_at"] is not None]
-        new = {
-            "status": ContactStatus.ACTIVE if active or not mine else ContactStatus.LOST,
-            "first_added_at": min(added) if added else None,
-            "facets": facet_keys(active or mine, tag_ids),
-            "search_text": _search_text(contact, mine),
-        }
+        new = contact_derived(
+            name=contact.name,
+            corp_name=contact.corp_name,
+            follows=follows.get(contact.pk, []),
+            tag_ids=tag_ids,
+        )
         if any(getattr(contact, name) != value for name, value in new.items()):
             for name, value in new.items():
                 setattr(contact, name, value)

@@ -319,3 +319,32 @@ def test_sync_tenant_command_prints_a_json_summary_last(connected, sandbox):
     assert summary["follows"] == summary["created"] == follows
     assert summary["tags"] == len(live_tag_ids(sandbox))
     assert summary["status"] == "succeeded"
+
+
+def test_a_follow_back_in_wecom_is_reopened_in_place_with_an_added_event(connected, sandbox):
+    run_sync(connected)
+    contact = next(c for c in sandbox.state.contacts.values() if len(c.follows) == 1)
+    [(userid, follow)] = contact.follows.items()
+    with sandbox.state.lock:
+        del contact.follows[userid]
+    assert run_sync(connected).closed == 1
+    with tenant_context(connected):
+        closed = Follow.objects.get(contact__external_userid=contact.external_userid)
+    with sandbox.state.lock:
+        contact.follows[userid] = follow
+    run = run_sync(connected)
+    assert (run.created, run.updated, run.closed) == (0, 1, 0)
+    with tenant_context(connected):
+        reopened = Follow.objects.select_related("contact").get(
+            contact__external_userid=contact.external_userid
+        )
+        [event] = ContactEvent.objects.filter(
+            contact=reopened.contact, type=EventType.ADDED, payload__reopened=True
+        )
+    assert reopened.pk == closed.pk  # the same row, with its history
+    assert (reopened.status, reopened.ended_at) == (FollowStatus.ACTIVE, None)
+    assert reopened.contact.status == ContactStatus.ACTIVE
+    assert f"s:{userid}" in reopened.contact.facets
+    assert event.staff.userid == userid
+    assert event.occurred_at == dt.datetime.fromtimestamp(follow.createtime, tz=dt.UTC)
+    assert event.payload["add_way"] == follow.add_way
