@@ -8,6 +8,7 @@ naming the parameter, never silently ignored: a typo in a filter must not widen 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import django_filters
 from django import forms
@@ -102,6 +103,25 @@ class ContactFilter(django_filters.FilterSet):
         model = Contact
         fields = ["status", "gender"]
 
+    def __init__(self, *args, defer_checks: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The list passes defer_checks: an unknown id in a narrowing filter (tags_all, staff,
+        # department, stage) can only match nothing, so it is looked up only when the page comes
+        # back empty, and a busy list saves those queries. tags_any and tags_none are always
+        # checked: an unknown id there would silently widen the result instead.
+        self.defer_checks = defer_checks
+        self.deferred_checks: list[Callable[[], None]] = []
+
+    def _narrowing_check(self, check: Callable[[], None]) -> None:
+        if self.defer_checks:
+            self.deferred_checks.append(check)
+        else:
+            check()
+
+    def run_deferred_checks(self) -> None:
+        for check in self.deferred_checks:
+            check()
+
     # -- validation: ids must exist in the tenant ------------------------------------------------
     def _known_tags(self, name: str, ids: list[int]) -> list[int]:
         found = set(Tag.objects.filter(id__in=ids, deleted=False).values_list("id", flat=True))
@@ -117,7 +137,8 @@ class ContactFilter(django_filters.FilterSet):
     def filter_tags_all(self, queryset, name, value):
         if not value:
             return queryset
-        return queryset.filter(facets__has_keys=[f"t:{i}" for i in self._known_tags(name, value)])
+        self._narrowing_check(lambda: self._known_tags(name, value))
+        return queryset.filter(facets__has_keys=[f"t:{i}" for i in value])
 
     def filter_tags_any(self, queryset, name, value):
         if not value:
@@ -130,13 +151,19 @@ class ContactFilter(django_filters.FilterSet):
         return queryset.exclude(facets__has_any_keys=[f"t:{i}" for i in self._known_tags(name, value)])
 
     def filter_staff(self, queryset, name, value):
-        if not Staff.objects.filter(userid=value).exists():
-            self._reject(name, f"Unknown staff member {value!r}.")
+        def check():
+            if not Staff.objects.filter(userid=value).exists():
+                self._reject(name, f"Unknown staff member {value!r}.")
+
+        self._narrowing_check(check)
         return queryset.filter(facets__has_key=f"s:{value}")
 
     def filter_department(self, queryset, name, value):
-        if not Department.objects.filter(wecom_id=value).exists():
-            self._reject(name, f"Unknown department {value}.")
+        def check():
+            if not Department.objects.filter(wecom_id=value).exists():
+                self._reject(name, f"Unknown department {value}.")
+
+        self._narrowing_check(check)
         return queryset.filter(facets__has_key=f"d:{int(value)}")
 
     def filter_state(self, queryset, name, value):
@@ -146,8 +173,11 @@ class ContactFilter(django_filters.FilterSet):
         return queryset.filter(facets__has_key=f"w:{value}")
 
     def filter_stage(self, queryset, name, value):
-        if not Stage.objects.filter(id=value).exists():
-            self._reject(name, f"Unknown stage {value}.")
+        def check():
+            if not Stage.objects.filter(id=value).exists():
+                self._reject(name, f"Unknown stage {value}.")
+
+        self._narrowing_check(check)
         return queryset.filter(stage_id=value)
 
     def filter_added_after(self, queryset, name, value):

@@ -137,10 +137,25 @@ class LostOrdering(OrderingFilter):
         return []
 
 
+class ContactListFilterBackend(DjangoFilterBackend):
+    """The list's filters with the narrowing id checks deferred (see ContactFilter.__init__); the
+    filterset is kept on the view so the page can run them when it comes back empty."""
+
+    def get_filterset_kwargs(self, request, queryset, view):
+        return {**super().get_filterset_kwargs(request, queryset, view), "defer_checks": True}
+
+    def get_filterset(self, request, queryset, view):
+        view.list_filterset = super().get_filterset(request, queryset, view)
+        return view.list_filterset
+
+
 def contacts_page(view, queryset):
     """A page of list rows: one query for the page, one for its tags, one for its followers."""
     queryset = view.filter_queryset(queryset.annotate(added_sort=ADDED_SORT))
     page = view.paginate_queryset(queryset.values(*CONTACT_ROW_FIELDS, "added_sort"))
+    filterset = getattr(view, "list_filterset", None)
+    if not page and filterset is not None:
+        filterset.run_deferred_checks()  # an unknown id is a 400, not an empty page
     rows = contact_rows_resolve(page)
     for row in rows:
         if row["first_added_at"] is not None:
@@ -212,7 +227,7 @@ class ContactViewSet(TenantViewMixin, viewsets.GenericViewSet):
     @property
     def filter_backends(self):
         # The filters and ordering are the list's; the nested lists (notes, timeline) keep their own order.
-        return [DjangoFilterBackend, ContactOrdering] if self.action == "list" else []
+        return [ContactListFilterBackend, ContactOrdering] if self.action == "list" else []
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no principal
