@@ -200,17 +200,20 @@ class WorkerKilled(BaseException):
 def test_a_killed_run_resumes_from_its_checkpoint_exactly_once(connected, sandbox, monkeypatch):
     follows = len(wecom_follows(sandbox))
     assert follows > 3 * sync.PAGE_LIMIT
+    # Two pages a transaction: the checkpoint must point past a whole batch, never into one.
+    monkeypatch.setattr(sync, "BATCH_FOLLOWS", 2 * sync.PAGE_LIMIT)
+    monkeypatch.setattr(sync, "BATCH_SECONDS", 3600)
     real = sync.follows_upsert
-    pages = []
+    batches = []
 
-    def dies_on_third_page(**kwargs):
-        pages.append(1)
+    def dies_on_second_batch(**kwargs):
+        batches.append(len(kwargs["items"]))
         result = real(**kwargs)
-        if len(pages) == 3:
-            raise WorkerKilled  # after writing, before the commit: the page is rolled back
+        if len(batches) == 2:
+            raise WorkerKilled  # after writing, before the commit: the batch is rolled back
         return result
 
-    monkeypatch.setattr(sync, "follows_upsert", dies_on_third_page)
+    monkeypatch.setattr(sync, "follows_upsert", dies_on_second_batch)
     with tenant_context(connected):
         run = sync.sync_run_start(tenant=connected, trigger="manual", enqueue=False)
         with pytest.raises(WorkerKilled):
@@ -219,7 +222,8 @@ def test_a_killed_run_resumes_from_its_checkpoint_exactly_once(connected, sandbo
         assert run.status == RunStatus.RUNNING
         assert run.checkpoint["phase"] == "contacts"
         assert run.checkpoint["cursor"]
-        assert run.created == 2 * sync.PAGE_LIMIT
+        assert batches[0] == 2 * sync.PAGE_LIMIT
+        assert run.created == run.progress_done == 2 * sync.PAGE_LIMIT
         assert Follow.objects.count() == 2 * sync.PAGE_LIMIT
         # Still beating: nobody takes it over.
         assert requeue_stale_syncs() == 0
@@ -348,3 +352,35 @@ def test_a_follow_back_in_wecom_is_reopened_in_place_with_an_added_event(connect
     assert event.staff.userid == userid
     assert event.occurred_at == dt.datetime.fromtimestamp(follow.createtime, tz=dt.UTC)
     assert event.payload["add_way"] == follow.add_way
+
+
+def test_a_change_that_leaves_the_derived_fields_alone_rewrites_the_follow_only(connected, sandbox):
+    run_sync(connected)
+    contact = next(c for c in sandbox.state.contacts.values() if len(c.follows) == 1)
+    [follow] = contact.follows.values()
+    with tenant_context(connected):
+        before = Contact.objects.get(external_userid=contact.external_userid)
+    with sandbox.state.lock:
+        follow.description = "只改描述"  # not in facets, status or search text
+    assert run_sync(connected).updated == 1
+    with tenant_context(connected):
+        after = Contact.objects.get(external_userid=contact.external_userid)
+        row = Follow.objects.get(contact=after)
+    assert row.description == "只改描述"
+    assert after.updated_at == before.updated_at  # the contact row was not rewritten
+
+
+def test_json_fields_with_escapes_and_non_ascii_compare_equal_on_the_next_sync(connected, sandbox):
+    run_sync(connected)
+    contact = next(c for c in sandbox.state.contacts.values() if len(c.follows) == 1)
+    [follow] = contact.follows.values()
+    with sandbox.state.lock:
+        follow.remark_mobiles = ['+86 138 "0000"', "分机\\2\n"]
+    assert run_sync(connected).updated == 1
+    with tenant_context(connected):
+        written = Follow.objects.get(contact__external_userid=contact.external_userid)
+    assert written.remark_mobiles == ['+86 138 "0000"', "分机\\2\n"]
+    run = run_sync(connected)
+    assert (run.created, run.updated, run.unchanged) == (0, 0, len(wecom_follows(sandbox)))
+    with tenant_context(connected):
+        assert Follow.objects.get(pk=written.pk).updated_at == written.updated_at
