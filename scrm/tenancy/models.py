@@ -151,7 +151,10 @@ class TenantModel(models.Model):
     for cascades and forward relations) is the unscoped one, so deleting a tenant works.
     """
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: every tenant table has a composite index or unique constraint led by
+    # tenant (enforced by the tenancy.E001 system check), which serves tenant lookups and cascades,
+    # and a lone tenant_id index would only cost one more write per row on the busiest tables.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
 
     unscoped = models.Manager()
     objects = TenantManager()  # the default manager, named in Meta (declaration order does not matter)

@@ -2,9 +2,11 @@
 
 import pytest
 from django.db import connection
+from django.test.utils import isolate_apps
 
+from scrm.tenancy.checks import check_tenant_indexes, tenant_index_errors
 from scrm.tenancy.context import TenantNotSetError, get_current_tenant, tenant_context
-from scrm.tenancy.models import ApiKey, Membership, Tenant
+from scrm.tenancy.models import ApiKey, Membership, Tenant, TenantModel
 from tests.tenantapp.models import Folder, Widget
 
 # Built at import time with no tenant in context, like a viewset's class-level queryset.
@@ -151,3 +153,27 @@ def test_api_keys_are_stored_hashed(tenant_a, key_client_for):
     row = ApiKey.unscoped.get(prefix=key.split(".")[0])
     assert key not in row.hashed_key
     assert key.split(".")[1] not in row.hashed_key
+
+
+@isolate_apps("tests.tenantapp")
+def test_a_tenant_model_without_a_tenant_led_index_fails_the_system_check():
+    from django.db import models
+
+    class Gadget(TenantModel):
+        name = models.CharField(max_length=10)
+
+        class Meta(TenantModel.Meta):
+            app_label = "tenantapp"
+            indexes = [models.Index(fields=["name", "tenant"], name="gadget_name_tenant")]
+
+    class Gizmo(TenantModel):
+        name = models.CharField(max_length=10)
+
+        class Meta(TenantModel.Meta):
+            app_label = "tenantapp"
+            constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="gizmo_unique")]
+
+    errors = tenant_index_errors([Gadget, Gizmo])
+    assert [(e.id, e.obj) for e in errors] == [("tenancy.E001", Gadget)]
+    # And the project's own models all pass.
+    assert check_tenant_indexes() == []
