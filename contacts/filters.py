@@ -61,6 +61,12 @@ class IdListFilter(django_filters.Filter):
     field_class = IdListField
 
 
+class IntegerFilter(django_filters.NumberFilter):
+    """An id: ``1.5`` is a 400, not silently 1."""
+
+    field_class = forms.IntegerField
+
+
 def raise_invalid(name: str, message: str) -> None:
     """A 400 naming the parameter (raised while filtering, so it reaches the client as such)."""
     from rest_framework.exceptions import ValidationError
@@ -72,6 +78,13 @@ def _start_of(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
+def _start_of_next(day: dt.date, name: str) -> dt.datetime:
+    """The start of the day after ``day`` (an inclusive "before" bound); 9999-12-31 has none."""
+    if day >= dt.date.max:
+        raise_invalid(name, "Give a date before 9999-12-31.")
+    return _start_of(day + dt.timedelta(days=1))
+
+
 class ContactFilter(django_filters.FilterSet):
     tags_all = IdListFilter(
         method="filter_tags_all", help_text="Has every one of these tags (ids, comma-separated)."
@@ -81,14 +94,14 @@ class ContactFilter(django_filters.FilterSet):
     staff = django_filters.CharFilter(
         method="filter_staff", help_text="Followed by this staff member (WeCom userid)."
     )
-    department = django_filters.NumberFilter(
+    department = IntegerFilter(
         method="filter_department", help_text="Followed by staff of this WeCom department id."
     )
     state = django_filters.CharFilter(method="filter_state", help_text="Added through this channel (state).")
     add_way = django_filters.TypedChoiceFilter(
         method="filter_add_way", choices=[(w, str(w)) for w in ADD_WAYS], coerce=int
     )
-    stage = django_filters.NumberFilter(method="filter_stage", help_text="Stage id.")
+    stage = IntegerFilter(method="filter_stage", help_text="Stage id.")
     status = django_filters.ChoiceFilter(choices=ContactStatus.choices)
     gender = django_filters.TypedChoiceFilter(choices=GENDERS, coerce=int)
     added_after = django_filters.DateFilter(
@@ -184,7 +197,7 @@ class ContactFilter(django_filters.FilterSet):
         return queryset.filter(first_added_at__gte=_start_of(value))
 
     def filter_added_before(self, queryset, name, value):
-        return queryset.filter(first_added_at__lt=_start_of(value + dt.timedelta(days=1)))
+        return queryset.filter(first_added_at__lt=_start_of_next(value, name))
 
     def filter_search(self, queryset, name, value):
         value = value.strip().lower()
@@ -192,7 +205,7 @@ class ContactFilter(django_filters.FilterSet):
 
 
 class StaffFilter(django_filters.FilterSet):
-    department = django_filters.NumberFilter(method="filter_department", help_text="WeCom department id.")
+    department = IntegerFilter(method="filter_department", help_text="WeCom department id.")
     is_active = django_filters.BooleanFilter()
     search = django_filters.CharFilter(method="filter_search", help_text="Name or userid contains.")
 
@@ -232,4 +245,4 @@ class LostFilter(django_filters.FilterSet):
         return queryset.filter(ended_at__gte=_start_of(value))
 
     def filter_ended_before(self, queryset, name, value):
-        return queryset.filter(ended_at__lt=_start_of(value + dt.timedelta(days=1)))
+        return queryset.filter(ended_at__lt=_start_of_next(value, name))

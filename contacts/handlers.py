@@ -21,7 +21,7 @@ from .facets import contacts_refresh
 from .models import Contact, ContactEvent, EventType, Follow, FollowStatus
 from .services.churn import churn_notify
 from .services.events import event_build, events_record
-from .sync import contact_sync_one, staff_ids_ensure, tag_change_apply
+from .sync import MISSING_IN_FULL_SYNC, contact_sync_one, staff_ids_ensure, tag_change_apply
 
 CONTACT = "change_external_contact"
 DELETE_BY_TRANSFER = "DELETE_BY_TRANSFER"
@@ -54,7 +54,11 @@ def _follow_end(
         .filter(contact__external_userid=external_userid, staff__userid=userid)
         .first()
     )
-    if follow is None or follow.status != FollowStatus.ACTIVE:
+    if follow is None:
+        return None
+    if follow.status != FollowStatus.ACTIVE and not (
+        event_type == EventType.LOST and _closed_by_reconciliation(follow)
+    ):
         return None
     followers = contact_sync_one(api=api_for(tenant), external_userid=external_userid)
     if followers and userid in followers:
@@ -78,6 +82,24 @@ def _follow_end(
     )
     contacts_refresh([follow.contact_id])
     return follow
+
+
+def _closed_by_reconciliation(follow: Follow) -> bool:
+    """Whether a full sync closed this follow without knowing who ended it (its callback was late or
+    lost): a late del_follow_user then still tells us the customer left, which is churn."""
+    last_end = (
+        ContactEvent.objects.filter(contact_id=follow.contact_id, staff_id=follow.staff_id)
+        .exclude(type__in=[EventType.TAGGED, EventType.UNTAGGED, EventType.NOTE, EventType.STAGE_CHANGED])
+        .order_by("-id")
+        .values_list("type", "payload")
+        .first()
+    )
+    return (
+        follow.status == FollowStatus.DELETED_BY_STAFF
+        and last_end is not None
+        and last_end[0] == EventType.DELETED_BY_STAFF
+        and last_end[1].get("reason") == MISSING_IN_FULL_SYNC
+    )
 
 
 @wecom_handler(CONTACT, "del_external_contact")

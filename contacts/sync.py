@@ -35,6 +35,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, TextField
 from django.db.models.expressions import RawSQL
@@ -74,6 +75,7 @@ PAGES_AHEAD = 2 * BATCH_FOLLOWS // PAGE_LIMIT
 # A running run whose heartbeat is older than this lost its worker; pages take well under a second.
 STALE_AFTER = dt.timedelta(minutes=5)
 MISSING_IN_FULL_SYNC = "missing_in_full_sync"
+UNEXPECTED_HINT = "An unexpected error stopped the sync (see the worker log); start a new sync once fixed."
 # WeCom answers these for a customer no staff member has any more, or never had.
 GONE_ERRCODES = (84061, 40096)
 
@@ -298,6 +300,24 @@ def _many(values: list[str]) -> list[str] | RawSQL:
     return RawSQL("SELECT jsonb_array_elements_text(%s::jsonb)", [json.dumps(values)])
 
 
+def _lock_customers(external_userids: list[str]) -> None:
+    """Serialise writers of the same customers until the transaction ends (PostgreSQL).
+
+    Callbacks for one customer (an add and an edit a second apart) are drained concurrently, and a
+    sync batch can overlap them: without this, two writers read "no such follow" and both record
+    ADDED. Locks are taken in sorted order, so two writers of overlapping sets cannot deadlock.
+    SQLite needs none: its IMMEDIATE transactions already admit one writer at a time.
+    """
+    if connection.vendor != "postgresql" or not external_userids:
+        return
+    tenant_id = require_current_tenant().pk
+    keys = sorted(f"{tenant_id}:{ext}" for ext in external_userids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(%s::text[]) AS k ORDER BY k", [keys]
+        )
+
+
 def follows_upsert(*, items: list[Item], staff: StaffMap, tag_ids: dict[str, int]) -> WriteResult:
     """Write the customers and follows of ``items`` that are new or changed; record ADDED events.
 
@@ -309,6 +329,7 @@ def follows_upsert(*, items: list[Item], staff: StaffMap, tag_ids: dict[str, int
     """
     staff.ensure_userids(item.userid for item in items)
     contacts: dict[str, dict[str, Any]] = {item.external_userid: item.contact for item in items}
+    _lock_customers(list(contacts))
     stored: dict[str, tuple] = {}  # external_userid → (id, *CONTACT_FIELDS)
     # Every follow of these customers (with every staff member, not only these items'): the derived
     # fields are over all of them. external_userid → staff id → STORED_FOLLOW tuple, or the dict of a
@@ -390,6 +411,13 @@ def follows_upsert(*, items: list[Item], staff: StaffMap, tag_ids: dict[str, int
             unless_same=(*CONTACT_FIELDS, *DERIVED_FIELDS),
         )
         contact_ids.update(returned)
+        # A contact the upsert left alone (another writer stored the same values first) returns no
+        # row; its follows still need its id.
+        missing = [ext for ext, *_ in changed_follows if ext not in contact_ids]
+        if missing:
+            contact_ids.update(
+                Contact.objects.filter(external_userid__in=missing).values_list("external_userid", "id")
+            )
 
     follow_writes = [
         [
@@ -518,6 +546,14 @@ def tag_groups_upsert(groups: list[dict[str, Any]]) -> None:
     ]
     if rows:
         _upsert(Tag, rows, key="wecom_id", stored=stored_tags)
+    # Customers can carry a tag before Siyu knows it (an edit callback ahead of the tag's create
+    # callback): their facets lack it until refreshed, and a re-sync would see their follows unchanged.
+    revived = [t["id"] for _, t in tags if t["id"] not in stored_tags or stored_tags[t["id"]]["deleted"]]
+    if revived:
+        carrying = Q()
+        for wecom_id in revived:
+            carrying |= Q(tag_ids__icontains=json.dumps(wecom_id))
+        contacts_refresh(Follow.objects.filter(carrying).values_list("contact_id", flat=True).distinct())
 
 
 def tags_mark_deleted(tags: Q, groups: Q | None = None) -> int:
@@ -725,12 +761,15 @@ class CountingAPI:
     def __init__(self, api: WeComAPI):
         self._api = api
         self.calls = 0
+        # The page-fetching thread calls through here while the main thread reads the count.
+        self._lock = threading.Lock()
 
     def __getattr__(self, name: str):
         method = getattr(self._api, name)
 
         def call(*args, **kwargs):
-            self.calls += 1
+            with self._lock:
+                self.calls += 1
             return method(*args, **kwargs)
 
         return call
@@ -797,7 +836,8 @@ class _Run:
 
     def advance(self, *, checkpoint: dict | None = None, phase: str | None = None, **counts: int) -> None:
         run, now = self.run, timezone.now()
-        calls, self.reported_calls = self.api.calls - self.reported_calls, self.api.calls
+        total = self.api.calls  # read once: the fetching thread may be adding to it
+        calls, self.reported_calls = total - self.reported_calls, total
         updates: dict[str, Any] = {"heartbeat_at": now, "api_calls": F("api_calls") + calls}
         run.api_calls += calls
         for name, value in counts.items():
@@ -842,6 +882,14 @@ def sync_run_execute(
         logger.warning("sync run %s failed: %s", run.pk, exc)
         state.advance()
         return _finish(run, RunStatus.FAILED, errors=[*run.errors, exc.as_dict()])
+    except SoftTimeLimitExceeded:
+        raise  # the task's time is up: the run stays running and the stale-run sweep resumes it
+    except Exception as exc:
+        # Anything else (a malformed answer, a database error) must not leave the run "running" for
+        # the sweep to restart forever: it fails, saying what happened; the worker log has the rest.
+        logger.exception("sync run %s failed", run.pk)
+        error = {"api": None, "errcode": None, "errmsg": repr(exc)[:500], "hint": UNEXPECTED_HINT}
+        return _finish(run, RunStatus.FAILED, errors=[*run.errors, error])
     state.advance(phase="done", checkpoint={"phase": "done"})
     return _finish(run, RunStatus.SUCCEEDED, errors=run.errors)
 

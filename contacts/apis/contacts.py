@@ -298,7 +298,7 @@ class ContactViewSet(TenantViewMixin, viewsets.GenericViewSet):
         serializer = NoteInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         note = notes.note_create(
-            contact=contact, content=serializer.validated_data["content"], author=request.user
+            contact=contact, content=serializer.validated_data["content"], author=self.principal.user
         )
         return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)
 

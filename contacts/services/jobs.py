@@ -66,7 +66,13 @@ def job_create(
             "department_ids": list(principal.department_ids),
         },
     }
-    key = (idempotency_key or "").strip()[:128]
+    # A key is the caller's own: the same key from another member or API key is another request.
+    key = (idempotency_key or "").strip()[:100]
+    if key:
+        creator = (
+            f"key{principal.api_key.pk}" if principal.api_key is not None else f"user{principal.user.pk}"
+        )
+        key = f"{creator}:{key}"
     if key:
         existing = Job.objects.filter(kind=kind, idempotency_key=key).first()
         if existing is not None:
@@ -102,6 +108,16 @@ def job_principal(job: Job) -> Principal:
     )
 
 
+class JobLostError(Exception):
+    """Another worker claimed the job (this one stopped beating for too long): stop, write nothing."""
+
+
+def _mine(job: Job):
+    """The job's row, as long as this worker's claim holds: each claim sets a new ``started_at``,
+    which fences off a worker that was presumed dead but was only slow."""
+    return Job.objects.filter(pk=job.pk, started_at=job.started_at)
+
+
 def job_claim(job_id: int) -> Job | None:
     """Claim a queued job, or a running one whose worker stopped beating; None if someone else has it."""
     now = timezone.now()
@@ -118,7 +134,11 @@ def _claimable(now: dt.datetime) -> Q:
 def job_progress(
     job: Job, *, done: int = 0, failed: int = 0, errors: list[dict] = (), checkpoint=None
 ) -> None:
-    """Add to the counters (and record the checkpoint) in one UPDATE; keeps the heartbeat fresh."""
+    """Add to the counters (and record the checkpoint) in one UPDATE; keeps the heartbeat fresh.
+
+    Raises JobLostError when another worker holds the job now; called inside the transaction of the
+    chunk's writes, that rolls them back, and the new holder redoes the chunk from the checkpoint.
+    """
     updates: dict[str, Any] = {
         "done": F("done") + done,
         "failed": F("failed") + failed,
@@ -127,17 +147,33 @@ def job_progress(
     if checkpoint is not None:
         updates["checkpoint"] = checkpoint
         job.checkpoint = checkpoint
-    Job.objects.filter(pk=job.pk).update(**updates)
+    if not _mine(job).update(**updates):
+        raise JobLostError(job.pk)
     job.done += done
     job.failed += failed
     if errors and len(job.errors) < MAX_ERRORS_KEPT:
         job.errors = [*job.errors, *errors][:MAX_ERRORS_KEPT]
-        Job.objects.filter(pk=job.pk).update(errors=job.errors)
+        _mine(job).update(errors=job.errors)
+
+
+def job_heartbeat(job: Job) -> None:
+    """Tell the stale-job sweep this worker is alive during long stretches of WeCom calls."""
+    if not _mine(job).update(heartbeat_at=timezone.now()):
+        raise JobLostError(job.pk)
+
+
+def job_requeue(job: Job) -> None:
+    """Put the job back in the queue to resume from its checkpoint (e.g. at the task's time limit)."""
+    from ..tasks.jobs import run_job
+
+    if _mine(job).filter(status=RunStatus.RUNNING).update(status=RunStatus.QUEUED):
+        run_job.delay_on_commit(job.tenant_id, job.pk)
 
 
 def job_set_total(job: Job, total: int) -> None:
     job.total = total
-    Job.objects.filter(pk=job.pk).update(total=total)
+    if not _mine(job).update(total=total):
+        raise JobLostError(job.pk)
 
 
 def job_finish(job: Job, *, error: str = "") -> Job:
@@ -148,7 +184,7 @@ def job_finish(job: Job, *, error: str = "") -> Job:
     else:
         job.status = RunStatus.PARTIAL if job.failed else RunStatus.SUCCEEDED
     job.finished_at = timezone.now()
-    Job.objects.filter(pk=job.pk).update(status=job.status, errors=job.errors, finished_at=job.finished_at)
+    _mine(job).update(status=job.status, errors=job.errors, finished_at=job.finished_at)
     return job
 
 

@@ -17,8 +17,8 @@ filter still selects them as it did when the job started.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,12 +35,13 @@ from ..facets import contacts_refresh
 from ..models import Contact, EventType, Follow, FollowStatus, Job, JobKind, Staff, Tag
 from ..selectors import contacts_matching, contacts_visible, follow_scope_q
 from .events import event_build, events_record
-from .jobs import job_create, job_principal, job_progress, job_runner, job_set_total
+from .jobs import job_create, job_heartbeat, job_principal, job_progress, job_runner, job_set_total
 
 MARK_TAG = "externalcontact/mark_tag"
 CHUNK = 200  # contacts per chunk: one checkpoint, one transaction
 RATE_LIMIT_RETRIES = 3  # a 45009 blocks the API for its window; wait it out this many times
 MAX_RATE_LIMIT_WAIT = 65.0
+HEARTBEAT_EVERY = 20
 
 
 @dataclass
@@ -128,17 +129,20 @@ def _call(api: WeComAPI, mark: Mark) -> Mark:
             return mark
 
 
-def send_marks(api: WeComAPI, marks: list[Mark]) -> None:
-    """Call WeCom for every mark, at most the API's concurrency cap at a time; sets ``mark.error``."""
+def send_marks(api: WeComAPI, marks: list[Mark], *, heartbeat: Callable[[], None] | None = None) -> None:
+    """Call WeCom for every mark, at most the API's concurrency cap at a time; sets ``mark.error``.
+
+    ``heartbeat`` runs on the calling thread every ``HEARTBEAT_EVERY`` answers: a chunk of slow or
+    rate-limited calls can take minutes, and a job that stops beating is presumed dead.
+    """
     if not marks:
         return
     workers = max(1, min(len(marks), Limiter.configured_cap(MARK_TAG)))
-    if workers == 1:
-        for mark in marks:
-            _call(api, mark)
-        return
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mark_tag") as pool:
-        list(pool.map(lambda mark: _call(api, mark), marks))
+        futures = [pool.submit(_call, api, mark) for mark in marks]
+        for answered, _ in enumerate(as_completed(futures), start=1):
+            if heartbeat is not None and answered % HEARTBEAT_EVERY == 0:
+                heartbeat()
 
 
 def apply_marks(marks: list[Mark], *, actor=None, job: Job | None = None) -> None:
@@ -288,7 +292,7 @@ def _run_bulk(job: Job) -> None:
             .order_by("id")
         )
         marks, unchanged = plan_marks(follows, add=add, remove=remove)
-        send_marks(api, marks)
+        send_marks(api, marks, heartbeat=lambda: job_heartbeat(job))
         accepted = [m for m in marks if m.error is None]
         failed = [m for m in marks if m.error is not None]
         last = ids[-1]

@@ -22,7 +22,7 @@ from scrm.tenancy.models import Tenant
 from scrm.tenancy.principal import Principal
 from scrm.tenancy.services import audit_record
 from scrm.wecom.api import WeComAPI, api_for
-from scrm.wecom.errors import HINTS, WeComError
+from scrm.wecom.errors import HINTS, WeComError, WeComRateLimitedError
 
 from ..facets import contacts_refresh
 from ..models import (
@@ -174,7 +174,13 @@ def _send(job: Job, api: WeComAPI) -> None:
                     **body, transfer_success_msg=job.params.get("message") or None
                 )
             answers = {c["external_userid"]: int(c.get("errcode", 0)) for c in response.get("customer", [])}
+        except WeComRateLimitedError:
+            return  # nothing was sent: the chunk stays pending for the next attempt (see _run)
         except WeComError as exc:
+            if exc.errcode is None:
+                # No answer (a timeout): WeCom may have started these transfers. Keep them pending
+                # with the chunk in the checkpoint; the resend's 40100 answers then keep them waiting.
+                return
             failure = exc  # the whole request was refused: every customer in it failed
         errors = []
         now = timezone.now()
@@ -342,7 +348,10 @@ def _run(job: Job) -> bool:
     """Send what is pending, then poll once (WeCom settles transfers that are due whenever a transfer
     API is called). Returns whether every transfer of the job has ended."""
     _send(job, api_for(job.tenant))
-    return transfers_poll(tenant=job.tenant, job=job) == 0
+    waiting = transfers_poll(tenant=job.tenant, job=job)
+    # Customers still pending (WeCom did not answer, or was rate limited) are sent again when the
+    # stale-job sweep picks the job up again.
+    return waiting == 0 and not TransferItem.objects.filter(job=job, status=TransferStatus.PENDING).exists()
 
 
 @job_runner(JobKind.TRANSFER)

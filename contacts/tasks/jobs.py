@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from scrm.tenancy.tasks import tenant_task
 
@@ -22,6 +23,13 @@ def run_job(tenant, job_id: int) -> None:
         return
     try:
         finished = jobs.runner_for(job.kind)(job)
+    except jobs.JobLostError:
+        logger.warning("Job %s (%s) was taken over by another worker; this one stops", job.pk, job.kind)
+        return
+    except SoftTimeLimitExceeded:
+        # A big job outlives one task: it goes back to the queue and resumes from its checkpoint.
+        jobs.job_requeue(job)
+        return
     except Exception as exc:
         logger.exception("Job %s (%s) failed", job.pk, job.kind)
         jobs.job_finish(job, error=str(exc) or type(exc).__name__)

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 
 # acks_late: a sync killed with its worker is delivered again and resumes from its checkpoint (each
-# page is written with the checkpoint in one transaction); the claim makes a duplicate delivery of
+# batch of pages is written with the checkpoint in one transaction); the claim makes a duplicate delivery of
 # a run that is still beating a no-op. The time limit is generous: 100,000 customers take minutes.
 @tenant_task(name="contacts.sync_full", queue="bulk", time_limit=4 * 60 * 60, acks_late=True)
 def sync_full(tenant, run_id: int) -> None:

@@ -285,3 +285,98 @@ def test_a_deleted_group_and_a_shuffle(synced, sandbox):
         assert row.deleted is True
         assert not Tag.objects.filter(group=row, deleted=False).exists()
         assert Tag.objects.filter(group=row).count() == tags_in_group  # flagged, never deleted
+
+
+def resync(tenant):
+    with tenant_context(tenant):
+        run = sync.sync_run_start(tenant=tenant, trigger="manual", enqueue=False)
+        return sync.sync_run_execute(sync.sync_run_claim(run.pk))
+
+
+def test_a_tag_known_only_after_customers_carry_it_reaches_their_facets(synced, sandbox):
+    userid, ext = a_follow(sandbox)
+    group_id = next(g for g, group in sandbox.state.tag_groups.items() if not group.deleted)
+    created = sandbox_control(
+        sandbox,
+        "simulate/tag-change",
+        {"change_type": "create", "tag_type": "tag", "group_id": group_id, "name": "晚到的标签"},
+    )
+    sandbox_control(
+        sandbox,
+        "simulate/contact-edit",
+        {"userid": userid, "external_userid": ext, "add_tag": [created["id"]]},
+    )
+    # The edit's callback is handled before the tag's create callback: out of order, as WeCom may be.
+    contact_event(synced, "edit_external_contact", userid, ext)
+    tag_event(synced, "create", "tag", created["id"])
+    with tenant_context(synced):
+        tag = Tag.objects.get(wecom_id=created["id"])
+        contact = Contact.objects.get(external_userid=ext)
+        assert f"t:{tag.pk}" in contact.facets  # so the tags filter finds the customer
+    snapshot(synced)
+
+
+def test_a_late_del_follow_user_after_the_nightly_sync_closed_the_follow_is_still_churn(
+    synced, sandbox, alice
+):
+    userid, ext = a_follow(sandbox)
+    with sandbox.state.lock:  # the customer deleted the member; the callback is late
+        del sandbox.state.contacts[ext].follows[userid]
+    assert resync(synced).closed == 1
+    contact_event(synced, "del_follow_user", userid, ext)
+    with tenant_context(synced):
+        follow = Follow.objects.get(contact__external_userid=ext, staff__userid=userid)
+        assert follow.status == FollowStatus.DELETED_BY_CUSTOMER
+        assert ContactEvent.objects.filter(contact=follow.contact, type=EventType.LOST).count() == 1
+        assert Notification.objects.filter(recipient=alice, contact=follow.contact).exists()
+    # A duplicate of the event changes nothing more.
+    before = snapshot(synced)
+    contact_event(synced, "del_follow_user", userid, ext)
+    assert snapshot(synced) == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_add_and_an_edit_handled_at_once_record_one_added_event(synced, sandbox, monkeypatch):
+    """The inbox drains events concurrently: two writers of one new customer must not both add it."""
+    import contextlib
+    import threading
+
+    from django.db import connection
+
+    from scrm.wecom.api import api_for
+
+    userid = next(u for u, s in sandbox.state.staff.items() if s.has_contact_permission and s.status == 1)
+    ext = sandbox_control(sandbox, "simulate/customer-add", {"userid": userid, "name": "并发客户"})[
+        "external_userid"
+    ]
+    barrier = threading.Barrier(2, timeout=3)
+    real = sync.require_current_tenant
+
+    def both_at_once(*args, **kwargs):
+        # Line the two writers up before each step that needs the tenant (their reads and writes),
+        # as far as they get there together; one blocked behind the other just goes on after a while.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sync, "require_current_tenant", both_at_once)
+    errors = []
+
+    def writer():
+        try:
+            with tenant_context(synced), transaction.atomic():
+                sync.contact_sync_one(api=api_for(synced), external_userid=ext)
+        except Exception as exc:  # the assertion below reports it
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with tenant_context(synced):
+        assert ContactEvent.objects.filter(contact__external_userid=ext, type=EventType.ADDED).count() == 1
+        assert Follow.objects.filter(contact__external_userid=ext).count() == 1

@@ -3,7 +3,10 @@ and the follows moved locally as WeCom moved them."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 
 from contacts.models import ContactEvent, EventType, Follow, FollowStatus, Job, RunStatus, Staff, TransferItem
 from contacts.services import transfers
@@ -244,3 +247,34 @@ def test_admin_only_and_tenant_isolation(
     assert_problem(charlie_client.post(URL, body, format="json"), 400, "validation_error")
     with tenant_context(corp["tenant"]):
         assert TransferItem.objects.filter(job_id=job_id).count() == len(corp["contacts"])
+
+
+def test_customers_wecom_did_not_answer_for_stay_pending_and_are_sent_again(
+    corp, alice_client, monkeypatch, django_capture_on_commit_callbacks
+):
+    from scrm.wecom.api import WeComAPI
+    from scrm.wecom.errors import WeComError
+
+    real = WeComAPI.transfer_customer
+    answers = iter([WeComError("externalcontact/transfer_customer", None, "read timed out")])
+
+    def flaky(self, **body):
+        failure = next(answers, None)
+        if failure is not None:
+            raise failure  # the request may or may not have reached WeCom
+        return real(self, **body)
+
+    monkeypatch.setattr(WeComAPI, "transfer_customer", flaky)
+    chosen = corp["contacts"][:2]
+    body = {"handover": corp["handover"], "takeover": corp["takeover"], "contacts": chosen}
+    job_id = post(alice_client, body, django_capture_on_commit_callbacks).json()["id"]
+    assert {i["status"] for i in items(alice_client, job_id).values()} == {"pending"}  # not "failed"
+    assert alice_client.get(f"/api/v1/jobs/{job_id}/").json()["status"] == "running"
+
+    # The stale-job sweep delivers the job again; this time WeCom answers.
+    with tenant_context(corp["tenant"]):
+        Job.objects.filter(pk=job_id).update(heartbeat_at=timezone.now() - dt.timedelta(hours=1))
+    from contacts.tasks.jobs import run_job
+
+    run_job(corp["tenant"].pk, job_id)
+    assert {i["status"] for i in items(alice_client, job_id).values()} == {"waiting"}
