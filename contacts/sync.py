@@ -755,6 +755,10 @@ def contact_sync_one(*, api: WeComAPI, external_userid: str) -> set[str] | None:
 # --- runs -------------------------------------------------------------------------------------
 
 
+class SyncRunLostError(Exception):
+    """Another worker claimed the run (this one stopped beating for too long): stop, write nothing."""
+
+
 class CountingAPI:
     """The WeCom API, counting the calls made through it (a run reports its ``api_calls``)."""
 
@@ -849,8 +853,11 @@ class _Run:
             updates["phase"] = run.phase = phase
         if run.progress_done > run.progress_total:
             updates["progress_total"] = run.progress_total = run.progress_done
+        # Fenced by the heartbeat this executor wrote last: a claim by another worker (which took the
+        # run for dead) writes its own, and this one must stop rather than write beside it.
+        if not SyncRun.objects.filter(pk=run.pk, heartbeat_at=run.heartbeat_at).update(**updates):
+            raise SyncRunLostError(run.pk)
         run.heartbeat_at = now
-        SyncRun.objects.filter(pk=run.pk).update(**updates)
         if self.progress is not None:
             self.progress(run)
 
@@ -882,8 +889,10 @@ def sync_run_execute(
         logger.warning("sync run %s failed: %s", run.pk, exc)
         state.advance()
         return _finish(run, RunStatus.FAILED, errors=[*run.errors, exc.as_dict()])
-    except SoftTimeLimitExceeded:
-        raise  # the task's time is up: the run stays running and the stale-run sweep resumes it
+    except (SoftTimeLimitExceeded, SyncRunLostError):
+        # Time is up (the run stays running and the stale-run sweep resumes it), or another worker
+        # has the run: either way this executor leaves it as it is.
+        raise
     except Exception as exc:
         # Anything else (a malformed answer, a database error) must not leave the run "running" for
         # the sweep to restart forever: it fails, saying what happened; the worker log has the rest.
@@ -1112,17 +1121,27 @@ def _close_missing(run: SyncRun, staff_ids: list[int], since: dt.datetime, tag_i
     Follows written since the chunk's walk began (a callback added them: WeCom's walk is a snapshot
     taken at its first page) are left alone.
     """
-    missing = list(
-        Follow.objects.filter(staff_id__in=staff_ids, status=FollowStatus.ACTIVE, updated_at__lt=since)
-        .exclude(id__in=SyncRunSeen.objects.filter(run=run).values("follow_id"))
-        .values_list("id", "contact_id", "staff_id", "state")
-    )
-    if not missing:
-        return 0
-    now = timezone.now()
-    Follow.objects.filter(id__in=[row[0] for row in missing]).update(
-        status=FollowStatus.DELETED_BY_STAFF, ended_at=now, updated_at=now
-    )
+    with transaction.atomic():
+        # Locked, and re-checked once locked (PostgreSQL re-reads a row a callback changed meanwhile),
+        # so a follow a callback re-added while this ran is not closed.
+        missing = list(
+            Follow.objects.select_for_update()
+            .filter(staff_id__in=staff_ids, status=FollowStatus.ACTIVE, updated_at__lt=since)
+            .exclude(id__in=SyncRunSeen.objects.filter(run=run).values("follow_id"))
+            .order_by("id")
+            .values_list("id", "contact_id", "staff_id", "state")
+        )
+        if not missing:
+            return 0
+        now = timezone.now()
+        Follow.objects.filter(id__in=[row[0] for row in missing]).update(
+            status=FollowStatus.DELETED_BY_STAFF, ended_at=now, updated_at=now
+        )
+        _record_closed(run, missing, now, tag_ids)
+    return len(missing)
+
+
+def _record_closed(run: SyncRun, missing: list[tuple], now: dt.datetime, tag_ids: dict[str, int]) -> None:
     events_record(
         event_build(
             contact_id=contact_id,
@@ -1135,7 +1154,6 @@ def _close_missing(run: SyncRun, staff_ids: list[int], since: dt.datetime, tag_i
         for _, contact_id, staff_id, state in missing
     )
     contacts_refresh({row[1] for row in missing}, tag_ids=tag_ids)
-    return len(missing)
 
 
 def sync_summary(run: SyncRun, *, seconds: float) -> dict[str, Any]:

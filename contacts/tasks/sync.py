@@ -27,6 +27,8 @@ def sync_full(tenant, run_id: int) -> None:
         return
     try:
         sync.sync_run_execute(run)
+    except sync.SyncRunLostError:
+        logger.warning("Sync run %s was taken over by another worker; this one stops", run_id)
     except WeComRateLimitedError as exc:
         # The run went back to the queue with its checkpoint: pick it up when WeCom's window ends.
         sync_full.apply_async((tenant.pk, run_id), countdown=exc.retry_after)

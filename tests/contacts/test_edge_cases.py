@@ -94,3 +94,14 @@ def test_a_sync_stopped_by_an_unexpected_error_fails_and_says_why(connected, mon
     [error] = run.errors
     assert "a page WeCom never sends" in error["errmsg"]
     assert error["hint"] == sync.UNEXPECTED_HINT
+
+
+def test_a_sync_executor_that_lost_its_run_stops_before_writing(connected):
+    with tenant_context(connected):
+        run = sync.sync_run_start(tenant=connected, trigger="manual", enqueue=False)
+        slow = sync.sync_run_claim(run.pk)
+        SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - sync.STALE_AFTER * 2)
+        assert sync.sync_run_claim(run.pk) is not None  # the sweep's worker took it over
+        with pytest.raises(sync.SyncRunLostError):
+            sync.sync_run_execute(slow)
+        assert SyncRun.objects.get(pk=run.pk).status == RunStatus.RUNNING  # left to its new executor

@@ -55,4 +55,7 @@ class Command(BaseCommand):
             except WeComRateLimitedError as exc:
                 self.stdout.write(f"WeCom rate limit: waiting {exc.retry_after:.0f}s")
                 time.sleep(exc.retry_after)
-                run = sync.sync_run_claim(run.pk) or run
+                claimed = sync.sync_run_claim(run.pk)
+                if claimed is None:
+                    raise CommandError(f"Sync run {run.pk} was taken over while waiting.") from exc
+                run = claimed
