@@ -354,6 +354,8 @@ def follows_upsert(*, items: list[Item], staff: StaffMap, tag_ids: dict[str, int
     changed_follows: list[tuple[str, int, dict, bool, bool]] = []
     changed_contacts: set[str] = set()
     unchanged: list[int] = []
+    # Tags a staff member added or removed in the WeCom app: (external_userid, staff id, state, add, remove).
+    retagged: list[tuple[str, int, str, list[str], list[str]]] = []
     for ext, data in contacts.items():
         row = stored.get(ext)
         if row is None or row[1:] != tuple(data[name] for name in CONTACT_FIELDS):
@@ -369,6 +371,8 @@ def follows_upsert(*, items: list[Item], staff: StaffMap, tag_ids: dict[str, int
             result.updated += 1
         else:
             result.unchanged += 1
+        if changed and not added:
+            retagged.extend(_tag_changes(item, staff_id, row))
         if changed:
             changed_follows.append((item.external_userid, staff_id, item.follow, row is not None, added))
             follows[item.external_userid][staff_id] = {
@@ -451,8 +455,43 @@ def follows_upsert(*, items: list[Item], staff: StaffMap, tag_ids: dict[str, int
         for ext, staff_id, fields, existed, added in changed_follows
         if added
     )
+    if retagged:
+        events_record_rows(_tag_events(retagged, contact_ids, staff))
     result.unchanged_ids = tuple(unchanged)
     return result
+
+
+_TAG_IDS_AT = STORED_FOLLOW.index("tag_ids")
+
+
+def _tag_changes(item: Item, staff_id: int, row: tuple | dict) -> list[tuple]:
+    """The corp tags WeCom now holds on an existing follow that it did not before (and vice versa)."""
+    before = row["tag_ids"] if isinstance(row, dict) else json.loads(row[_TAG_IDS_AT] or "[]")
+    after = item.follow["tag_ids"]
+    add = [t for t in after if t not in before]
+    remove = [t for t in before if t not in after]
+    if not add and not remove:
+        return []
+    return [(item.external_userid, staff_id, item.follow["state"], add, remove)]
+
+
+def _tag_events(
+    retagged: list[tuple[str, int, str, list[str], list[str]]], contact_ids: dict[str, int], staff: StaffMap
+) -> Iterator[EventRow]:
+    """TAGGED / UNTAGGED events for tagging done in the WeCom app, as Siyu's own tagging writes them
+    (SOPs triggered by a tag must not care where it was applied)."""
+    wecom_ids = {t for *_, add, remove in retagged for t in (*add, *remove)}
+    tags = {t.wecom_id: {"id": t.pk, "name": t.name} for t in Tag.objects.filter(wecom_id__in=wecom_ids)}
+    now = timezone.now()
+    for ext, staff_id, state, add, remove in retagged:
+        for type_, ids in ((EventType.TAGGED, add), (EventType.UNTAGGED, remove)):
+            if ids:
+                payload = {
+                    "tags": [tags[t] for t in ids if t in tags],
+                    "staff": staff.info[staff_id][0],
+                    "source": "wecom",
+                }
+                yield EventRow(contact_ids[ext], type_, now, staff_id, state, payload)
 
 
 def staff_ids_ensure(userids: Iterable[str]) -> dict[str, int]:

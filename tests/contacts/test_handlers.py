@@ -137,10 +137,36 @@ def test_editing_a_customer_in_the_wecom_app(synced, sandbox):
     assert tag in follow.tag_ids
     assert f"t:{tag_pk}" in follow.contact.facets
     assert "13900000000" in follow.contact.search_text
+    # Tagging done in the WeCom app is on the timeline like Siyu's own (SOPs trigger on it).
+    with tenant_context(synced):
+        [tagged] = ContactEvent.objects.filter(contact=follow.contact, type=EventType.TAGGED)
+    assert tagged.payload["tags"] == [{"id": tag_pk, "name": Tag.unscoped.get(pk=tag_pk).name}]
+    assert (tagged.payload["staff"], tagged.payload["source"]) == (userid, "wecom")
 
     before = snapshot(synced)
     contact_event(synced, "edit_external_contact", userid, ext)
     assert snapshot(synced) == before
+
+
+def test_untagging_in_the_wecom_app_is_an_untagged_event(synced, sandbox):
+    userid, ext = next(
+        (u, c.external_userid)
+        for c in sandbox.state.contacts.values()
+        for u, f in c.follows.items()
+        if len(c.follows) == 1 and f.tag_ids
+    )
+    removed = sandbox.state.contacts[ext].follows[userid].tag_ids[0]
+    sandbox_control(
+        sandbox, "simulate/contact-edit", {"userid": userid, "external_userid": ext, "remove_tag": [removed]}
+    )
+    contact_event(synced, "edit_external_contact", userid, ext)
+    with tenant_context(synced):
+        events = list(
+            ContactEvent.objects.filter(contact__external_userid=ext).values_list("type", "payload")
+        )
+    untagged = [payload for type_, payload in events if type_ == EventType.UNTAGGED]
+    assert [t["id"] for t in untagged[0]["tags"]] == [Tag.unscoped.get(wecom_id=removed).pk]
+    assert not [t for t, _ in events if t == EventType.TAGGED]
 
 
 def test_a_member_deleting_a_customer(synced, sandbox):
