@@ -114,7 +114,11 @@ def load(port: int, requests: list[tuple[str, str, bytes]], *, processes: int = 
     start = time.perf_counter()
     with Pool(processes) as pool:
         results = pool.map(_worker, [(port, share, threads) for share in shares])
-    elapsed = time.perf_counter() - start
+    return summarise(results, time.perf_counter() - start)
+
+
+def summarise(results: list[tuple[list[float], list[int]]], elapsed: float) -> dict:
+    """Throughput and latency percentiles of load workers' ``(latencies, statuses)`` results."""
     latencies = sorted(x for lat, _ in results for x in lat)
     statuses = [s for _, st in results for s in st]
     return {
@@ -123,6 +127,7 @@ def load(port: int, requests: list[tuple[str, str, bytes]], *, processes: int = 
         "seconds": round(elapsed, 2),
         "per_second": round(len(latencies) / elapsed, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p95_ms": round(latencies[int(len(latencies) * 0.95) - 1] * 1000, 2),
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
     }
 

@@ -19,7 +19,6 @@ import argparse
 import http.client
 import json
 import os
-import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +27,7 @@ from multiprocessing import Pool
 import psycopg
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bench.common import PG_ADMIN_URL, Gunicorn, app_env, fresh_database, manage, report
+from bench.common import PG_ADMIN_URL, Gunicorn, app_env, fresh_database, manage, report, summarise
 
 STAFF, TAGS, DEPARTMENTS = 50, 38, 10
 # Staff member of contact number g: a power law, the first members having most customers (Pareto-like),
@@ -167,18 +166,7 @@ def _measure(worker, shares: list, processes: int) -> dict:
     start = time.perf_counter()
     with Pool(processes) as pool:
         results = pool.map(worker, shares)
-    elapsed = time.perf_counter() - start
-    latencies = sorted(x for lat, _ in results for x in lat)
-    statuses = [s for _, st in results for s in st]
-    return {
-        "requests": len(latencies),
-        "ok": sum(1 for s in statuses if s == 200),
-        "seconds": round(elapsed, 2),
-        "per_second": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p95_ms": round(latencies[int(len(latencies) * 0.95) - 1] * 1000, 2),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
-    }
+    return summarise(results, time.perf_counter() - start)
 
 
 def load_api(port: int, key: str, params, *, processes: int = 2, threads: int = 8) -> dict:
