@@ -11,8 +11,9 @@ import itertools
 
 from django.utils import timezone
 
+from contacts import sync
 from contacts.facets import contacts_refresh
-from contacts.models import Contact, Department, Follow, FollowStatus, Staff, Stage, Tag, TagGroup
+from contacts.models import Contact, Department, Follow, FollowStatus, Staff, Stage, SyncRun, Tag, TagGroup
 from scrm.tenancy.context import tenant_context
 
 _seq = itertools.count(1)
@@ -92,3 +93,10 @@ class Builder:
             contacts_refresh([contact.pk])
             contact.refresh_from_db()
             return contact
+
+
+def run_sync(tenant) -> SyncRun:
+    """A full sync of ``tenant`` in the foreground, as ``sync_tenant`` runs it."""
+    with tenant_context(tenant):
+        run = sync.sync_run_start(tenant=tenant, trigger="manual", enqueue=False)
+        return sync.sync_run_execute(sync.sync_run_claim(run.pk))

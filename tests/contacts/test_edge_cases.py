@@ -12,6 +12,7 @@ from contacts.services import jobs
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Role
 from scrm.tenancy.principal import Principal
+from tests.contacts.builders import run_sync
 from tests.helpers import assert_problem
 
 CONTACTS = "/api/v1/contacts/"
@@ -87,9 +88,8 @@ def test_a_sync_stopped_by_an_unexpected_error_fails_and_says_why(connected, mon
         raise ValueError("a page WeCom never sends")
 
     monkeypatch.setattr(sync, "_walk", broken)
+    run = run_sync(connected)
     with tenant_context(connected):
-        run = sync.sync_run_start(tenant=connected, trigger="manual", enqueue=False)
-        run = sync.sync_run_execute(sync.sync_run_claim(run.pk))
         assert SyncRun.objects.get(pk=run.pk).status == RunStatus.FAILED
     [error] = run.errors
     assert "a page WeCom never sends" in error["errmsg"]

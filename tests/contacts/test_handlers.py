@@ -24,6 +24,7 @@ from contacts.models import (
 from scrm.tenancy.context import tenant_context
 from scrm.wecom.handlers import handler_for
 from scrm.wecom.models import CallbackEvent
+from tests.contacts.builders import run_sync
 from tests.helpers import sandbox_control
 
 
@@ -51,9 +52,7 @@ def contact_event(tenant, change_type: str, userid: str, external_userid: str, *
 
 @pytest.fixture
 def synced(connected, sandbox):
-    with tenant_context(connected):
-        run = sync.sync_run_start(tenant=connected, trigger="manual", enqueue=False)
-        sync.sync_run_execute(sync.sync_run_claim(run.pk))
+    run_sync(connected)
     return connected
 
 
@@ -313,12 +312,6 @@ def test_a_deleted_group_and_a_shuffle(synced, sandbox):
         assert Tag.objects.filter(group=row).count() == tags_in_group  # flagged, never deleted
 
 
-def resync(tenant):
-    with tenant_context(tenant):
-        run = sync.sync_run_start(tenant=tenant, trigger="manual", enqueue=False)
-        return sync.sync_run_execute(sync.sync_run_claim(run.pk))
-
-
 def test_a_tag_known_only_after_customers_carry_it_reaches_their_facets(synced, sandbox):
     userid, ext = a_follow(sandbox)
     group_id = next(g for g, group in sandbox.state.tag_groups.items() if not group.deleted)
@@ -348,7 +341,7 @@ def test_a_late_del_follow_user_after_the_nightly_sync_closed_the_follow_is_stil
     userid, ext = a_follow(sandbox)
     with sandbox.state.lock:  # the customer deleted the member; the callback is late
         del sandbox.state.contacts[ext].follows[userid]
-    assert resync(synced).closed == 1
+    assert run_sync(synced).closed == 1
     contact_event(synced, "del_follow_user", userid, ext)
     with tenant_context(synced):
         follow = Follow.objects.get(contact__external_userid=ext, staff__userid=userid)

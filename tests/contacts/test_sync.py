@@ -34,12 +34,7 @@ from contacts.models import (
 from contacts.services.settings import contact_settings_get
 from contacts.tasks.sync import requeue_stale_syncs, sync_nightly
 from scrm.tenancy.context import tenant_context
-
-
-def run_sync(tenant) -> SyncRun:
-    with tenant_context(tenant):
-        run = sync.sync_run_start(tenant=tenant, trigger="manual", enqueue=False)
-        return sync.sync_run_execute(sync.sync_run_claim(run.pk))
+from tests.contacts.builders import run_sync
 
 
 def wecom_follows(sandbox) -> dict[tuple[str, str], object]:

@@ -3,10 +3,8 @@ policy on real faults, the concurrency cap, the connection test, and callbacks e
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import urllib.request
 import zlib
 
 import pytest
@@ -20,6 +18,7 @@ from scrm.wecom.client import WeComClient
 from scrm.wecom.errors import WeComError, WeComRateLimitedError
 from scrm.wecom.models import CallbackEvent
 from scrm.wecom.ratelimit import get_limiter
+from tests.helpers import connect_tenant, sandbox_control
 
 
 def png() -> bytes:
@@ -35,15 +34,6 @@ def png() -> bytes:
         + chunk(b"IDAT", zlib.compress(b"\0\0\0\0"))
         + chunk(b"IEND", b"")
     )
-
-
-def control(sandbox, path: str, body: dict | None = None) -> dict:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        f"{sandbox.base_url}/sandbox/{path}", data=data, method="POST" if data else "GET"
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
 
 
 @pytest.fixture
@@ -134,7 +124,7 @@ def test_channel_codes_and_welcome_messages(gw, sandbox):
     gw.update_contact_way({"config_id": way["config_id"], "remark": "updated"})
     assert way["config_id"] in [w["config_id"] for w in gw.list_contact_way()["contact_way"]]
     gw.del_contact_way(way["config_id"])
-    added = control(sandbox, "simulate/customer-add", {"userid": userid, "state": "gw_channel"})
+    added = sandbox_control(sandbox, "simulate/customer-add", {"userid": userid, "state": "gw_channel"})
     gw.send_welcome_msg(welcome_code=added["welcome_code"], text="你好")
     with pytest.raises(WeComError) as exc:
         gw.send_welcome_msg(welcome_code=added["welcome_code"], text="again")
@@ -248,15 +238,8 @@ def test_without_the_cap_wecom_does_answer_45033(gw, sandbox, settings):
 # --- the product around it: connection test and callbacks, end to end --------------------
 
 
-def connect(tenant, sandbox):
-    tenant.corp_id, tenant.corp_secret = sandbox.corp_id, sandbox.secret
-    tenant.callback_token, tenant.encoding_aes_key = sandbox.callback_token, sandbox.aes_key
-    tenant.api_base = f"{sandbox.base_url}/cgi-bin/"
-    tenant.save()
-
-
 def test_connection_test_against_the_sandbox(alice_client, tenant_a, sandbox):
-    connect(tenant_a, sandbox)
+    connect_tenant(tenant_a, sandbox)
     body = alice_client.post("/api/v1/wecom/test-connection/").json()
     assert body["ok"] is True, body
     sandbox.set_faults({"apis": {"externalcontact/groupchat/list": {"errors": {"48002": 1.0}}}})
@@ -267,11 +250,11 @@ def test_connection_test_against_the_sandbox(alice_client, tenant_a, sandbox):
 @pytest.mark.django_db(transaction=True)
 def test_callbacks_from_the_sandbox_reach_the_inbox(live_server, sandbox):
     tenant = tenancy_services.tenant_create(slug="live", name="Live")
-    connect(tenant, sandbox)
+    connect_tenant(tenant, sandbox)
     sandbox.callback_url = f"{live_server.url}/wecom/callback/live/"
     assert sandbox.verify_callback_url()["verified"] is True
     userid, _ = a_follow(sandbox)
-    added = control(sandbox, "simulate/customer-add", {"userid": userid, "state": "ch_live"})
+    added = sandbox_control(sandbox, "simulate/customer-add", {"userid": userid, "state": "ch_live"})
     assert added["callback"]["delivered"] is True
     with tenant_context(tenant):
         [event] = CallbackEvent.objects.all()
