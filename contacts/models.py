@@ -9,6 +9,8 @@ constraint and index leads with ``tenant``.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 
@@ -275,6 +277,15 @@ class RunStatus(models.TextChoices):
 
 
 ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+# A sync run or job whose executor has not beaten for this long is taken for dead and claimed again.
+STALE_AFTER = dt.timedelta(minutes=5)
+
+
+def claimable_q(now: dt.datetime) -> models.Q:
+    """Sync runs and jobs an executor may claim: queued, or running with a stale heartbeat."""
+    return models.Q(status=RunStatus.QUEUED) | models.Q(
+        status=RunStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER
+    )
 
 
 class SyncRun(TenantModel):

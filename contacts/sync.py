@@ -50,6 +50,7 @@ from scrm.wecom.errors import WeComError, WeComRateLimitedError
 from .facets import contact_derived, contacts_refresh, tag_id_map
 from .models import (
     ACTIVE_RUN_STATUSES,
+    STALE_AFTER,
     Contact,
     Department,
     EventType,
@@ -61,6 +62,7 @@ from .models import (
     SyncRunSeen,
     Tag,
     TagGroup,
+    claimable_q,
 )
 from .services.events import EventRow, event_build, events_record, events_record_rows
 
@@ -73,7 +75,6 @@ BATCH_FOLLOWS = 2000
 BATCH_SECONDS = 1.0
 PAGES_AHEAD = 2 * BATCH_FOLLOWS // PAGE_LIMIT
 # A running run whose heartbeat is older than this lost its worker; pages take well under a second.
-STALE_AFTER = dt.timedelta(minutes=5)
 MISSING_IN_FULL_SYNC = "missing_in_full_sync"
 UNEXPECTED_HINT = "An unexpected error stopped the sync (see the worker log); start a new sync once fixed."
 # WeCom answers these for a customer no staff member has any more, or never had.
@@ -839,14 +840,10 @@ def sync_run_start(*, tenant: Tenant, trigger: str, user=None, enqueue: bool = T
     return run
 
 
-def _claimable(now: dt.datetime) -> Q:
-    return Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
-
-
 def sync_run_claim(run_id: int) -> SyncRun | None:
     """Claim a queued run, or a running one whose worker stopped beating; None if another worker has it."""
     now = timezone.now()
-    claimed = SyncRun.objects.filter(_claimable(now), pk=run_id).update(
+    claimed = SyncRun.objects.filter(claimable_q(now), pk=run_id).update(
         status=RunStatus.RUNNING, started_at=Coalesce(F("started_at"), now), heartbeat_at=now
     )
     return SyncRun.objects.get(pk=run_id) if claimed else None
@@ -858,9 +855,9 @@ def sync_runs_requeue_stale() -> int:
 
     now = timezone.now()
     stale = list(
-        SyncRun.unscoped.filter(status__in=ACTIVE_RUN_STATUSES)
-        .filter(_claimable(now), created_at__lt=now - STALE_AFTER)
-        .values_list("tenant_id", "pk")
+        SyncRun.unscoped.filter(claimable_q(now), created_at__lt=now - STALE_AFTER).values_list(
+            "tenant_id", "pk"
+        )
     )
     for tenant_id, run_id in stale:
         sync_full.delay(tenant_id, run_id)

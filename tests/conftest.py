@@ -6,10 +6,10 @@ charlie — admin of tenant B. Every API test module uses them; charlie must get
 
 from __future__ import annotations
 
+import copy
 import uuid
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from scrm.tenancy import services
@@ -30,15 +30,22 @@ def _urlconf_loaded_outside_any_tenant():
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache_namespace():
-    """Each test gets its own key prefix in the shared Redis (throttle counters live there).
+def _fresh_cache_namespace(settings):
+    """Each test gets its own key prefix in the shared Redis (throttle counters and tokens live there).
 
     Flushing instead would wipe the keys of tests running at the same time in other workers or runs.
+    Set through the setting, not on the cache object: Django then rebuilds the cache connections of
+    every thread, so a test's worker threads (the sync's page fetcher) use the test's prefix too.
     """
-    previous = cache.key_prefix
-    cache.key_prefix = f"test-{uuid.uuid4().hex}"
-    yield
-    cache.key_prefix = previous
+    from scrm.wecom import client, ratelimit
+
+    caches = copy.deepcopy(settings.CACHES)
+    caches["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = caches
+    # The per-process WeCom clients and limiter hold the cache they were built with: rebuild them
+    # on the test's cache, or one test's rate-limit blocks and tokens would reach the next.
+    client._clients.clear()
+    ratelimit._limiter = None
 
 
 @pytest.fixture(autouse=True)

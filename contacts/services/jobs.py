@@ -10,21 +10,19 @@ Runners are registered per kind with ``@job_runner(kind)`` and receive the claim
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from scrm.tenancy.principal import Principal
 
-from ..models import ACTIVE_RUN_STATUSES, Job, RunStatus
+from ..models import STALE_AFTER, Job, RunStatus, claimable_q
 
 MAX_ERRORS_KEPT = 500  # per-item failures listed on the job; ``failed`` counts them all
-STALE_AFTER = dt.timedelta(minutes=5)
 
 Runner = Callable[[Job], bool | None]  # False: not finished yet (see tasks.jobs.run_job)
 _runners: dict[str, Runner] = {}
@@ -121,14 +119,10 @@ def _mine(job: Job):
 def job_claim(job_id: int) -> Job | None:
     """Claim a queued job, or a running one whose worker stopped beating; None if someone else has it."""
     now = timezone.now()
-    claimed = Job.objects.filter(_claimable(now), pk=job_id).update(
+    claimed = Job.objects.filter(claimable_q(now), pk=job_id).update(
         status=RunStatus.RUNNING, started_at=now, heartbeat_at=now
     )
     return Job.objects.get(pk=job_id) if claimed else None
-
-
-def _claimable(now: dt.datetime) -> Q:
-    return Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
 
 
 def job_progress(
@@ -194,10 +188,7 @@ def jobs_requeue_stale() -> int:
 
     now = timezone.now()
     stale = list(
-        Job.unscoped.filter(status__in=ACTIVE_RUN_STATUSES)
-        .filter(_claimable(now))
-        .filter(created_at__lt=now - STALE_AFTER)
-        .values_list("tenant_id", "pk")
+        Job.unscoped.filter(claimable_q(now), created_at__lt=now - STALE_AFTER).values_list("tenant_id", "pk")
     )
     for tenant_id, job_id in stale:
         run_job.delay(tenant_id, job_id)
