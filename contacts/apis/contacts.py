@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
@@ -57,8 +57,8 @@ from ..serializers import (
     StageChangeSerializer,
     StageSerializer,
 )
-from ..serializers_writes import JobSerializer
 from ..services import exports, notes, segments, stages
+from .common import job_start_schema, job_started
 
 TIMELINE_IN_DETAIL = 50
 PROFILE_FIELDS = (
@@ -368,11 +368,9 @@ class LostListView(TenantViewMixin, ListAPIView):
 class ContactExportView(TenantAPIView):
     """Queue a CSV export of the contacts a filter (or a saved segment) selects, within your data scope."""
 
-    @extend_schema(
+    @job_start_schema(
         summary="Export contacts as CSV (a background job; honours Idempotency-Key)",
         request=ExportRequestSerializer,
-        responses={202: JobSerializer, 200: JobSerializer},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
     )
     def post(self, request):
         serializer = ExportRequestSerializer(data=request.data)
@@ -385,11 +383,7 @@ class ContactExportView(TenantAPIView):
             segment_id=data["segment"].pk if data.get("segment") else None,
             idempotency_key=request.headers.get("Idempotency-Key", ""),
         )
-        job.refresh_from_db()
-        return Response(
-            JobSerializer(job, context={"request": request}).data,
-            status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
-        )
+        return job_started(request, job, created)
 
 
 # -- segments ---------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from django.http import FileResponse
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
@@ -30,6 +30,7 @@ from ..serializers_writes import (
     UnassignedPageSerializer,
 )
 from ..services import transfers
+from .common import job_start_schema, job_started
 from .tags import WECOM_ERRORS
 
 TRANSFER_KINDS = (JobKind.TRANSFER, JobKind.INHERIT)
@@ -101,15 +102,9 @@ class TransferCreateView(TenantAPIView):
     permission_classes = [IsTenantAdmin]
     serializer_class = TransferCreateSerializer
 
-    @extend_schema(
+    @job_start_schema(
         summary="Transfer customers to another member, or inherit a resigned member's customers (a job)",
         request=TransferCreateSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
-        responses={
-            202: JobSerializer,
-            200: JobSerializer,
-            400: OpenApiResponse(description="Invalid input."),
-        },
         description=(
             "kind transfer (transfer_customer) or inherit (resigned/transfer_customer). Customers are sent "
             "100 per call; each gets an item (see /transfers/{job id}/items/) that is waiting until WeCom "
@@ -130,8 +125,7 @@ class TransferCreateView(TenantAPIView):
             message=values["message"],
             idempotency_key=request.headers.get("Idempotency-Key", ""),
         )
-        body = JobSerializer(job, context={"request": request}).data
-        return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+        return job_started(request, job, created)
 
 
 @extend_schema_view(

@@ -29,7 +29,6 @@ from ..serializers_writes import (
     ContactTagsResultSerializer,
     ContactTagsSerializer,
     FollowRemarkSerializer,
-    JobSerializer,
     NameOrderUpdateSerializer,
     TagCreateSerializer,
     TagGroupCreateSerializer,
@@ -37,6 +36,7 @@ from ..serializers_writes import (
     TagSerializer,
 )
 from ..services import remarks, tagging, tags
+from .common import job_start_schema, job_started
 
 
 class OperatorWrites(IsTenantMember):
@@ -249,15 +249,9 @@ class ContactTagsView(TenantAPIView):
 class BulkTagView(TenantAPIView):
     serializer_class = BulkTagSerializer
 
-    @extend_schema(
+    @job_start_schema(
         summary="Tag or untag many customers in WeCom, as a background job",
         request=BulkTagSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
-        responses={
-            202: JobSerializer,
-            200: JobSerializer,
-            400: OpenApiResponse(description="Invalid input."),
-        },
         description=(
             "Targets: `contacts` (ids; ids you cannot see are unknown), `filters` (the contacts list's "
             "parameters) or `segment` (its filters when the job is created). Only what you may act on "
@@ -296,8 +290,7 @@ class BulkTagView(TenantAPIView):
             target=target,
             idempotency_key=request.headers.get("Idempotency-Key", ""),
         )
-        body = JobSerializer(job, context={"request": request}).data
-        return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+        return job_started(request, job, created)
 
 
 # --- remarks ---------------------------------------------------------------------------------
