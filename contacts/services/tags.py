@@ -9,7 +9,7 @@ names, a name already taken) is refused here first, so WeCom is not asked for wh
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -20,6 +20,8 @@ from scrm.wecom.api import api_for
 
 from ..facets import contacts_refresh
 from ..models import Contact, Follow, Tag, TagGroup
+
+T = TypeVar("T", Tag, TagGroup)
 
 NAME_MAX = 30  # WeCom's limit for tag and group names (40072)
 
@@ -89,15 +91,7 @@ def tag_group_update(*, tenant: Tenant, group: TagGroup, name: str | None = None
         name = _check_name(name, "name")
         if TagGroup.objects.filter(name=name, deleted=False).exclude(pk=group.pk).exists():
             raise ValidationError({"name": [f"A tag group named {name!r} already exists."]})
-    if name is None and order is None:
-        return group
-    api_for(tenant).edit_corp_tag(id=group.wecom_id, name=name, order=order)
-    if name is not None:
-        group.name = name
-    if order is not None:
-        group.order = order
-    group.save(update_fields=["name", "order", "updated_at"])
-    return group
+    return _corp_tag_edit(tenant=tenant, item=group, name=name, order=order)
 
 
 def tag_create(*, tenant: Tenant, group: TagGroup, name: str, order: int = 0) -> Tag:
@@ -117,15 +111,20 @@ def tag_update(*, tenant: Tenant, tag: Tag, name: str | None = None, order: int 
         siblings = Tag.objects.filter(group_id=tag.group_id, name=name, deleted=False).exclude(pk=tag.pk)
         if siblings.exists():
             raise ValidationError({"name": [f"The group already has a tag named {name!r}."]})
+    return _corp_tag_edit(tenant=tenant, item=tag, name=name, order=order)
+
+
+def _corp_tag_edit(*, tenant: Tenant, item: T, name: str | None, order: int | None) -> T:
+    """edit_corp_tag takes a group's id or a tag's alike; the local row changes once WeCom said yes."""
     if name is None and order is None:
-        return tag
-    api_for(tenant).edit_corp_tag(id=tag.wecom_id, name=name, order=order)
+        return item
+    api_for(tenant).edit_corp_tag(id=item.wecom_id, name=name, order=order)
     if name is not None:
-        tag.name = name
+        item.name = name
     if order is not None:
-        tag.order = order
-    tag.save(update_fields=["name", "order", "updated_at"])
-    return tag
+        item.order = order
+    item.save(update_fields=["name", "order", "updated_at"])
+    return item
 
 
 def tag_group_delete(*, tenant: Tenant, group: TagGroup) -> None:
