@@ -23,7 +23,7 @@ from scrm.api.viewsets import TenantAPIView, TenantModelViewSet
 from scrm.tenancy.models import Role
 
 from ..models import Follow, FollowStatus, Tag, TagGroup
-from ..selectors import contacts_matching, contacts_visible, follow_scope_q
+from ..selectors import contacts_visible, follow_scope_q
 from ..serializers_writes import (
     BulkTagSerializer,
     ContactTagsResultSerializer,
@@ -259,35 +259,16 @@ class BulkTagView(TenantAPIView):
         ),
     )
     def post(self, request):
-        principal = self.principal
         data = BulkTagSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        if "contacts" in values:
-            ids = sorted(set(values["contacts"]))
-            visible = set(contacts_visible(principal).filter(pk__in=ids).values_list("pk", flat=True))
-            missing = [i for i in ids if i not in visible]
-            if missing:
-                raise exceptions.ValidationError(
-                    {"contacts": [f"Unknown contact ids: {', '.join(map(str, missing))}."]}
-                )
-            target: dict = {"contacts": ids}
-        else:
-            segment = values.get("segment")
-            filters = dict(segment.filters) if segment is not None else values["filters"]
-            field = "segment" if segment is not None else "filters"
-            try:
-                contacts_matching(principal=principal, filters=filters)
-            except exceptions.ValidationError as exc:
-                raise exceptions.ValidationError({field: exc.detail}) from exc
-            target = {"filters": filters}
-            if segment is not None:
-                target["segment"] = segment.pk
         job, created = tagging.bulk_tag_job_create(
-            principal=principal,
+            principal=self.principal,
             action=values["action"],
             tags=values["tags"],
-            target=target,
+            contacts=values.get("contacts"),
+            filters=values.get("filters"),
+            segment=values.get("segment"),
             idempotency_key=request.headers.get("Idempotency-Key", ""),
         )
         return job_started(request, job, created)

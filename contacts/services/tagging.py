@@ -24,6 +24,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
+from rest_framework.exceptions import ValidationError
 
 from scrm.tenancy.models import Tenant
 from scrm.tenancy.principal import Principal
@@ -32,7 +33,7 @@ from scrm.wecom.errors import WeComError, WeComRateLimitedError
 from scrm.wecom.ratelimit import Limiter
 
 from ..facets import contacts_refresh
-from ..models import Contact, EventType, Follow, FollowStatus, Job, JobKind, Staff, Tag
+from ..models import Contact, EventType, Follow, FollowStatus, Job, JobKind, Segment, Staff, Tag
 from ..selectors import contacts_matching, contacts_visible, follow_scope_q
 from .events import event_build, events_record
 from .jobs import job_create, job_heartbeat, job_principal, job_progress, job_runner, job_set_total
@@ -233,13 +234,30 @@ def bulk_tag_job_create(
     principal: Principal,
     action: str,
     tags: list[Tag],
-    target: dict[str, Any],
+    contacts: list[int] | None = None,
+    filters: dict[str, Any] | None = None,
+    segment: Segment | None = None,
     idempotency_key: str = "",
 ) -> tuple[Job, bool]:
-    """A tag/untag job over ``target`` (``{"contacts": [ids]}`` or ``{"filters": {...}}``, plus
-    ``"segment"`` when the filters came from one). The creator's data scope is stored with it: the
-    job acts only on what its creator may act on, whoever runs it."""
-
+    """A tag/untag job over some ``contacts`` (ids), a list ``filters``, or a ``segment`` (its filters
+    as they are now). Targets are checked first, within the creator's data scope: an id the creator
+    cannot see is as unknown as one that does not exist, and a bad filter is a 400 naming it. The
+    scope is stored with the job: it acts only on what its creator may act on, whoever runs it."""
+    if contacts is not None:
+        ids = sorted(set(contacts))
+        visible = set(contacts_visible(principal).filter(pk__in=ids).values_list("pk", flat=True))
+        missing = [i for i in ids if i not in visible]
+        if missing:
+            raise ValidationError({"contacts": [f"Unknown contact ids: {', '.join(map(str, missing))}."]})
+        target: dict[str, Any] = {"contacts": ids}
+    else:
+        field = "segment" if segment is not None else "filters"
+        filters = dict(segment.filters) if segment is not None else filters or {}
+        try:
+            contacts_matching(principal=principal, filters=filters)
+        except ValidationError as exc:
+            raise ValidationError({field: exc.detail}) from exc
+        target = {"filters": filters, **({"segment": segment.pk} if segment is not None else {})}
     params = {
         "action": action,
         "tags": [t.pk for t in tags],
