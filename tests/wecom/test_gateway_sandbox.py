@@ -206,8 +206,12 @@ def _parallel_mark_tags(gw, sandbox, calls: int = 24) -> tuple[int, list]:
     tag = next(iter(sandbox.state.tags))
     pairs = [(u, c.external_userid) for c in sandbox.state.contacts.values() for u in c.follows][:calls]
     errors = []
+    # All threads call at the same instant: on a loaded machine, threads started one by one could
+    # finish before the next starts, and the control experiment would see no overlap at all.
+    start = threading.Barrier(len(pairs))
 
     def call(userid, external_userid):
+        start.wait(timeout=30)
         try:
             gw.mark_tag(userid=userid, external_userid=external_userid, add_tag=[tag])
         except WeComError as exc:
@@ -229,7 +233,7 @@ def test_the_concurrency_cap_keeps_wecom_from_answering_45033(gw, sandbox, setti
 
 def test_without_the_cap_wecom_does_answer_45033(gw, sandbox, settings):
     """The control experiment: the previous test would fail if the cap did nothing."""
-    sandbox.set_faults({"apis": {"externalcontact/mark_tag": {"concurrency": 4, "latency_ms": 40}}})
+    sandbox.set_faults({"apis": {"externalcontact/mark_tag": {"concurrency": 4, "latency_ms": 150}}})
     settings.WECOM_CONCURRENCY_OVERRIDES = {"externalcontact/mark_tag": 50}
     refused, _ = _parallel_mark_tags(gw, sandbox)
     assert refused > 0
