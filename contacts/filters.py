@@ -20,6 +20,16 @@ from drf_spectacular.utils import extend_schema_field
 from .models import Contact, ContactStatus, Department, Follow, Staff, Stage, Tag
 
 GENDERS = ((0, "unknown"), (1, "male"), (2, "female"))
+
+
+# Declared, so the schema does not depend on the database: drf-spectacular would otherwise read
+# the model field's range, which differs between SQLite and PostgreSQL, and the dashboard's
+# generated API types would change with the database they were generated against.
+@extend_schema_field({"type": "integer", "enum": [value for value, _ in GENDERS]})
+class GenderFilter(django_filters.TypedChoiceFilter):
+    pass
+
+
 ADD_WAYS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 201, 202)
 FILTER_PARAMS = (
     "tags_all",
@@ -95,7 +105,8 @@ class ContactFilter(django_filters.FilterSet):
         method="filter_staff", help_text="Followed by this staff member (WeCom userid)."
     )
     department = IntegerFilter(
-        method="filter_department", help_text="Followed by staff of this WeCom department id."
+        method="filter_department",
+        help_text="Followed by staff of this WeCom department or one under it.",
     )
     state = django_filters.CharFilter(method="filter_state", help_text="Added through this channel (state).")
     add_way = django_filters.TypedChoiceFilter(
@@ -103,7 +114,7 @@ class ContactFilter(django_filters.FilterSet):
     )
     stage = IntegerFilter(method="filter_stage", help_text="Stage id.")
     status = django_filters.ChoiceFilter(choices=ContactStatus.choices)
-    gender = django_filters.TypedChoiceFilter(choices=GENDERS, coerce=int)
+    gender = GenderFilter(choices=GENDERS, coerce=int, help_text="0 unknown, 1 male, 2 female.")
     added_after = django_filters.DateFilter(
         method="filter_added_after", help_text="First added on or after (ISO date)."
     )
@@ -176,8 +187,10 @@ class ContactFilter(django_filters.FilterSet):
             if not Department.objects.filter(wecom_id=value).exists():
                 self._reject(name, f"Unknown department {value}.")
 
+        from .selectors import department_subtree
+
         self._narrowing_check(check)
-        return queryset.filter(facets__has_key=f"d:{int(value)}")
+        return queryset.filter(facets__has_any_keys=[f"d:{d}" for d in department_subtree(int(value))])
 
     def filter_state(self, queryset, name, value):
         return queryset.filter(facets__has_key=f"c:{value}")
@@ -205,7 +218,9 @@ class ContactFilter(django_filters.FilterSet):
 
 
 class StaffFilter(django_filters.FilterSet):
-    department = IntegerFilter(method="filter_department", help_text="WeCom department id.")
+    department = IntegerFilter(
+        method="filter_department", help_text="Members of this WeCom department or a department under it."
+    )
     is_active = django_filters.BooleanFilter()
     search = django_filters.CharFilter(method="filter_search", help_text="Name or userid contains.")
 
@@ -214,9 +229,9 @@ class StaffFilter(django_filters.FilterSet):
         fields = ["is_active"]
 
     def filter_department(self, queryset, name, value):
-        from .selectors import staff_ids_in_departments
+        from .selectors import department_subtree, staff_ids_in_departments
 
-        return queryset.filter(id__in=staff_ids_in_departments([int(value)]))
+        return queryset.filter(id__in=staff_ids_in_departments(department_subtree(int(value))))
 
     def filter_search(self, queryset, name, value):
         value = value.strip()

@@ -4,6 +4,7 @@ lists, details, exports and bulk jobs all start from ``contacts_visible``.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -19,14 +20,26 @@ from django.db.models import (
     Subquery,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncDate
 from django.http import QueryDict
+from django.utils import timezone
 
 from scrm.tenancy.models import DataScope, Role
 from scrm.tenancy.principal import Principal
 
 from .filters import FILTER_PARAMS, ContactFilter
-from .models import Contact, ContactEvent, Department, Follow, FollowStatus, Note, Staff, Tag
+from .models import (
+    Contact,
+    ContactEvent,
+    ContactStatus,
+    Department,
+    EventType,
+    Follow,
+    FollowStatus,
+    Note,
+    Staff,
+    Tag,
+)
 
 
 def contact_scope_q(principal: Principal) -> Q:
@@ -63,6 +76,21 @@ def contacts_matching(*, principal: Principal, filters: Mapping[str, str]) -> Qu
 
 
 # -- staff and departments ------------------------------------------------------------------------
+
+
+def department_subtree(wecom_id: int) -> list[int]:
+    """A department and every department under it (WeCom ids): staff usually sit in leaf departments,
+    so filtering by a parent such as 销售中心 means its whole branch. One query: a corp's tree is small."""
+    children: dict[int, list[int]] = {}
+    for dept, parent in Department.objects.values_list("wecom_id", "parent_wecom_id"):
+        children.setdefault(parent, []).append(dept)
+    branch, todo = [], [wecom_id]
+    while todo:
+        dept = todo.pop()
+        if dept not in branch:
+            branch.append(dept)
+            todo.extend(children.get(dept, ()))
+    return branch
 
 
 def staff_ids_in_departments(department_ids: Iterable[int]) -> list[int]:
@@ -234,3 +262,63 @@ def follows_lost(principal: Principal) -> QuerySet[Follow]:
         .annotate(stayed=stayed)
         .order_by(F("ended_at").desc(nulls_last=True), "-id")
     )
+
+
+# -- overview -------------------------------------------------------------------------------------
+
+OVERVIEW_DAYS = 30
+
+
+def overview(
+    principal: Principal, *, now: dt.datetime | None = None, days: int = OVERVIEW_DAYS
+) -> dict[str, Any]:
+    """The dashboard's headline numbers and its daily new/lost series, within ``principal``'s scope.
+
+    Days are calendar days in the tenant's time zone (``settings.TIME_ZONE``); a day is counted by
+    the distinct customers who added (``ADDED``) or deleted (``LOST``) a staff member that day, so a
+    customer adding two salespeople the same day is one new customer. Events are scoped by the staff
+    member they concern (as the losses list is): a sales member's "lost today" is the customers who
+    deleted *them*, even when another salesperson still follows the customer. Four queries whatever
+    the data (the three counts and one grouped query for the whole series), plus the department's
+    staff for a department-scoped sales member.
+    """
+    tz = timezone.get_default_timezone()
+    today = timezone.localdate(now or timezone.now(), tz)
+    first = today - dt.timedelta(days=days - 1)
+    start = dt.datetime.combine(first, dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(today + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    counted = (
+        ContactEvent.objects.filter(
+            follow_scope_q(principal),
+            type__in=[EventType.ADDED, EventType.LOST],
+            occurred_at__gte=start,
+            occurred_at__lt=end,
+        )
+        .annotate(day=TruncDate("occurred_at", tzinfo=tz))
+        .order_by()
+        .values("day", "type")
+        .annotate(n=Count("contact_id", distinct=True))
+    )
+    per_day = {(row["day"], row["type"]): row["n"] for row in counted}
+    series = [
+        {
+            "date": day,
+            "new": per_day.get((day, EventType.ADDED), 0),
+            "lost": per_day.get((day, EventType.LOST), 0),
+        }
+        for day in (first + dt.timedelta(days=i) for i in range(days))
+    ]
+    week_start = today - dt.timedelta(days=today.weekday())  # Monday
+    this_week = [point for point in series if point["date"] >= week_start]
+    return {
+        "customers": contacts_visible(principal).filter(status=ContactStatus.ACTIVE).count(),
+        "new_today": series[-1]["new"],
+        "lost_today": series[-1]["lost"],
+        "net_this_week": sum(p["new"] - p["lost"] for p in this_week),
+        "tags": Tag.objects.filter(deleted=False).count(),
+        "staff": Staff.objects.filter(is_active=True).count(),
+        "today": today,
+        "week_start": week_start,
+        "time_zone": str(tz),
+        "daily": series,
+    }

@@ -164,18 +164,21 @@ class StageChangeSerializer(serializers.Serializer):
     )
 
 
+class LostContactSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    external_userid = serializers.CharField()
+    name = serializers.CharField()
+    avatar = serializers.CharField()
+
+
 class LostSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="pk", help_text="The follow's id.")
-    contact = serializers.SerializerMethodField()
+    contact = LostContactSerializer()
     staff = StaffRefSerializer()
     ended_at = serializers.DateTimeField(allow_null=True, help_text="When the customer deleted them.")
     state = serializers.CharField(help_text="The channel the customer had come through.")
     added_at = serializers.DateTimeField(allow_null=True)
     days_stayed = serializers.SerializerMethodField(help_text="Whole days between added and lost.")
-
-    def get_contact(self, follow) -> dict:
-        c = follow.contact
-        return {"id": c.pk, "external_userid": c.external_userid, "name": c.name, "avatar": c.avatar}
 
     def get_days_stayed(self, follow) -> int | None:
         return follow.stayed.days if follow.stayed is not None else None

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("contacts.apis.jobs")),
     path("", include("contacts.apis.sync")),
     path("", include("contacts.apis.notifications")),
+    path("", include("contacts.apis.overview")),
 ]

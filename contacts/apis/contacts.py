@@ -186,6 +186,9 @@ class DepartmentTreeView(TenantAPIView):
     """The WeCom department tree."""
 
     queryset = Department.objects
+    # One tree, never paged: without this the schema documented a paginated response.
+    pagination_class = None
+    filter_backends: list = []
 
     @extend_schema(summary="The department tree", responses=DepartmentNodeSerializer(many=True))
     def get(self, request):

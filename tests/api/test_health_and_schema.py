@@ -180,7 +180,9 @@ def test_docs_page_uses_swagger_ui_served_locally(db):
     assert b"SwaggerUIBundle" in streamed(asset)
 
 
-def test_root_redirects_to_the_docs(db):
+def test_root_is_the_dashboard(db, settings, tmp_path):
+    (tmp_path / "index.html").write_text('<div id="root"></div>')
+    settings.FRONTEND_DIST = tmp_path
     response = Client().get("/")
-    assert response.status_code == 302
-    assert response["Location"] == "/api/docs/"
+    assert response.status_code == 200
+    assert response.content == b'<div id="root"></div>'

@@ -115,7 +115,9 @@ def test_other_tenant_sees_none_of_them(charlie_client, world):
         (lambda w: {"tags_any": f"{w['new'].pk},{w['cold'].pk}"}, ["韩梅梅", "王芳"]),
         (lambda w: {"tags_none": str(w["vip"].pk)}, ["赵走了", "韩梅梅"]),
         (lambda w: {"staff": "bob"}, ["赵走了", "韩梅梅", "李雷"]),
-        (lambda w: {"department": "2"}, ["韩梅梅", "王芳"]),
+        (lambda w: {"department": "3"}, ["赵走了", "韩梅梅", "李雷"]),
+        # A department includes the ones under it (华东 is under 销售部).
+        (lambda w: {"department": "2"}, ["赵走了", "韩梅梅", "李雷", "王芳"]),
         (lambda w: {"state": "ch_web"}, ["赵走了", "李雷"]),
         (lambda w: {"add_way": "3"}, ["李雷"]),
         (lambda w: {"stage": str(w["lead"].pk)}, ["王芳"]),
@@ -128,9 +130,9 @@ def test_other_tenant_sees_none_of_them(charlie_client, world):
         (lambda w: {"search": "138000"}, ["王芳"]),
     ],
     ids=[
-        "tags_all", "tags_any", "tags_none", "staff", "department", "state", "add_way", "stage", "status",
-        "gender", "added_after", "added_before", "search_remark_chinese", "search_name_chinese",
-        "search_mobile",
+        "tags_all", "tags_any", "tags_none", "staff", "department", "department_branch", "state", "add_way",
+        "stage", "status", "gender", "added_after", "added_before", "search_remark_chinese",
+        "search_name_chinese", "search_mobile",
     ],
 )  # fmt: skip
 def test_each_filter(alice_client, world, params, expected):

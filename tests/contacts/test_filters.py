@@ -37,6 +37,26 @@ def test_tags_all_any_none_staff_and_search(build_a, tenant_a):
     assert f(search="梅") == ["韩梅梅"]
 
 
+def test_a_department_means_its_whole_branch(build_a, tenant_a, alice_client):
+    """Staff sit in leaf departments: filtering by 销售中心 must find the people of its sub-teams."""
+    b = build_a
+    b.department(1, "总部", parent=0)
+    b.department(2, "销售中心", parent=1)
+    b.department(3, "华东", parent=2)
+    b.department(4, "市场部", parent=1)
+    b.contact("王芳", staff=b.staff("ann", departments=(3,)))
+    b.contact("李雷", staff=b.staff("cat", departments=(4,)))
+    f = lambda **kw: names(contacts_matching(principal=admin(tenant_a), filters=kw))  # noqa: E731
+    assert f(department="2") == ["王芳"]
+    assert f(department="3") == ["王芳"]
+    assert f(department="4") == ["李雷"]
+    assert f(department="1") == ["李雷", "王芳"]
+    staff = alice_client.get("/api/v1/staff/?department=2").json()["results"]
+    assert [s["userid"] for s in staff] == ["ann"]
+    staff = alice_client.get("/api/v1/staff/?department=1").json()["results"]
+    assert sorted(s["userid"] for s in staff) == ["ann", "cat"]
+
+
 def test_unknown_ids_are_errors_naming_the_parameter(build_a, tenant_a):
     build_a.staff("ann")
     with pytest.raises(ValidationError) as exc:
