@@ -1,0 +1,185 @@
+// Every filter of the contacts list; each change goes to the URL (the page reads its state from there).
+import { ClearOutlined } from "@ant-design/icons";
+import { Button, DatePicker, Select, TreeSelect } from "antd";
+import dayjs from "dayjs";
+import { useDeferredValue, useState } from "react";
+import { useTranslation } from "react-i18next";
+
+import { type DepartmentNode, useDepartments, useStaffOptions, useStages, useTagGroups } from "./api";
+import { DraftInput, Field, TagPicker, useLabels } from "./controls";
+import { ADD_WAYS, type CustomerFilters, EMPTY_FILTERS, GENDERS, STATUSES, hasActiveFilters } from "./filters";
+
+interface TreeNode {
+  value: number;
+  title: string;
+  children: TreeNode[];
+}
+
+function departmentTree(nodes: DepartmentNode[] | undefined): TreeNode[] {
+  return (nodes ?? []).map((node) => ({
+    value: node.wecom_id,
+    title: node.name,
+    children: departmentTree(node.children as unknown as DepartmentNode[]),
+  }));
+}
+
+function StaffPicker({ value, onChange }: { value: string; onChange: (userid: string) => void }) {
+  const { t } = useTranslation("customers");
+  const [search, setSearch] = useState("");
+  const deferred = useDeferredValue(search);
+  const staff = useStaffOptions(deferred.trim());
+  const options = (staff.data?.results ?? []).map((s) => ({
+    value: s.userid,
+    label: s.name && s.name !== s.userid ? `${s.name} (${s.userid})` : s.userid,
+  }));
+  if (value && !options.some((o) => o.value === value)) options.unshift({ value, label: value });
+  return (
+    <Select
+      id="filter-staff"
+      allowClear
+      showSearch={{ filterOption: false, onSearch: setSearch }}
+      placeholder={t("filter.anyone")}
+      loading={staff.isFetching}
+      options={options}
+      value={value || undefined}
+      onChange={(userid) => {
+        setSearch("");
+        onChange(userid ?? "");
+      }}
+      notFoundContent={staff.isFetching ? t("common:state.loading") : t("common:state.empty")}
+    />
+  );
+}
+
+export default function FilterBar({
+  filters,
+  onChange,
+}: {
+  filters: CustomerFilters;
+  onChange: (patch: Partial<CustomerFilters>) => void;
+}) {
+  const { t } = useTranslation("customers");
+  const labels = useLabels();
+  const tagGroups = useTagGroups();
+  const stages = useStages();
+  const departments = useDepartments();
+  const tagProps = { groups: tagGroups.data, loading: tagGroups.isPending, placeholder: t("filter.anyTag") };
+
+  return (
+    <div
+      role="search"
+      aria-label={t("filter.title")}
+      style={{ display: "flex", flexWrap: "wrap", gap: 12, alignItems: "flex-end", marginBottom: 16 }}
+    >
+      <Field id="filter-search" label={t("filter.search")} width={240}>
+        <DraftInput
+          id="filter-search"
+          search
+          value={filters.search}
+          placeholder={t("filter.searchPlaceholder")}
+          onCommit={(search) => onChange({ search })}
+        />
+      </Field>
+      <Field id="filter-tags-all" label={t("filter.tagsAll")} width={240}>
+        <TagPicker id="filter-tags-all" {...tagProps} value={filters.tags_all} onChange={(ids) => onChange({ tags_all: ids })} />
+      </Field>
+      <Field id="filter-tags-any" label={t("filter.tagsAny")} width={240}>
+        <TagPicker id="filter-tags-any" {...tagProps} value={filters.tags_any} onChange={(ids) => onChange({ tags_any: ids })} />
+      </Field>
+      <Field id="filter-tags-none" label={t("filter.tagsNone")} width={240}>
+        <TagPicker
+          id="filter-tags-none"
+          {...tagProps}
+          value={filters.tags_none}
+          onChange={(ids) => onChange({ tags_none: ids })}
+        />
+      </Field>
+      <Field id="filter-staff" label={t("filter.staff")}>
+        <StaffPicker value={filters.staff} onChange={(staff) => onChange({ staff })} />
+      </Field>
+      <Field id="filter-department" label={t("filter.department")}>
+        <TreeSelect
+          id="filter-department"
+          allowClear
+          showSearch={{ treeNodeFilterProp: "title" }}
+          treeDefaultExpandAll
+          placeholder={t("filter.anyDepartment")}
+          loading={departments.isPending}
+          treeData={departmentTree(departments.data)}
+          value={filters.department ?? undefined}
+          onChange={(department: number | undefined) => onChange({ department: department ?? null })}
+        />
+      </Field>
+      <Field id="filter-state" label={t("filter.channel")} width={160}>
+        <DraftInput
+          id="filter-state"
+          value={filters.state}
+          placeholder={t("filter.channelPlaceholder")}
+          onCommit={(state) => onChange({ state })}
+        />
+      </Field>
+      <Field id="filter-add-way" label={t("filter.addWay")} width={180}>
+        <Select
+          id="filter-add-way"
+          allowClear
+          placeholder={t("filter.any")}
+          options={ADD_WAYS.map((way) => ({ value: way, label: labels.addWay(way) }))}
+          value={filters.add_way ?? undefined}
+          onChange={(way) => onChange({ add_way: way ?? null })}
+        />
+      </Field>
+      <Field id="filter-stage" label={t("filter.stage")} width={160}>
+        <Select
+          id="filter-stage"
+          allowClear
+          placeholder={t("filter.any")}
+          loading={stages.isPending}
+          options={(stages.data ?? []).map((stage) => ({ value: stage.id, label: stage.name }))}
+          value={filters.stage ?? undefined}
+          onChange={(stage) => onChange({ stage: stage ?? null })}
+        />
+      </Field>
+      <Field id="filter-status" label={t("filter.status")} width={140}>
+        <Select
+          id="filter-status"
+          allowClear
+          placeholder={t("filter.any")}
+          options={STATUSES.map((status) => ({ value: status, label: labels.status(status) }))}
+          value={filters.status ?? undefined}
+          onChange={(status) => onChange({ status: status ?? null })}
+        />
+      </Field>
+      <Field id="filter-gender" label={t("filter.gender")} width={120}>
+        <Select
+          id="filter-gender"
+          allowClear
+          placeholder={t("filter.any")}
+          options={GENDERS.map((gender) => ({ value: gender, label: labels.gender(gender) }))}
+          value={filters.gender ?? undefined}
+          onChange={(gender) => onChange({ gender: gender ?? null })}
+        />
+      </Field>
+      <Field id="filter-added" label={t("filter.added")} width={260}>
+        <DatePicker.RangePicker
+          id={{ start: "filter-added", end: "filter-added-end" }}
+          allowEmpty={[true, true]}
+          value={[
+            filters.added_after ? dayjs(filters.added_after) : null,
+            filters.added_before ? dayjs(filters.added_before) : null,
+          ]}
+          onChange={(range) =>
+            onChange({
+              added_after: range?.[0] ? range[0].format("YYYY-MM-DD") : "",
+              added_before: range?.[1] ? range[1].format("YYYY-MM-DD") : "",
+            })
+          }
+        />
+      </Field>
+      {hasActiveFilters(filters) && (
+        <Button icon={<ClearOutlined />} onClick={() => onChange(EMPTY_FILTERS)}>
+          {t("filter.clear")}
+        </Button>
+      )}
+    </div>
+  );
+}

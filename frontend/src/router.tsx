@@ -1,0 +1,120 @@
+// Routes, split by page (each page is its own chunk), with role-aware guards.
+import { Button, Result, Spin } from "antd";
+import type { ReactNode } from "react";
+import { useTranslation } from "react-i18next";
+import { createBrowserRouter, Navigate, Outlet, useLocation, useNavigate, useRouteError } from "react-router";
+
+import { type Role, useSession } from "./auth";
+import AppLayout from "./layout/AppLayout";
+import { loginPath } from "./lib/paths";
+import LoginPage from "./pages/LoginPage";
+
+function RequireSession() {
+  const { me, loading } = useSession();
+  const location = useLocation();
+  const { t } = useTranslation();
+  if (loading) {
+    return (
+      <div style={{ display: "grid", placeItems: "center", height: "100vh" }}>
+        <Spin size="large" aria-label={t("state.loading")} />
+      </div>
+    );
+  }
+  if (!me) return <Navigate to={loginPath(location)} replace />;
+  return <AppLayout />;
+}
+
+/** A page only some roles may open; others see why instead of a broken page. */
+export function RequireRole({ roles, children }: { roles: Role[]; children?: ReactNode }) {
+  const { role } = useSession();
+  const { t } = useTranslation();
+  const navigate = useNavigate();
+  if (!role || !roles.includes(role)) {
+    return (
+      <Result
+        status="403"
+        title="403"
+        subTitle={t("state.forbidden")}
+        extra={<Button onClick={() => navigate("/")}>{t("state.backHome")}</Button>}
+      />
+    );
+  }
+  return <>{children ?? <Outlet />}</>;
+}
+
+/** A page that crashed or could not load: say so in the user's language and offer a reload (after a
+ * release, a tab still running the old build cannot find its old page chunks). */
+function RouteError() {
+  const error = useRouteError();
+  const { t } = useTranslation();
+  const text = error instanceof Error ? error.message : String(error);
+  const stale = /dynamically imported module|Importing a module script failed|error loading dynamically/i.test(text);
+  return (
+    <Result
+      status="error"
+      title={stale ? t("state.newVersion") : t("state.crashed")}
+      subTitle={stale ? undefined : text}
+      extra={
+        <Button type="primary" onClick={() => window.location.reload()}>
+          {t("state.reload")}
+        </Button>
+      }
+    />
+  );
+}
+
+function NotFound() {
+  const { t } = useTranslation();
+  const navigate = useNavigate();
+  return (
+    <Result
+      status="404"
+      title="404"
+      subTitle={t("state.notFound")}
+      extra={<Button onClick={() => navigate("/")}>{t("state.backHome")}</Button>}
+    />
+  );
+}
+
+const page = (load: () => Promise<{ default: React.ComponentType }>) => async () => ({
+  Component: (await load()).default,
+});
+
+const MANAGERS: Role[] = ["admin", "operator"];
+
+export const router = createBrowserRouter([
+  { path: "/login", element: <LoginPage />, errorElement: <RouteError /> },
+  {
+    path: "/",
+    element: <RequireSession />,
+    errorElement: <RouteError />,
+    children: [
+      {
+        // A page that fails renders its error inside the shell, so navigation stays usable.
+        errorElement: <RouteError />,
+        children: [
+          { index: true, lazy: page(() => import("./pages/overview/OverviewPage")) },
+          { path: "customers", lazy: page(() => import("./pages/customers/CustomersPage")) },
+          { path: "customers/lost", lazy: page(() => import("./pages/churn/LostPage")) },
+          {
+            element: <RequireRole roles={MANAGERS} />,
+            children: [
+              { path: "tags", lazy: page(() => import("./pages/tags/TagsPage")) },
+              { path: "staff", lazy: page(() => import("./pages/staff/StaffPage")) },
+            ],
+          },
+          {
+            path: "settings",
+            element: <RequireRole roles={["admin"]} />,
+            children: [
+              // "/settings" alone matches this route with no child: open the first tab.
+              { index: true, element: <Navigate to="/settings/wecom" replace /> },
+              { path: "*", lazy: page(() => import("./pages/settings/SettingsPage")) },
+            ],
+          },
+          { path: "*", element: <NotFound /> },
+        ],
+      },
+    ],
+  },
+]);
