@@ -6,7 +6,7 @@ BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 export PORT ?= 8000
 
-.PHONY: install run test lint format bench
+.PHONY: install run test lint format bench frontend api-types chromium
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,23 +24,49 @@ $(STAMP): | $(VENV)/bin/python
 
 install: $(STAMP) .env
 
+# The dashboard (frontend/): npm ci when the lock file changes, a build when any source does.
+FRONTEND_SRC := $(shell find frontend/src -type f 2>/dev/null) frontend/index.html frontend/vite.config.ts \
+	frontend/tsconfig.json
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+
+frontend/dist/index.html: frontend/node_modules/.package-lock.json $(FRONTEND_SRC)
+	cd frontend && npm run --silent build
+
+frontend: frontend/dist/index.html
+
+# Regenerates the dashboard's API types from the OpenAPI schema (a test fails when they are stale).
+api-types: install frontend/node_modules/.package-lock.json
+	$(BIN)/python manage.py spectacular --file var/schema.yml
+	cd frontend && npx openapi-typescript ../var/schema.yml -o src/api/schema.d.ts
+
+# Browser tests drive Debian's Chromium, never a browser a test tool downloads.
+# A CJK font too, or the Chinese UI shows as boxes in the screenshots.
+chromium:
+	@test -x /usr/bin/chromium && test -d /usr/share/fonts/truetype/wqy || { \
+	  echo "Installing Debian's chromium (and a CJK font) for the browser tests..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    chromium fonts-wqy-zenhei >/dev/null; }
+
 # Web + Celery worker + beat from the Procfile, on the embedded defaults unless DATABASE_URL /
 # REDIS_URL are set. DEBUG defaults to on here only: it generates development secrets into var/.
 run: export DEBUG := $(or $(DEBUG),true)
 # honcho gives each Procfile process its own $$PORT (base, +100, +200...): fix the public address
 # once so that every process (the sandbox posting callbacks, the worker) agrees on it.
 run: export PUBLIC_URL := $(or $(PUBLIC_URL),http://127.0.0.1:$(PORT))
-run: install
+run: install frontend
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	PATH="$(BIN):$$PATH" exec $(BIN)/honcho start -f Procfile
 
 # The whole suite against PostgreSQL and Redis, plus lint and migration checks (CI runs exactly this).
-test: install
+test: install frontend chromium
 	$(BIN)/python scripts/check_services.py
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	cd frontend && npm test --silent
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 # Benchmarks (PostgreSQL and Redis required): each prints its figures beside a floor measured in the

@@ -1,7 +1,7 @@
-from django.urls import include, path
-from django.views.generic import RedirectView
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from scrm import frontend
 from scrm.api import errors, health
 from scrm.wecom.callbacks import wecom_callback
 
@@ -18,8 +18,14 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    # Until the dashboard lands (its own issue), the root shows the API documentation.
-    path("", RedirectView.as_view(pattern_name="api-docs", permanent=False)),
+    # Everything else is a dashboard route (client-side routing). Unknown API paths stay JSON 404s,
+    # and so does a missing file (an old bundle after a release): HTML in its place would break the
+    # page with a syntax error instead of the dashboard's "reload" screen.
+    re_path(
+        r"^(?!api/|static/|wecom/|assets/|healthz$|readyz$)(?!.*\.\w+/?$)",
+        frontend.spa_index,
+        name="dashboard",
+    ),
 ]
 
 handler400 = errors.bad_request

@@ -106,12 +106,22 @@ class App:
 
 @pytest.mark.e2e
 @pytest.mark.xdist_group("make-run")
-def test_make_run_serves_readyz_docs_and_the_demo_login(tmp_path):
+def test_make_run_serves_readyz_the_dashboard_docs_and_the_demo_login(tmp_path):
     app = App(tmp_path)
     try:
         app.wait_for(lambda: app.request("/readyz")[0] == 200, "/readyz to answer 200")
         status, body = app.request("/readyz")
         assert json.loads(body)["checks"]["broker"] == {"ok": True}
+
+        # The dashboard is built and served by the same process, with client routes falling back
+        # to its index.html, whose bundle is served too.
+        status, index = app.request("/")
+        assert status == 200
+        assert '<div id="root">' in index, index[:500]
+        assert app.request("/customers?status=active") == (200, index)
+        bundle = re.search(r'src="(/assets/[^"]+\.js)"', index)
+        assert bundle, index
+        assert app.request(bundle.group(1))[0] == 200
 
         status, docs = app.request("/api/docs/")
         assert status == 200

@@ -81,7 +81,8 @@ class Command(BaseCommand):
         path.write_text(json.dumps(credentials, indent=2))
         path.chmod(0o600)
         self.stdout.write(
-            f"\nSiyu is starting at {settings.PUBLIC_URL}/  (API docs: {settings.PUBLIC_URL}/api/docs/)\n"
+            f"\nSiyu is starting: open {settings.PUBLIC_URL}/ and log in "
+            f"(API docs: {settings.PUBLIC_URL}/api/docs/)\n"
             f"Demo logins — DEMO ONLY, generated for this machine, kept in {path}:\n"
         )
         for username, role, _, _ in DEMO_USERS:
