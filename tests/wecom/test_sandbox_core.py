@@ -283,7 +283,8 @@ def test_contact_way_lifecycle(sandbox, wx):
     users = [s.userid for s in sandbox.state.staff.values() if s.has_contact_permission]
     added = ec.add_contact_way(2, 2, remark="门店海报", state="ch_poster", user=users[:2], party=[3])
     assert re.fullmatch(r"[0-9a-f]{32}", added["config_id"])
-    assert added["qr_code"].startswith("https://")
+    # An image URL the sandbox serves itself (WeCom: a PNG on its CDN).
+    assert added["qr_code"] == f"{sandbox.base_url}/sandbox/qr/{added['config_id']}.png"
     way = ec.get_contact_way(added["config_id"])["contact_way"]
     assert (way["type"], way["scene"], way["state"], way["user"], way["party"]) == (
         2,

@@ -1,38 +1,45 @@
-"""The sandbox's own API under /sandbox/: act out customers and admins, read records, set faults.
+"""The sandbox's own API under /sandbox/: act out customers and admins, read records, set faults, and
+serve the channel code QR images that ``add_contact_way``'s ``qr_code`` URLs point to.
 
 What happens in WeCom's apps rather than through its API — a customer scans a channel code, deletes a
 salesperson, an admin renames a tag — is simulated here: the state changes and the app gets the same
 encrypted callback WeCom would send. Handlers take ``state.lock`` themselves and release it before
 ``send_callback`` (the app may call the sandbox back while it handles the event). Bad input answers
-HTTP 400 ``{"error": ...}``.
+HTTP 400 ``{"error": ...}``, a QR image of no code 404.
 """
 
 from __future__ import annotations
 
+import io
 import random
 import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
+import segno
+
 from .endpoints_core import (
     DESCRIPTION_MAX,
     REMARK_MAX,
     WAY_TEXT_MAX,
+    contact_me_url,
     delete_tags,
     live_tag,
     opt_str,
     retag,
     str_list,
+    subtree,
     tag_name,
 )
 from .generator import make_id, new_customer, new_external_userid
-from .registry import SandboxRequest, control_route
-from .state import ExternalContact, FollowInfo, SandboxState, Tag, TagGroup, WelcomeCode
+from .registry import RawResponse, SandboxNotFoundError, SandboxRequest, control_route
+from .state import ContactWay, ExternalContact, FollowInfo, SandboxState, Tag, TagGroup, WelcomeCode
 
 if TYPE_CHECKING:
     from .server import Sandbox
 
 WELCOME_CODES_KEPT_SECONDS = 3600  # long past their 20 s of use; kept a while for inspection
+QR_SCALE = 10  # pixels per QR module: about 410 px square, near the size of WeCom's channel code images
 
 
 def _member(state: SandboxState, userid: Any) -> str:
@@ -67,17 +74,78 @@ def _contact_event(change_type: str, userid: str, external_userid: str, **extra:
     }
 
 
+def _scanned_code(state: SandboxState, body: dict[str, Any]) -> ContactWay | None:
+    """The channel code scanned: ``config_id``'s, or without ``userid`` the one whose ``state`` is given.
+
+    ``userid`` with ``state`` and no ``config_id`` is a plain add carrying that state (no code looked up).
+    """
+    config_id = body.get("config_id")
+    if config_id is not None:
+        way = state.contact_ways.get(config_id) if isinstance(config_id, str) else None
+        if way is None:
+            raise ValueError(f"unknown config_id {config_id!r}")
+        if body.get("state") is not None and body["state"] != way.state:
+            raise ValueError(f"channel code {config_id} has state {way.state!r}, not {body['state']!r}")
+        return way
+    if body.get("userid") is not None or not body.get("state"):
+        return None
+    matches = [w for w in state.contact_ways.values() if w.state == body["state"]]
+    if not matches:
+        raise ValueError(f"no channel code has state {body['state']!r}")
+    if len(matches) > 1:
+        raise ValueError(f"{len(matches)} channel codes have state {body['state']!r}: give config_id")
+    return matches[0]
+
+
+def _code_members(state: SandboxState, way: ContactWay) -> list[str]:
+    """Who a scan of the code can reach: its users, then the members of its departments (and their
+    sub-departments), in contact book order; only active members with customer-contact permission."""
+    departments = {d for party in way.party for d in subtree(state, party)}
+    in_departments = [s.userid for s in state.staff.values() if departments.intersection(s.department)]
+    candidates = [*way.user, *in_departments]
+    return [
+        userid
+        for userid in dict.fromkeys(candidates)
+        if (member := state.staff.get(userid)) is not None
+        and member.has_contact_permission
+        and member.status == 1
+    ]
+
+
+def _scanned_member(state: SandboxState, way: ContactWay, userid: Any) -> str:
+    """The member a scan lands on: ``userid`` if given (one of the code's), else the code's next in turn."""
+    members = _code_members(state, way)
+    if userid is not None:
+        if userid not in members:
+            raise ValueError(f"{userid!r} is not among the members of channel code {way.config_id}")
+        return userid
+    if not members:
+        raise ValueError(f"channel code {way.config_id} has no member who can take customers")
+    # Round robin per code: consecutive scans spread over its members, the same way on every replay.
+    userid = members[way.scans % len(members)]
+    way.scans += 1
+    return userid
+
+
 @control_route("simulate/customer-add")
 def customer_add(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
-    """A customer adds ``userid`` (scanning a channel code whose ``state`` is given, if any).
+    """A customer adds a member: ``userid``, or scans a channel code (``config_id``, or its ``state``).
 
-    A new customer unless ``external_userid`` names an existing one (who adds one more staff member).
+    A scanned code picks the member (round robin over its users and department members; ``userid``, if
+    also given, must be one of them) and its state goes into the event. A plain ``userid`` add carries
+    ``state`` as given, if any. A new customer unless ``external_userid`` names an existing one (who
+    adds one more staff member).
     """
     body, state = req.json, sandbox.state
     channel_state = opt_str(body, "state", WAY_TEXT_MAX) or ""
     name = opt_str(body, "name")
     with state.lock:
-        userid = _member(state, body.get("userid"))
+        way = _scanned_code(state, body)
+        if way is None:
+            userid = _member(state, body.get("userid"))
+        else:
+            userid = _scanned_member(state, way, body.get("userid"))
+            channel_state = way.state
         # Seeded by the state's counter: a replayed demo script adds the same customers.
         rng = random.Random(f"{state.corp_id}:{state.next_id('add')}")  # noqa: S311 -- not a secret
         if body.get("external_userid"):
@@ -112,9 +180,29 @@ def customer_add(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     )
     return {
         "external_userid": external_userid,
+        "userid": userid,
+        "state": channel_state,
         "welcome_code": code,
         "callback": sandbox.send_callback(event),
     }
+
+
+@control_route("qr", methods=("GET",))
+def qr_image(sandbox: Sandbox, req: SandboxRequest) -> RawResponse:
+    """``qr/<config_id>.png``: the QR code image a channel code's ``qr_code`` URL points to.
+
+    It encodes a 「联系我」 link for the code, as WeCom's does. Unknown or deleted codes, and mini
+    program codes (no QR), answer 404.
+    """
+    name = req.path.removeprefix("qr").strip("/")
+    config_id = name.removesuffix(".png")
+    with sandbox.state.lock:
+        way = sandbox.state.contact_ways.get(config_id) if name.endswith(".png") else None
+        if way is None or not way.qr_code:
+            raise SandboxNotFoundError(f"no channel code QR image {name!r}")
+    image = io.BytesIO()
+    segno.make_qr(contact_me_url(config_id), error="m").save(image, kind="png", scale=QR_SCALE, border=4)
+    return RawResponse("image/png", image.getvalue())
 
 
 @control_route("simulate/customer-delete")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import secrets
 import time
 from collections import OrderedDict
@@ -38,6 +39,7 @@ WELCOME_TEXT_MAX_BYTES = 4000
 MAX_ATTACHMENTS = 9
 ATTACHMENT_TYPES = ("image", "link", "miniprogram", "video", "file")
 MAX_GROUP_WELCOME_TEMPLATES = 100
+QR_PATH = "/sandbox/qr/"  # where a served sandbox serves channel code QR images (control.qr_image)
 _SNAPSHOT_CACHE = "batch_get_by_user"
 _SNAPSHOTS_KEPT = 64
 
@@ -584,6 +586,22 @@ def _apply_way_fields(state: SandboxState, way: ContactWay, body: dict[str, Any]
         way.chat_expires_in = chat_expires_in or way.chat_expires_in or 86400
 
 
+def contact_me_url(config_id: str) -> str:
+    """What a channel code's QR encodes: a 「联系我」 link shaped like WeCom's, fixed per config_id."""
+    return "https://work.weixin.qq.com/ca/cawcde" + hashlib.sha256(config_id.encode()).hexdigest()[:18]
+
+
+def qr_code_url(sandbox: Sandbox, way: ContactWay) -> str:
+    """The code's ``qr_code``: WeCom's is a PNG anyone can fetch, so a served sandbox serves it itself.
+
+    Worked out per call, not stored: after a restart on another port (the data file reloaded) the URLs
+    follow the new base. Unserved (a bare WSGI app), the stored qpic-shaped URL stands in.
+    """
+    if way.qr_code and sandbox.base_url:
+        return f"{sandbox.base_url}{QR_PATH}{way.config_id}.png"
+    return way.qr_code
+
+
 def _way(state: SandboxState, config_id: Any) -> ContactWay:
     way = state.contact_ways.get(config_id) if isinstance(config_id, str) else None
     if way is None:
@@ -605,12 +623,12 @@ def add_contact_way(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     if scene == 2:
         way.qr_code = f"https://wework.qpic.cn/wwpic/{make_id(state, '', 24, hexdigits=True)}/0"
     state.contact_ways[way.config_id] = way
-    return (
-        {"config_id": way.config_id, "qr_code": way.qr_code} if way.qr_code else {"config_id": way.config_id}
-    )
+    if way.qr_code:
+        return {"config_id": way.config_id, "qr_code": qr_code_url(sandbox, way)}
+    return {"config_id": way.config_id}
 
 
-def render_contact_way(way: ContactWay) -> dict[str, Any]:
+def render_contact_way(sandbox: Sandbox, way: ContactWay) -> dict[str, Any]:
     data: dict[str, Any] = {
         "config_id": way.config_id,
         "type": way.type,
@@ -628,13 +646,13 @@ def render_contact_way(way: ContactWay) -> dict[str, Any]:
         "conclusions": way.conclusions,
     }
     if way.qr_code:
-        data["qr_code"] = way.qr_code
+        data["qr_code"] = qr_code_url(sandbox, way)
     return data
 
 
 @route("externalcontact/get_contact_way")
 def get_contact_way(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
-    return {"contact_way": render_contact_way(_way(sandbox.state, req.json.get("config_id")))}
+    return {"contact_way": render_contact_way(sandbox, _way(sandbox.state, req.json.get("config_id")))}
 
 
 @route("externalcontact/list_contact_way")
@@ -803,7 +821,7 @@ def group_welcome_template_del(sandbox: Sandbox, req: SandboxRequest) -> dict[st
 # -- contact book -----------------------------------------------------------------------------------
 
 
-def _subtree(state: SandboxState, root: int) -> list[int]:
+def subtree(state: SandboxState, root: int) -> list[int]:
     """The department and its descendants, breadth first (WeCom's order)."""
     children: dict[int, list[int]] = {}
     for dept in sorted(state.departments.values(), key=lambda d: -d.order):
@@ -830,10 +848,10 @@ def _department_id(state: SandboxState, value: Any) -> int:
 def department_list(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     state = sandbox.state
     if req.query.get("id"):
-        ids = _subtree(state, _department_id(state, req.query["id"]))
+        ids = subtree(state, _department_id(state, req.query["id"]))
     else:
         roots = [d.id for d in state.departments.values() if d.parentid not in state.departments]
-        ids = [i for root in roots for i in _subtree(state, root)]
+        ids = [i for root in roots for i in subtree(state, root)]
     leaders: dict[int, list[str]] = {}
     for member in state.staff.values():
         for dept_id in member.leader_in:
@@ -857,7 +875,7 @@ def _members(state: SandboxState, req: SandboxRequest) -> list[Staff]:
     if not req.query.get("department_id"):
         raise SandboxError(60127, "department_id missing")
     dept_id = _department_id(state, req.query["department_id"])
-    wanted = set(_subtree(state, dept_id)) if req.query.get("fetch_child") == "1" else {dept_id}
+    wanted = set(subtree(state, dept_id)) if req.query.get("fetch_child") == "1" else {dept_id}
     # Members who left the corp (status 5) are no longer in the contact book.
     return [s for s in state.staff.values() if s.status != 5 and wanted.intersection(s.department)]
 

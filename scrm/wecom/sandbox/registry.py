@@ -16,10 +16,11 @@ if TYPE_CHECKING:
     from .server import Sandbox
     from .state import SandboxState
 
-Handler = Callable[["Sandbox", "SandboxRequest"], dict[str, Any]]
+Handler = Callable[["Sandbox", "SandboxRequest"], "dict[str, Any] | RawResponse"]
 ROUTES: dict[str, tuple[tuple[str, ...], Handler]] = {}
 # Control API under /sandbox/ (simulate customer behaviour, records, faults): path relative to
-# /sandbox/, e.g. "simulate/customer-add". Same handler signature; errors are HTTP 400 JSON.
+# /sandbox/, e.g. "simulate/customer-add". Same handler signature; errors are HTTP 400 JSON
+# (SandboxNotFoundError: 404); a handler may return a RawResponse instead of JSON (QR code images).
 CONTROL_ROUTES: dict[str, tuple[tuple[str, ...], Handler]] = {}
 # Called by the corp generator after the core data exists: fn(state, rng, sizes) adds its section's data.
 GENERATOR_HOOKS: list[Callable[[SandboxState, Any, dict[str, int]], None]] = []
@@ -32,6 +33,18 @@ class SandboxError(Exception):
         super().__init__(f"{errcode} {errmsg}")
         self.errcode = errcode
         self.errmsg = errmsg
+
+
+class SandboxNotFoundError(Exception):
+    """A control handler's "no such thing": answered HTTP 404 ``{"error": message}``."""
+
+
+@dataclass
+class RawResponse:
+    """A control handler's answer that is not JSON (an image): sent as is with its Content-Type."""
+
+    content_type: str
+    body: bytes
 
 
 @dataclass

@@ -35,7 +35,7 @@ from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 
 from . import generator, registry
 from .faults import FaultPlan, parse_apis
-from .registry import SandboxError, SandboxRequest
+from .registry import RawResponse, SandboxError, SandboxNotFoundError, SandboxRequest
 from .state import SandboxState
 
 logger = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ _ERRMSG = {
     48002: "api forbidden",
 }
 _HTTP_STATUS = {200: "200 OK", 400: "400 Bad Request", 404: "404 Not Found", 405: "405 Method Not Allowed"}
+_JSON = "application/json; charset=utf-8"
 # Callbacks must reach the app directly: an HTTP(S)_PROXY in the environment is not for the sandbox.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -128,7 +129,8 @@ class Sandbox:
         self._stats_lock = threading.Lock()
         self._tokens: dict[str, float] = {}  # access_token -> expires_at
         self._token_lock = threading.Lock()
-        self.base_url: str | None = None  # set by serve_in_thread
+        # Set by serve_in_thread; channel codes' qr_code URLs point here (see endpoints_core.qr_code_url).
+        self.base_url: str | None = None
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.data_file = Path(data_file) if data_file else None
@@ -411,10 +413,13 @@ class Sandbox:
             status, payload = 200, self._index(base)
         else:
             status, payload = 404, {"error": f"not found: {path}; the WeCom API is under {API_PREFIX}"}
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        if isinstance(payload, RawResponse):
+            data, mime = payload.body, payload.content_type
+        else:
+            data, mime = json.dumps(payload, ensure_ascii=False).encode("utf-8"), _JSON
         start_response(
             _HTTP_STATUS.get(status, f"{status} Error"),
-            [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(data)))],
+            [("Content-Type", mime), ("Content-Length", str(len(data)))],
         )
         return [data]
 
@@ -476,7 +481,7 @@ class Sandbox:
 
     def _handle_control(
         self, method: str, path: str, query: dict[str, str], body: bytes, content_type: str
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> tuple[int, dict[str, Any] | RawResponse]:
         entry = _control_route(path.rstrip("/"))
         if entry is None:
             return 404, {"error": f"unknown sandbox control path {CONTROL_PREFIX}{path}"}
@@ -494,6 +499,8 @@ class Sandbox:
             )
         except SandboxError as e:
             return 400, {"error": e.errmsg, "errcode": e.errcode}
+        except SandboxNotFoundError as e:
+            return 404, {"error": str(e)}
         except ValueError as e:
             return 400, {"error": str(e)}
         except Exception as e:

@@ -126,9 +126,11 @@ class ContactWay:
     expires_in: int = 0
     chat_expires_in: int = 0
     conclusions: dict[str, Any] = field(default_factory=dict)
-    qr_code: str = ""
+    qr_code: str = ""  # qpic-shaped, empty for mini program codes; a served sandbox answers its own URL
     create_time: int = 0  # list_contact_way filters on it
     unionid: str = ""
+    # Customers who scanned it so far (simulate/customer-add): where its round robin over members stands.
+    scans: int = 0
 
 
 @dataclass
