@@ -19,6 +19,7 @@ from scrm.wecom.handlers import wecom_handler
 
 from .facets import contacts_refresh
 from .models import Contact, ContactEvent, EventType, Follow, FollowStatus
+from .services.channels import customer_arrived
 from .services.churn import churn_notify
 from .services.events import event_build, events_record
 from .sync import MISSING_IN_FULL_SYNC, contact_sync_one, staff_ids_ensure, tag_change_apply
@@ -36,8 +37,16 @@ def _occurred_at(payload: dict) -> dt.datetime:
 @wecom_handler(CONTACT, "add_half_external_contact")
 @wecom_handler(CONTACT, "edit_external_contact")
 def on_contact_changed(*, tenant: Tenant, event) -> None:
-    """A customer added a staff member, or a staff member edited them: mirror what WeCom has now."""
-    contact_sync_one(api=api_for(tenant), external_userid=event.payload["ExternalUserID"])
+    """A customer added a staff member, or a staff member edited them: mirror what WeCom has now.
+
+    A new customer is then greeted and tagged by its channel (``channels.customer_arrived``): here,
+    in the same handler, because the welcome_code in the event lives 20 seconds and the re-read
+    gives the name the welcome addresses them by.
+    """
+    api = api_for(tenant)
+    contact_sync_one(api=api, external_userid=event.payload["ExternalUserID"])
+    if event.change_type == "add_external_contact":
+        customer_arrived(tenant=tenant, api=api, payload=event.payload, received_at=event.received_at)
 
 
 def _follow_end(

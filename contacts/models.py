@@ -189,6 +189,8 @@ class Follow(TenantModel):
         indexes = [
             models.Index(fields=["tenant", "staff", "status"], name="follow_tenant_staff_status"),
             models.Index(fields=["tenant", "status", "-ended_at"], name="follow_tenant_status_ended"),
+            # Channel stats and daily caps: a channel's follows by day.
+            models.Index(fields=["tenant", "state", "added_at"], name="follow_tenant_state_added"),
         ]
 
     def __str__(self) -> str:
@@ -206,6 +208,8 @@ class EventType(models.TextChoices):
     REMARK_CHANGED = "remark_changed", "Remark changed"
     TRANSFERRED = "transferred", "Transferred"
     TRANSFER_FAILED = "transfer_failed", "Transfer failed"
+    WELCOMED = "welcomed", "Welcome message sent"
+    WELCOME_FAILED = "welcome_failed", "Welcome message not sent"
 
 
 class ContactEvent(TenantModel):
@@ -443,7 +447,120 @@ class ContactSettings(TenantModel):
     # Send the staff member a WeCom app message when a customer deletes them (needs the agent id).
     churn_app_message = models.BooleanField(default=False)
     nightly_sync = models.BooleanField(default=True)
+    # The welcome for customers who arrive with no channel, or through one without its own welcome
+    # (contacts.services.welcome has the shape); {} sends none.
+    welcome = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):
         constraints = [models.UniqueConstraint(fields=["tenant"], name="contactsettings_one_per_tenant")]
+
+
+# --- channel codes (渠道活码) and welcome messages ------------------------------------------------
+
+
+class MediaAsset(TenantModel):
+    """An image for welcome messages, kept here and uploaded to WeCom when a message needs it.
+
+    WeCom's media ids live three days: ``media_id`` is reused while fresh and uploaded again after.
+    """
+
+    file = models.FileField(upload_to="media-assets/%Y/%m/")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    media_id = models.CharField(max_length=255, blank=True)
+    media_uploaded_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["tenant", "sha256"], name="mediaasset_tenant_sha256")]
+
+
+class ContactWay(TenantModel):
+    """A channel code (渠道活码, WeCom's 「联系我」): a QR code that attributes the customers who scan it.
+
+    ``state`` travels with every customer the code brings (follow_info.state, the add event's State):
+    it is the attribution key, unique per tenant and never reused. Members are local ids; what WeCom
+    has on the code right now (after the schedule and the daily caps) is ``applied_userids``.
+    """
+
+    name = models.CharField(max_length=60)
+    state = models.CharField(max_length=30)
+    config_id = models.CharField(max_length=64, blank=True)
+    qr_code = models.URLField(max_length=500, blank=True)
+    multi = models.BooleanField(default=False)  # WeCom type 2 (several members) or 1 (one member)
+    skip_verify = models.BooleanField(default=True)
+    user_ids = models.JSONField(default=list, blank=True)  # Staff pks
+    department_ids = models.JSONField(default=list, blank=True)  # WeCom department ids
+    # [{"weekdays": [1..7], "start": "HH:MM", "end": "HH:MM", "user_ids": [...]}]: first match wins,
+    # none matching means user_ids/department_ids.
+    schedule = models.JSONField(default=list, blank=True)
+    daily_cap = models.PositiveIntegerField(null=True, blank=True)  # adds per member per day
+    backup_user_ids = models.JSONField(default=list, blank=True)  # when every member is capped
+    tag_ids = models.JSONField(default=list, blank=True)  # Tag pks applied to its customers
+    welcome = models.JSONField(default=dict, blank=True)  # {}: the tenant's default welcome
+    applied_userids = models.JSONField(default=list, blank=True)
+    applied_party = models.JSONField(default=list, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "state"], name="contactway_unique_state"),
+            models.UniqueConstraint(fields=["tenant", "name"], name="contactway_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.state})"
+
+
+class WelcomeStatus(models.TextChoices):
+    PENDING = "pending", "Being sent"
+    SENT = "sent", "Sent"
+    EXPIRED = "expired", "The welcome code expired (20 s) before it was sent"
+    USED = "used", "The welcome code was used already (the chat had started)"
+    FAILED = "failed", "WeCom refused it"
+    SKIPPED = "skipped", "No welcome message configured"
+
+
+class Welcome(TenantModel):
+    """One welcome_code and what became of it: the greeting of one new follow.
+
+    Unique per code, so a duplicate add event finds the row and greets nobody twice.
+    """
+
+    welcome_code = models.CharField(max_length=128)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="welcomes")
+    staff = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    contact_way = models.ForeignKey(
+        ContactWay, null=True, blank=True, on_delete=models.SET_NULL, related_name="welcomes"
+    )
+    state = models.CharField(max_length=30, blank=True)
+    status = models.CharField(max_length=16, choices=WelcomeStatus.choices, default=WelcomeStatus.PENDING)
+    errcode = models.IntegerField(null=True, blank=True)
+    error = models.CharField(max_length=255, blank=True)
+    received_at = models.DateTimeField()  # the callback's arrival: the 20 seconds start here
+    sent_at = models.DateTimeField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "welcome_code"], name="welcome_unique_code"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "contact_way", "-id"], name="welcome_tenant_way"),
+            models.Index(fields=["tenant", "contact", "-id"], name="welcome_tenant_contact"),
+        ]

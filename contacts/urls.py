@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("contacts.apis.sync")),
     path("", include("contacts.apis.notifications")),
     path("", include("contacts.apis.overview")),
+    path("", include("contacts.apis.channels")),
 ]

@@ -303,6 +303,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "contacts.requeue_stale_syncs",
         "schedule": 120,
     },
+    # Channel codes with a schedule or a daily cap change members over the day.
+    "contacts-channels-refresh": {
+        "task": "contacts.channels_refresh_all",
+        "schedule": 60,
+    },
+    # Welcome images are uploaded again before WeCom forgets them (3 days).
+    "contacts-welcome-media-refresh": {
+        "task": "contacts.welcome_media_refresh",
+        "schedule": 6 * 60 * 60,
+    },
 }
 
 LOGGING = {

@@ -147,6 +147,111 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/channels/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Channel codes, with adds/losses/net over a date range */
+        get: operations["v1_channels_list"];
+        put?: never;
+        /** Create a channel code in WeCom */
+        post: operations["v1_channels_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/channels/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A channel code */
+        get: operations["v1_channels_retrieve"];
+        put?: never;
+        post?: never;
+        /** Delete a channel code in WeCom; its customers keep their attribution */
+        delete: operations["v1_channels_destroy"];
+        options?: never;
+        head?: never;
+        /** Change a channel code (WeCom's copy too) */
+        patch: operations["v1_channels_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/channels/{id}/qr/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The channel's QR code as a PNG */
+        get: operations["v1_channels_qr_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/channels/{id}/simulate/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Demo: a customer scans this code (the sandbox adds them and calls back) */
+        post: operations["v1_channels_simulate_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/channels/{id}/stats/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A channel's adds, losses, net and retention per day and per staff member */
+        get: operations["v1_channels_stats_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/channels/{id}/welcomes/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The greetings of this code's customers, newest first */
+        get: operations["v1_channels_welcomes_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/contact-settings/": {
         parameters: {
             query?: never;
@@ -426,6 +531,46 @@ export interface paths {
         };
         /** Download a job's result file (an export's CSV) */
         get: operations["v1_jobs_download_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/media/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload an image for welcome messages (JPG/PNG, ≤ 10 MB)
+         * @description For tenant routes that are not plain model CRUD (actions, reports).
+         */
+        post: operations["v1_media_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/media/{id}/file/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An uploaded image
+         * @description For tenant routes that are not plain model CRUD (actions, reports).
+         */
+        get: operations["v1_media_file_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1031,6 +1176,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/welcome-default/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The default welcome (customers with no channel, or a channel without one)
+         * @description For tenant routes that are not plain model CRUD (actions, reports).
+         */
+        get: operations["v1_welcome_default_retrieve"];
+        /**
+         * Set the default welcome ({} for none)
+         * @description For tenant routes that are not plain model CRUD (actions, reports).
+         */
+        put: operations["v1_welcome_default_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1108,6 +1277,35 @@ export interface components {
          * @enum {string}
          */
         CallbackEventStatusEnum: "pending" | "processing" | "done" | "ignored" | "failed" | "parked";
+        ChannelRetentionTotals: {
+            adds: number;
+            losses: number;
+            net: number;
+            /**
+             * Format: double
+             * @description Share of the customers added ≥ 7 days ago still following after 7 days.
+             */
+            retained_7d: number | null;
+            /**
+             * Format: double
+             * @description Share of the customers added ≥ 30 days ago still following after 30 days.
+             */
+            retained_30d: number | null;
+        };
+        ChannelStats: {
+            /** Format: date */
+            start: string;
+            /** Format: date */
+            end: string;
+            totals: components["schemas"]["ChannelRetentionTotals"];
+            days: components["schemas"]["DailyChannelStats"][];
+            staff: components["schemas"]["StaffChannelStats"][];
+        };
+        ChannelTotals: {
+            adds: number;
+            losses: number;
+            net: number;
+        };
         /**
          * @description * `external_userid` - external_userid
          *     * `name` - name
@@ -1206,8 +1404,63 @@ export interface components {
             /** @description Follows WeCom refused: nothing changed for them. */
             errors: components["schemas"]["TaggingError"][];
         };
+        ContactWay: {
+            readonly id: number;
+            readonly name: string;
+            readonly state: string;
+            readonly config_id: string;
+            /** Format: uri */
+            readonly qr_code: string;
+            readonly multi: boolean;
+            readonly skip_verify: boolean;
+            user_ids: number[];
+            department_ids: number[];
+            schedule: components["schemas"]["ScheduleRule"][];
+            readonly daily_cap: number | null;
+            backup_user_ids: number[];
+            tag_ids: number[];
+            welcome: components["schemas"]["WelcomeMessage"];
+            /** @description Who WeCom hands this code's customers to right now. */
+            applied_userids: string[];
+            /** Format: date-time */
+            readonly applied_at: string | null;
+            readonly members: components["schemas"]["IdName"][];
+            readonly tags: components["schemas"]["IdName"][];
+            readonly stats: components["schemas"]["ChannelTotals"] | null;
+            /** @description Demo tenants (WeCom is the local sandbox): POST …/simulate/ acts out a scan. */
+            readonly can_simulate: boolean;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        ContactWayInputRequest: {
+            name: string;
+            /**
+             * @description Several members (WeCom type 2); fixed at creation.
+             * @default false
+             */
+            multi: boolean;
+            /** @default true */
+            skip_verify: boolean;
+            user_ids?: number[];
+            department_ids?: number[];
+            schedule?: components["schemas"]["ScheduleRuleRequest"][];
+            daily_cap?: number | null;
+            backup_user_ids?: number[];
+            tag_ids?: number[];
+            /** @description Empty: customers of this code get the tenant's default welcome. */
+            welcome?: components["schemas"]["WelcomeMessageRequest"];
+        };
         CsrfToken: {
             csrf_token: string;
+        };
+        DailyChannelStats: {
+            /** Format: date */
+            date: string;
+            adds: number;
+            losses: number;
+            net: number;
         };
         /**
          * @description * `all` - All customers
@@ -1229,7 +1482,7 @@ export interface components {
         };
         Event: {
             readonly id: number;
-            type: components["schemas"]["TypeEnum"];
+            type: components["schemas"]["EventTypeEnum"];
             readonly staff: {
                 [key: string]: unknown;
             } | null;
@@ -1239,6 +1492,22 @@ export interface components {
             /** Format: date-time */
             occurred_at: string;
         };
+        /**
+         * @description * `added` - Added a staff member
+         *     * `lost` - Deleted a staff member (lost)
+         *     * `deleted_by_staff` - Deleted by a staff member
+         *     * `tagged` - Tagged
+         *     * `untagged` - Untagged
+         *     * `stage_changed` - Stage changed
+         *     * `note` - Note added
+         *     * `remark_changed` - Remark changed
+         *     * `transferred` - Transferred
+         *     * `transfer_failed` - Transfer failed
+         *     * `welcomed` - Welcome message sent
+         *     * `welcome_failed` - Welcome message not sent
+         * @enum {string}
+         */
+        EventTypeEnum: "added" | "lost" | "deleted_by_staff" | "tagged" | "untagged" | "stage_changed" | "note" | "remark_changed" | "transferred" | "transfer_failed" | "welcomed" | "welcome_failed";
         /** @description The list's filter parameters (flat), or a saved ``segment``; optionally the columns wanted. */
         ExportRequestRequest: {
             segment?: number | null;
@@ -1299,6 +1568,10 @@ export interface components {
             staff: string;
             /** @description Siyu tag ids on this follow. */
             tags: number[];
+        };
+        IdName: {
+            id: number;
+            name: string;
         };
         Job: {
             readonly id: number;
@@ -1363,6 +1636,22 @@ export interface components {
             memberships: components["schemas"]["MyMembership"][];
             /** @description Send back as the X-CSRFToken header on writes. */
             csrf_token: string;
+        };
+        MediaAsset: {
+            readonly id: number;
+            readonly filename: string;
+            readonly content_type: string;
+            readonly size: number;
+            readonly url: string;
+            /** Format: date-time */
+            readonly created_at: string;
+        };
+        MediaUploadRequest: {
+            /**
+             * Format: binary
+             * @description A JPG or PNG image, at most 10 MB.
+             */
+            file: string;
         };
         Member: {
             readonly id: number;
@@ -1497,6 +1786,17 @@ export interface components {
             page_size?: number;
             results: components["schemas"]["ContactRow"][];
         };
+        PaginatedContactWayList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["ContactWay"][];
+        };
         PaginatedEventList: {
             /** Format: uri */
             next: string | null;
@@ -1607,9 +1907,38 @@ export interface components {
             page_size?: number;
             results: components["schemas"]["Tag"][];
         };
+        PaginatedWelcomeList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["Welcome"][];
+        };
         PatchedContactSettingsRequest: {
             churn_app_message?: boolean;
             nightly_sync?: boolean;
+        };
+        PatchedContactWayInputRequest: {
+            name?: string;
+            /**
+             * @description Several members (WeCom type 2); fixed at creation.
+             * @default false
+             */
+            multi: boolean;
+            /** @default true */
+            skip_verify: boolean;
+            user_ids?: number[];
+            department_ids?: number[];
+            schedule?: components["schemas"]["ScheduleRuleRequest"][];
+            daily_cap?: number | null;
+            backup_user_ids?: number[];
+            tag_ids?: number[];
+            /** @description Empty: customers of this code get the tenant's default welcome. */
+            welcome?: components["schemas"]["WelcomeMessageRequest"];
         };
         PatchedFollowRemarkRequest: {
             remark?: string;
@@ -1669,6 +1998,22 @@ export interface components {
          * @enum {string}
          */
         RunStatusEnum: "queued" | "running" | "succeeded" | "partial" | "failed";
+        ScheduleRule: {
+            weekdays: number[];
+            /** @description HH:MM */
+            start: string;
+            /** @description HH:MM, after start */
+            end: string;
+            user_ids: number[];
+        };
+        ScheduleRuleRequest: {
+            weekdays: number[];
+            /** @description HH:MM */
+            start: string;
+            /** @description HH:MM, after start */
+            end: string;
+            user_ids: number[];
+        };
         Segment: {
             readonly id: number;
             name: string;
@@ -1690,6 +2035,13 @@ export interface components {
                 [key: string]: string;
             };
         };
+        SimulateScan: {
+            external_userid: string;
+            /** @description The member WeCom handed the customer to. */
+            userid: string;
+            /** @description Whether the sandbox's callback reached this server. */
+            delivered: boolean;
+        };
         Staff: {
             readonly id: number;
             userid: string;
@@ -1703,6 +2055,23 @@ export interface components {
             resigned_at?: string | null;
             /** @description Customers it actively follows. */
             readonly customer_count: number;
+        };
+        StaffChannelStats: {
+            adds: number;
+            losses: number;
+            net: number;
+            staff_id: number;
+            staff_name: string;
+            /**
+             * Format: double
+             * @description Share of the customers added ≥ 7 days ago still following after 7 days.
+             */
+            retained_7d: number | null;
+            /**
+             * Format: double
+             * @description Share of the customers added ≥ 30 days ago still following after 30 days.
+             */
+            retained_30d: number | null;
         };
         StaffRef: {
             userid: string;
@@ -1897,20 +2266,6 @@ export interface components {
          * @enum {string}
          */
         TransferStatusEnum: "pending" | "waiting" | "succeeded" | "refused" | "over_limit" | "failed";
-        /**
-         * @description * `added` - Added a staff member
-         *     * `lost` - Deleted a staff member (lost)
-         *     * `deleted_by_staff` - Deleted by a staff member
-         *     * `tagged` - Tagged
-         *     * `untagged` - Untagged
-         *     * `stage_changed` - Stage changed
-         *     * `note` - Note added
-         *     * `remark_changed` - Remark changed
-         *     * `transferred` - Transferred
-         *     * `transfer_failed` - Transfer failed
-         * @enum {string}
-         */
-        TypeEnum: "added" | "lost" | "deleted_by_staff" | "tagged" | "untagged" | "stage_changed" | "note" | "remark_changed" | "transferred" | "transfer_failed";
         Unassigned: {
             /** @description The resigned member's WeCom userid. */
             handover: string;
@@ -1936,6 +2291,93 @@ export interface components {
             errmsg: string;
             hint: string;
         };
+        /** @description One greeting: whom, through which code, and what WeCom said. */
+        Welcome: {
+            readonly id: number;
+            readonly contact: number;
+            contact_name: string;
+            external_userid: string;
+            readonly staff: number | null;
+            /** @default  */
+            staff_name: string;
+            readonly contact_way: number | null;
+            readonly state: string;
+            status: components["schemas"]["WelcomeStatusEnum"];
+            readonly errcode: number | null;
+            readonly error: string;
+            /** Format: date-time */
+            readonly received_at: string;
+            /** Format: date-time */
+            readonly sent_at: string | null;
+            readonly latency_ms: number | null;
+        };
+        WelcomeAttachment: {
+            type: components["schemas"]["WelcomeAttachmentTypeEnum"];
+            /** @description image, miniprogram: an uploaded image's id. */
+            media?: number;
+            /** @description link, miniprogram. */
+            title?: string;
+            /** @description link. */
+            url?: string;
+            /** @description link. */
+            description?: string;
+            /** @description link. */
+            picture_url?: string;
+            /** @description miniprogram: wx + 16 hex digits. */
+            appid?: string;
+            /** @description miniprogram: a path ending in .html. */
+            page?: string;
+        };
+        WelcomeAttachmentRequest: {
+            type: components["schemas"]["WelcomeAttachmentTypeEnum"];
+            /** @description image, miniprogram: an uploaded image's id. */
+            media?: number;
+            /** @description link, miniprogram. */
+            title?: string;
+            /** @description link. */
+            url?: string;
+            /** @description link. */
+            description?: string;
+            /** @description link. */
+            picture_url?: string;
+            /** @description miniprogram: wx + 16 hex digits. */
+            appid?: string;
+            /** @description miniprogram: a path ending in .html. */
+            page?: string;
+        };
+        /**
+         * @description * `image` - image
+         *     * `link` - link
+         *     * `miniprogram` - miniprogram
+         * @enum {string}
+         */
+        WelcomeAttachmentTypeEnum: "image" | "link" | "miniprogram";
+        WelcomeDefault: {
+            welcome: components["schemas"]["WelcomeMessage"];
+        };
+        WelcomeDefaultRequest: {
+            welcome: components["schemas"]["WelcomeMessageRequest"];
+        };
+        WelcomeMessage: {
+            /** @description May contain {customer_name} and {staff_name}; ≤ 4,000 bytes. */
+            text?: string;
+            attachments?: components["schemas"]["WelcomeAttachment"][];
+        };
+        WelcomeMessageRequest: {
+            /** @description May contain {customer_name} and {staff_name}; ≤ 4,000 bytes. */
+            text?: string;
+            attachments?: components["schemas"]["WelcomeAttachmentRequest"][];
+        };
+        /**
+         * @description * `pending` - Being sent
+         *     * `sent` - Sent
+         *     * `expired` - The welcome code expired (20 s) before it was sent
+         *     * `used` - The welcome code was used already (the chat had started)
+         *     * `failed` - WeCom refused it
+         *     * `skipped` - No welcome message configured
+         * @enum {string}
+         */
+        WelcomeStatusEnum: "pending" | "sent" | "expired" | "used" | "failed" | "skipped";
     };
     responses: never;
     parameters: never;
@@ -2146,6 +2588,304 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Me"];
+                };
+            };
+        };
+    };
+    v1_channels_list: {
+        parameters: {
+            query?: {
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description First day (default: 29 days before `to`). */
+                from?: string;
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, at most 200. */
+                page_size?: number;
+                /** @description Part of the name. */
+                search?: string;
+                /** @description Last day, included (default: today). */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedContactWayList"];
+                };
+            };
+        };
+    };
+    v1_channels_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ContactWayInputRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactWay"];
+                };
+            };
+            /** @description Invalid input, or WeCom refused it (type wecom_error, docs/api.md). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WeCom's rate limit (type wecom_error, Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v1_channels_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactWay"];
+                };
+            };
+        };
+    };
+    v1_channels_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input, or WeCom refused it (type wecom_error, docs/api.md). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WeCom's rate limit (type wecom_error, Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v1_channels_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedContactWayInputRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactWay"];
+                };
+            };
+            /** @description Invalid input, or WeCom refused it (type wecom_error, docs/api.md). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WeCom's rate limit (type wecom_error, Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v1_channels_qr_retrieve: {
+        parameters: {
+            query?: {
+                /** @description 1: as a file download. */
+                download?: boolean;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": string;
+                };
+            };
+            /** @description WeCom's image could not be fetched. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v1_channels_simulate_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimulateScan"];
+                };
+            };
+            /** @description This tenant's WeCom is not the sandbox. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v1_channels_stats_retrieve: {
+        parameters: {
+            query?: {
+                /** @description First day (default: 29 days before `to`). */
+                from?: string;
+                /** @description Last day, included (default: today). */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelStats"];
+                };
+            };
+        };
+    };
+    v1_channels_welcomes_list: {
+        parameters: {
+            query?: {
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, at most 200. */
+                page_size?: number;
+                status?: "expired" | "failed" | "pending" | "sent" | "skipped" | "used";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedWelcomeList"];
                 };
             };
         };
@@ -2709,6 +3449,50 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    v1_media_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["MediaUploadRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaAsset"];
+                };
+            };
+        };
+    };
+    v1_media_file_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
             };
         };
     };
@@ -3982,6 +4766,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ConnectionTest"];
+                };
+            };
+        };
+    };
+    v1_welcome_default_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WelcomeDefault"];
+                };
+            };
+        };
+    };
+    v1_welcome_default_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WelcomeDefaultRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WelcomeDefault"];
                 };
             };
         };

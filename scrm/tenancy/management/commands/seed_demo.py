@@ -78,6 +78,7 @@ class Command(BaseCommand):
             credentials[username] = password
         seed_stages(tenant)
         first_start = queue_first_sync(tenant)
+        queue_demo_channels(tenant)
         path.write_text(json.dumps(credentials, indent=2))
         path.chmod(0o600)
         self.stdout.write(
@@ -125,6 +126,13 @@ def queue_first_sync(tenant: Tenant) -> bool:
         run = sync_run_start(tenant=tenant, trigger="seed", enqueue=False)
     transaction.on_commit(lambda: sync_full.apply_async((tenant.pk, run.pk), countdown=DEMO_SYNC_DELAY))
     return True
+
+
+def queue_demo_channels(tenant: Tenant) -> None:
+    """A few channel codes for the demo, made in the sandbox once the first sync brought the staff."""
+    from contacts.tasks.channels import demo_channels_seed
+
+    transaction.on_commit(lambda: demo_channels_seed.apply_async((tenant.pk,), countdown=DEMO_SYNC_DELAY * 3))
 
 
 def connect_to_sandbox(tenant: Tenant) -> None:
