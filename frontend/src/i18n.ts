@@ -5,6 +5,7 @@ import { initReactI18next } from "react-i18next";
 import { setApiLanguage } from "./api/client";
 
 import common from "./locales/common";
+import channels from "./pages/channels/i18n";
 import churn from "./pages/churn/i18n";
 import customers from "./pages/customers/i18n";
 import overview from "./pages/overview/i18n";
@@ -16,7 +17,7 @@ export type Lang = "zh" | "en";
 const STORAGE_KEY = "siyu.lang";
 
 // Each feature keeps its own strings (one namespace per page folder) so pages stay self-contained.
-const bundles = { common, churn, customers, overview, settings, staff, tags };
+const bundles = { common, channels, churn, customers, overview, settings, staff, tags };
 
 export function initialLang(): Lang {
   const saved = localStorage.getItem(STORAGE_KEY);

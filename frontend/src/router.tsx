@@ -101,6 +101,11 @@ export const router = createBrowserRouter([
             children: [
               { path: "tags", lazy: page(() => import("./pages/tags/TagsPage")) },
               { path: "staff", lazy: page(() => import("./pages/staff/StaffPage")) },
+              { path: "channels", lazy: page(() => import("./pages/channels/ChannelsPage")) },
+              { path: "channels/new", lazy: page(() => import("./pages/channels/ChannelFormPage")) },
+              { path: "channels/welcome", lazy: page(() => import("./pages/channels/WelcomeDefaultPage")) },
+              { path: "channels/:id", lazy: page(() => import("./pages/channels/ChannelDetailPage")) },
+              { path: "channels/:id/edit", lazy: page(() => import("./pages/channels/ChannelFormPage")) },
             ],
           },
           {

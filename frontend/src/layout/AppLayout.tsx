@@ -2,6 +2,7 @@
 import {
   DashboardOutlined,
   LogoutOutlined,
+  QrcodeOutlined,
   SettingOutlined,
   TagsOutlined,
   TeamOutlined,
@@ -38,6 +39,7 @@ export function useNavItems(role: Role | null): NavItem[] {
       roles: ["admin", "operator", "sales"],
     },
     { key: "/customers/lost", icon: <UserDeleteOutlined />, label: t("nav.lost"), roles: ["admin", "operator", "sales"] },
+    { key: "/channels", icon: <QrcodeOutlined />, label: t("channels:nav"), roles: ["admin", "operator"] },
     { key: "/tags", icon: <TagsOutlined />, label: t("nav.tags"), roles: ["admin", "operator"] },
     { key: "/staff", icon: <TeamOutlined />, label: t("nav.staff"), roles: ["admin", "operator"] },
     { key: "/settings", icon: <SettingOutlined />, label: t("nav.settings"), roles: ["admin"] },

@@ -26,6 +26,7 @@ import { useTranslation } from "react-i18next";
 import { ApiError, client, data, type Schemas } from "../../api/client";
 import { useSession } from "../../auth";
 import { dateTime } from "../../lib/format";
+import { latency } from "../channels/params";
 import { Pager } from "../../components/Pager";
 import { EmptyState, ErrorState, Loading, QueryState, errorMessage } from "../../components/states";
 import { type ContactDetail, keys, useStages, useTagGroups } from "./api";
@@ -364,6 +365,21 @@ function EventText({ event }: { event: Event }) {
     case "transfer_failed":
       if (payload.reason) parts.push(String(payload.reason));
       break;
+    case "welcomed":
+    case "welcome_failed": {
+      // A greeting's outcome (payload: status, latency_ms, contact_way?, errcode?, error?).
+      const way = payload.contact_way as { id?: number; name?: string } | undefined;
+      if (event.type === "welcome_failed" && typeof payload.status === "string") {
+        parts.push(t(`timeline.welcomeStatus.${payload.status}`, { defaultValue: payload.status }));
+      }
+      if (typeof payload.errcode === "number") {
+        parts.push(t("timeline.errcode", { errcode: payload.errcode, error: (payload.error as string) || "" }).trim());
+      }
+      if (way?.name) parts.push(t("timeline.channel", { channel: way.name }));
+      if (who) parts.push(t("timeline.with", { who }));
+      if (typeof payload.latency_ms === "number") parts.push(t("timeline.latency", { latency: latency(payload.latency_ms) }));
+      break;
+    }
     default:
       if (who) parts.push(t("timeline.with", { who }));
   }
@@ -379,6 +395,8 @@ const EVENT_COLOR: Record<string, string> = {
   untagged: "gray",
   stage_changed: "blue",
   note: "gray",
+  welcomed: "green",
+  welcome_failed: "red",
 };
 
 function ContactTimeline({ contactId }: { contactId: number }) {

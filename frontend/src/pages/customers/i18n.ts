@@ -153,6 +153,14 @@ const zh = {
     with: "员工：{{who}}",
     channel: "渠道：{{channel}}",
     by: "操作人：{{actor}}",
+    latency: "耗时 {{latency}}",
+    errcode: "错误码 {{errcode}} {{error}}",
+    welcomeStatus: {
+      expired: "welcome_code 已过期",
+      used: "welcome_code 已被使用",
+      failed: "企业微信拒绝发送",
+      skipped: "没有可发送的欢迎语",
+    },
   },
   event: {
     added: "添加了员工",
@@ -165,6 +173,8 @@ const zh = {
     remark_changed: "修改备注",
     transferred: "已转接",
     transfer_failed: "转接失败",
+    welcomed: "已发送欢迎语",
+    welcome_failed: "欢迎语未发送",
   },
   status: { active: "正常", lost: "已流失" },
   followStatus: {
@@ -347,6 +357,14 @@ const en: typeof zh = {
     with: "staff: {{who}}",
     channel: "channel: {{channel}}",
     by: "by {{actor}}",
+    latency: "in {{latency}}",
+    errcode: "error {{errcode}} {{error}}",
+    welcomeStatus: {
+      expired: "the welcome_code had expired",
+      used: "the welcome_code was already used",
+      failed: "WeCom refused it",
+      skipped: "no welcome to send",
+    },
   },
   event: {
     added: "Added a staff member",
@@ -359,6 +377,8 @@ const en: typeof zh = {
     remark_changed: "Remark changed",
     transferred: "Transferred",
     transfer_failed: "Transfer failed",
+    welcomed: "Welcome message sent",
+    welcome_failed: "Welcome message not sent",
   },
   status: { active: "Active", lost: "Lost" },
   followStatus: {

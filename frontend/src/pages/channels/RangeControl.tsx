@@ -1,0 +1,48 @@
+// The stats' date range: kept in the URL (`from`, `to`), chosen with presets or two dates.
+import { DatePicker } from "antd";
+import dayjs, { type Dayjs } from "dayjs";
+import { useMemo } from "react";
+import { useTranslation } from "react-i18next";
+import { useSearchParams } from "react-router";
+
+import { type DateRange, MAX_RANGE_DAYS, day, lastDays, readRange, writeRange } from "./params";
+
+export function useUrlRange(): [DateRange, (range: DateRange) => void] {
+  const [params, setParams] = useSearchParams();
+  const today = day(dayjs());
+  const search = params.toString();
+  const range = useMemo(() => readRange(new URLSearchParams(search), dayjs(today)), [search, today]);
+  const set = (next: DateRange) => {
+    const written = writeRange(params, next, dayjs(today));
+    // Another range of the same list starts on its first page.
+    written.delete("page");
+    setParams(written);
+  };
+  return [range, set];
+}
+
+export function RangeControl({ value, onChange }: { value: DateRange; onChange: (range: DateRange) => void }) {
+  const { t } = useTranslation("channels");
+  const today = dayjs();
+  const presets = [7, 30, 90].map((days) => {
+    const range = lastDays(days, today);
+    return { label: t("range.last", { count: days }), value: [dayjs(range.from), dayjs(range.to)] as [Dayjs, Dayjs] };
+  });
+  return (
+    <DatePicker.RangePicker
+      aria-label={t("range.label")}
+      allowClear={false}
+      presets={presets}
+      value={[dayjs(value.from), dayjs(value.to)]}
+      disabledDate={(date, info) => {
+        if (date.isAfter(today, "day")) return true;
+        // The API takes at most a year at a time.
+        const from = info.from;
+        return !!from && Math.abs(date.diff(from, "day")) >= MAX_RANGE_DAYS;
+      }}
+      onChange={(dates) => {
+        if (dates?.[0] && dates[1]) onChange({ from: day(dates[0]), to: day(dates[1]) });
+      }}
+    />
+  );
+}
