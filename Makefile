@@ -76,6 +76,7 @@ bench: install
 	$(BIN)/python bench/callbacks.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/contacts_api.py
+	$(BIN)/python bench/welcome.py
 
 lint:
 	$(BIN)/ruff check .
