@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import transaction
 from django.utils import timezone
 
+from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Tenant
 from scrm.wecom.api import api_for
 from scrm.wecom.handlers import wecom_handler
@@ -39,14 +41,22 @@ def _occurred_at(payload: dict) -> dt.datetime:
 def on_contact_changed(*, tenant: Tenant, event) -> None:
     """A customer added a staff member, or a staff member edited them: mirror what WeCom has now.
 
-    A new customer is then greeted and tagged by its channel (``channels.customer_arrived``): here,
-    in the same handler, because the welcome_code in the event lives 20 seconds and the re-read
-    gives the name the welcome addresses them by.
+    A new customer is then greeted and tagged by its channel (``channels.customer_arrived``) as soon
+    as the re-read is committed, on the same worker: the welcome_code in the event lives 20 seconds,
+    and the re-read gives the name the welcome addresses them by.
     """
     api = api_for(tenant)
     contact_sync_one(api=api, external_userid=event.payload["ExternalUserID"])
     if event.change_type == "add_external_contact":
-        customer_arrived(tenant=tenant, api=api, payload=event.payload, received_at=event.received_at)
+        # After the commit: the greeting's claim must be committed before WeCom is called, never
+        # rolled back with a handler that fails later (its retry would greet a second time).
+        payload, received_at = event.payload, event.received_at
+
+        def greet() -> None:
+            with tenant_context(tenant):  # callbacks may run where the handler's context has ended
+                customer_arrived(tenant=tenant, api=api, payload=payload, received_at=received_at)
+
+        transaction.on_commit(greet)
 
 
 def _follow_end(

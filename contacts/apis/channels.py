@@ -12,6 +12,7 @@ Channels are the whole corp's acquisition figures: admins and operators only.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import json
 import urllib.error
@@ -210,7 +211,8 @@ class ChannelViewSet(
         way = self.get_object()
         if urlsplit(way.qr_code).scheme not in ("http", "https"):
             raise exceptions.NotFound("This code has no QR image (a mini-program code).")
-        key = f"contacts:qr:{way.config_id}"
+        # The image is WeCom's at that URL: keyed by tenant and URL, never served for another code.
+        key = f"contacts:qr:{way.tenant_id}:{hashlib.sha256(way.qr_code.encode()).hexdigest()}"
         image = cache.get(key)
         if image is None:
             try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+import time
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -27,12 +28,14 @@ from rest_framework.exceptions import ValidationError
 from scrm.tenancy.context import require_current_tenant
 from scrm.tenancy.models import Tenant
 from scrm.wecom.api import WeComAPI, api_for
-from scrm.wecom.errors import WeComError
+from scrm.wecom.errors import WeComError, WeComRateLimitedError
 
 from ..models import ContactWay, EventType, Follow, Staff, Tag, Welcome, WelcomeStatus
+from ..selectors import department_subtree
 from .events import event_build, events_record
 from .welcome import (
     media_ids_ensure,
+    media_upload_soon,
     welcome_attachments,
     welcome_default_get,
     welcome_media_ids,
@@ -46,9 +49,14 @@ STATE_PREFIX = "cw_"
 MAX_MEMBERS = 100  # users + departments on one multi-member code (wecom-api.md §5)
 REMARK_MAX = 30
 WELCOME_EXPIRED, WELCOME_USED = 41050, 41051
+WELCOME_CODE_LIFE = 20  # seconds (wecom-api.md §6)
 # WeCom answers these when the contact way is already gone: deleting it again is done, not an error.
 GONE_CONFIG = (40001, 41040, 41044)
 TIME_RE_HELP = "HH:MM, 24-hour clock"
+_TOO_MANY_OPENED = (
+    "With a daily cap the departments' {n} members go on the code one by one, and WeCom takes at "
+    "most {max}: choose fewer, or drop the cap."
+)
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -187,6 +195,13 @@ def _clean(data: dict[str, Any], *, way: ContactWay | None) -> dict[str, Any]:
             raise ValidationError({"user_ids": "Choose the members (or departments) who take customers."})
         if len(users) + len(parties) > MAX_MEMBERS:
             raise ValidationError({"user_ids": f"WeCom takes at most {MAX_MEMBERS} members and departments."})
+        # A cap is kept per member, so departments go on the code as their members: count those.
+        if out.get("daily_cap", current.daily_cap) and parties:
+            opened = set(users) | set(_department_members(parties))
+            if len(opened) > MAX_MEMBERS:
+                raise ValidationError(
+                    {"department_ids": _TOO_MANY_OPENED.format(n=len(opened), max=MAX_MEMBERS)}
+                )
     else:
         if len(users) != 1 or parties:
             raise ValidationError(
@@ -215,10 +230,11 @@ def _rule_now(way: ContactWay, now: dt.datetime) -> dict | None:
 
 
 def _department_members(department_ids: list[int]) -> list[int]:
-    """Staff ids of the active members with contact permission of these departments (direct members)."""
+    """Staff ids of the active members with contact permission of these departments and of every
+    department under them (WeCom puts a department's whole branch on a code)."""
     if not department_ids:
         return []
-    wanted = set(department_ids)
+    wanted = {d for root in department_ids for d in department_subtree(root)}
     members = Staff.objects.filter(is_active=True, has_contact_permission=True).values_list(
         "pk", "department_ids"
     )
@@ -277,7 +293,16 @@ def _wecom_body(way: ContactWay, userids: list[str], parties: list[int]) -> dict
 
 
 def channel_apply(*, way: ContactWay, api: WeComAPI | None = None, now: dt.datetime | None = None) -> bool:
-    """Put on the WeCom code the members it should have now; True if WeCom was updated."""
+    """Put on the WeCom code the members it should have now; True if WeCom was updated.
+
+    The row is locked meanwhile, so an edit and a refresh cannot record different members than WeCom has.
+    """
+    with transaction.atomic():
+        way = ContactWay.objects.select_for_update().get(pk=way.pk)
+        return _apply_locked(way, api=api, now=now)
+
+
+def _apply_locked(way: ContactWay, *, api: WeComAPI | None, now: dt.datetime | None) -> bool:
     users, parties = channel_members_now(way, now=now)
     userids = _userids(users)
     if userids == list(way.applied_userids) and parties == list(way.applied_party):
@@ -327,12 +352,14 @@ def channel_create(
         # The name was taken between the check and now: do not leave the new code behind in WeCom.
         api_for(tenant).del_contact_way(way.config_id)
         raise ValidationError({"name": "Another channel code has this name."}) from None
+    _upload_media_on_commit(way.welcome)
     return way
 
 
 @transaction.atomic
 def channel_update(*, way: ContactWay, data: dict[str, Any]) -> ContactWay:
     """Change the code; WeCom's copy is updated when its name, members or verification changed."""
+    way = ContactWay.objects.select_for_update().get(pk=way.pk)
     cleaned = _clean(data, way=way)
     before = (way.name, way.skip_verify)
     for field, value in cleaned.items():
@@ -347,8 +374,18 @@ def channel_update(*, way: ContactWay, data: dict[str, Any]) -> ContactWay:
             {"config_id": way.config_id, **_wecom_body(way, userids, parties)}
         )
         way.applied_userids, way.applied_party, way.applied_at = userids, parties, timezone.now()
-    way.save()
+    try:
+        with transaction.atomic():
+            way.save()
+    except IntegrityError:
+        # Renamed to a name taken meanwhile; WeCom only holds the name as a remark, so saying so is enough.
+        raise ValidationError({"name": "Another channel code has this name."}) from None
+    _upload_media_on_commit(way.welcome)
     return way
+
+
+def _upload_media_on_commit(message: dict) -> None:
+    media_upload_soon(message)
 
 
 def channel_delete(*, way: ContactWay) -> None:
@@ -369,8 +406,10 @@ def customer_arrived(
 ) -> Welcome | None:
     """Greet and tag a customer who just added a staff member (the handler re-read them already).
 
-    The greeting is claimed by its welcome_code (one ``Welcome`` row each), so a duplicate event
-    greets nobody twice and queues no second tagging. WeCom's refusals are recorded, never retried
+    The handler runs this once the re-read is committed, outside any transaction: the greeting is
+    claimed by its welcome_code (one ``Welcome`` row each, committed before WeCom is called), so a
+    duplicate event — or a retry after a failure past the send — greets nobody twice and queues no
+    second tagging. WeCom's refusals are recorded, never retried
     blindly: an expired (41050) or used (41051) code cannot succeed later.
     """
     external_userid, userid = payload["ExternalUserID"], payload["UserID"]
@@ -422,24 +461,42 @@ def _after_arrival(tenant_id: int, follow_id: int, way_id: int, tags: list[str],
 
 
 def _send(*, api: WeComAPI, welcome: Welcome, follow: Follow, message: dict) -> None:
-    try:
-        media = media_ids_ensure(api=api, asset_ids=welcome_media_ids(message))
-        text = welcome_text(
-            message.get("text", ""),
-            customer_name=follow.contact.name or follow.remark or "",
-            staff_name=follow.staff.name or follow.staff.userid,
-        )
-        api.send_welcome_msg(
-            welcome_code=welcome.welcome_code, text=text, attachments=welcome_attachments(message, media)
-        )
-    except WeComError as exc:
-        welcome.errcode = exc.errcode
-        welcome.error = (exc.errmsg or "")[:255]
-        welcome.status = {WELCOME_EXPIRED: WelcomeStatus.EXPIRED, WELCOME_USED: WelcomeStatus.USED}.get(
-            exc.errcode, WelcomeStatus.FAILED
-        )
-    else:
-        welcome.status = WelcomeStatus.SENT
+    text = welcome_text(
+        message.get("text", ""),
+        customer_name=follow.contact.name or follow.remark or "",
+        staff_name=follow.staff.name or follow.staff.userid,
+    )
+    while True:
+        try:
+            media = media_ids_ensure(api=api, asset_ids=welcome_media_ids(message))
+            api.send_welcome_msg(
+                welcome_code=welcome.welcome_code, text=text, attachments=welcome_attachments(message, media)
+            )
+        except WeComRateLimitedError as exc:
+            # Nothing was sent: waiting is worth it while the code still has time left.
+            left = WELCOME_CODE_LIFE - (timezone.now() - welcome.received_at).total_seconds()
+            if exc.retry_after < left - 1:
+                time.sleep(exc.retry_after)
+                continue
+            _refused(welcome, exc)
+        except WeComError as exc:
+            _refused(welcome, exc)
+        else:
+            welcome.status = WelcomeStatus.SENT
+        break
+    with transaction.atomic():
+        _record_send(welcome, follow)
+
+
+def _refused(welcome: Welcome, exc: WeComError) -> None:
+    welcome.errcode = exc.errcode
+    welcome.error = (exc.errmsg or "")[:255]
+    welcome.status = {WELCOME_EXPIRED: WelcomeStatus.EXPIRED, WELCOME_USED: WelcomeStatus.USED}.get(
+        exc.errcode, WelcomeStatus.FAILED
+    )
+
+
+def _record_send(welcome: Welcome, follow: Follow) -> None:
     welcome.sent_at = timezone.now()
     welcome.latency_ms = max(0, int((welcome.sent_at - welcome.received_at).total_seconds() * 1000))
     welcome.save(update_fields=["status", "errcode", "error", "sent_at", "latency_ms"])

@@ -39,7 +39,7 @@ TEXT_MAX_BYTES = 4000  # send_welcome_msg's text.content (wecom-api.md §6)
 PLACEHOLDER_WORST_BYTES = 64 * 3
 MAX_ATTACHMENTS = 9
 ATTACHMENT_TYPES = ("image", "link", "miniprogram")
-LINK_TITLE_MAX, LINK_DESCRIPTION_MAX, URL_MAX = 128, 512, 2048
+LINK_TITLE_MAX, LINK_DESCRIPTION_MAX, URL_MAX = 128, 512, 2048  # bytes, bytes, characters
 MINIPROGRAM_TITLE_MAX_BYTES = 64
 MINIPROGRAM_APPID_RE = re.compile(r"^wx[0-9a-f]{16}$")
 
@@ -67,15 +67,16 @@ def _http_url(value: Any, field: str, errors: dict, *, required: bool) -> str:
     return value
 
 
-def _text(value: Any, field: str, errors: dict, *, required: bool, max_chars: int | None = None) -> str:
+def _text(value: Any, field: str, errors: dict, *, required: bool, max_bytes: int | None = None) -> str:
     if value in (None, "") and not required:
         return ""
     if not isinstance(value, str) or not value.strip():
         errors[field] = "This field is required."
         return ""
     value = value.strip()
-    if max_chars is not None and len(value) > max_chars:
-        errors[field] = f"At most {max_chars} characters."
+    # WeCom counts bytes (UTF-8): a Chinese character is three.
+    if max_bytes is not None and len(value.encode()) > max_bytes:
+        errors[field] = f"At most {max_bytes} bytes ({max_bytes // 3} Chinese characters)."
     return value
 
 
@@ -103,7 +104,7 @@ def _attachment(item: Any, prefix: str, errors: dict) -> dict:
         return {
             "type": "link",
             "title": _text(
-                item.get("title"), f"{prefix}.title", errors, required=True, max_chars=LINK_TITLE_MAX
+                item.get("title"), f"{prefix}.title", errors, required=True, max_bytes=LINK_TITLE_MAX
             ),
             "url": _http_url(item.get("url"), f"{prefix}.url", errors, required=True),
             "description": _text(
@@ -111,7 +112,7 @@ def _attachment(item: Any, prefix: str, errors: dict) -> dict:
                 f"{prefix}.description",
                 errors,
                 required=False,
-                max_chars=LINK_DESCRIPTION_MAX,
+                max_bytes=LINK_DESCRIPTION_MAX,
             ),
             "picture_url": _http_url(
                 item.get("picture_url"), f"{prefix}.picture_url", errors, required=False
@@ -196,6 +197,7 @@ def welcome_default_get(*, tenant) -> dict:
 def welcome_default_set(*, tenant, welcome: Any) -> dict:
     cleaned = welcome_validate(welcome)
     contact_settings_update(settings=contact_settings_get(tenant=tenant), data={"welcome": cleaned})
+    media_upload_soon(cleaned)
     return cleaned
 
 
@@ -246,12 +248,20 @@ def media_ids_ensure(*, api: WeComAPI, asset_ids: set[int]) -> dict[int, str]:
         with asset.file.open("rb") as stream:
             answer = api.upload_attachment(media_type="image", filename=asset.filename, content=stream.read())
         asset.media_id, asset.media_uploaded_at = answer["media_id"], timezone.now()
-        # Its own transaction: the id is WeCom's now, whatever happens to the caller's.
-        with transaction.atomic():
-            MediaAsset.objects.filter(pk=asset.pk).update(
-                media_id=asset.media_id, media_uploaded_at=asset.media_uploaded_at
-            )
+        MediaAsset.objects.filter(pk=asset.pk).update(
+            media_id=asset.media_id, media_uploaded_at=asset.media_uploaded_at
+        )
     return {pk: a.media_id for pk, a in assets.items()}
+
+
+def media_upload_soon(welcome: dict) -> None:
+    """Upload a saved welcome's images in the background now, so its first customer does not wait."""
+    from ..tasks.channels import welcome_media_upload
+
+    ids = sorted(welcome_media_ids(welcome))
+    if ids:
+        tenant_id = require_current_tenant().pk
+        transaction.on_commit(lambda: welcome_media_upload.apply_async((tenant_id, ids)))
 
 
 def media_ids_refresh(*, api: WeComAPI, welcomes: list[dict]) -> int:

@@ -16,7 +16,7 @@ from scrm.wecom.errors import WeComError, WeComRateLimitedError
 
 from ..models import ContactWay, Follow, Staff, Tag
 from ..services import channels, tagging, welcome
-from ..services.welcome import media_ids_refresh, welcome_default_get
+from ..services.welcome import media_ids_ensure, media_ids_refresh, welcome_default_get
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,8 @@ def channel_autotag(tenant, follow_id: int, tag_wecom_ids: list[str], attempt: i
     channel_autotag.apply_async((tenant.pk, follow_id, tag_wecom_ids, attempt + 1), countdown=min(delay, 300))
 
 
-@tenant_task(name="contacts.channel_refresh", queue="default", time_limit=60)
+# realtime: during a burst of adds the default queue runs behind, and a cap must bite at once.
+@tenant_task(name="contacts.channel_refresh", queue="realtime", time_limit=60)
 def channel_refresh(tenant, way_id: int) -> bool:
     """Put the members the schedule and caps want now on one code (after an add reached a cap)."""
     way = ContactWay.objects.filter(pk=way_id).first()
@@ -76,6 +77,16 @@ def channels_refresh_all() -> int:
                 channel_refresh.apply_async((tenant.pk, way_id))
                 queued += 1
     return queued
+
+
+@tenant_task(name="contacts.welcome_media_upload", queue="default", time_limit=600)
+def welcome_media_upload(tenant, asset_ids: list[int]) -> None:
+    """The images of a welcome just saved, uploaded before its first customer needs them."""
+    try:
+        media_ids_ensure(api=api_for(tenant), asset_ids=set(asset_ids))
+    except WeComError as exc:
+        # The greeting uploads what is missing itself; this was only to spare it the wait.
+        logger.warning("welcome images %s of tenant %s not uploaded ahead: %s", asset_ids, tenant.pk, exc)
 
 
 @shared_task(name="contacts.welcome_media_refresh", queue_name="default", time_limit=600, soft_time_limit=590)

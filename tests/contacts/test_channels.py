@@ -341,6 +341,7 @@ def test_images_are_uploaded_once_and_sent_by_media_id(synced, sandbox):
         ({"text": "hi {who}"}, "welcome.text"),
         ({"attachments": [{"type": "link", "title": "t", "url": "ftp://x"}]}, "welcome.attachments.0.url"),
         ({"attachments": [{"type": "link", "url": "https://x.cn"}]}, "welcome.attachments.0.title"),
+        ({"attachments": [{"type": "link", "title": "长" * 43, "url": "https://x.cn"}]}, "welcome.attachments.0.title"),  # noqa: E501
         ({"attachments": [{"type": "video"}]}, "welcome.attachments.0.type"),
         ({"attachments": [{"type": "image", "media": 999999}]}, "welcome.attachments.0.media"),
         ({"attachments": [{"type": "link", "title": "t", "url": "https://x.cn"}] * 10}, "welcome.attachments"),  # noqa: E501
@@ -456,3 +457,24 @@ def test_the_demo_gets_a_few_channels_once(synced, sandbox):
         assert welcome.welcome_default_get(tenant=synced)["text"]
     assert len(ways) == 3
     assert all(w.config_id in sandbox.state.contact_ways for w in ways)
+
+
+def test_a_failure_after_the_send_never_greets_twice(synced, sandbox, monkeypatch):
+    a, _, _ = sellers(synced)
+    way = create(synced, name="Crash", user_ids=[a.pk], welcome={"text": "hi"})
+    answer = sandbox_control(sandbox, "simulate/customer-add", {"userid": a.userid, "state": way.state})
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("the database went away after WeCom accepted the welcome")
+
+    monkeypatch.setattr(channels, "_record_send", crash)
+    with pytest.raises(RuntimeError):
+        arrive(synced, a.userid, answer["external_userid"], way.state, answer["welcome_code"])
+    monkeypatch.undo()
+    # The inbox retries the event: the greeting was claimed before the send, so it is not sent again
+    # (WeCom would answer 41051 and the customer would be recorded as never greeted).
+    arrive(synced, a.userid, answer["external_userid"], way.state, answer["welcome_code"])
+    assert len(welcomes_sent(sandbox)) == 1
+    with tenant_context(synced):
+        assert Welcome.objects.count() == 1
+        assert not ContactEvent.objects.filter(type=EventType.WELCOME_FAILED).exists()

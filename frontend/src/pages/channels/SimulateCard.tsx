@@ -51,11 +51,11 @@ function Arrival({ channel, scan, busy, onAgain }: { channel: Channel; scan: Sca
   const contact = useQuery({
     queryKey: keys.contact(greeting?.contact ?? 0),
     queryFn: () => api.contact(greeting?.contact ?? 0),
-    enabled: !!greeting && channel.tag_ids.length > 0,
+    enabled: !!greeting && channel.tags.length > 0,
     refetchInterval: running ? POLL_MS : false,
   });
   const tags = followTags(contact.data, scan.answer.userid);
-  const state = progress({ greeting, tags, wanted: channel.tag_ids, elapsedMs: elapsed });
+  const state = progress({ greeting, tags, wanted: channel.tags.map((t) => t.id), elapsedMs: elapsed });
   const stopped = useRef(false);
   useEffect(() => {
     if ((state.finished || state.timedOut) && !stopped.current) {
