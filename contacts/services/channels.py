@@ -352,7 +352,7 @@ def channel_create(
         # The name was taken between the check and now: do not leave the new code behind in WeCom.
         api_for(tenant).del_contact_way(way.config_id)
         raise ValidationError({"name": "Another channel code has this name."}) from None
-    _upload_media_on_commit(way.welcome)
+    media_upload_soon(way.welcome)
     return way
 
 
@@ -380,12 +380,8 @@ def channel_update(*, way: ContactWay, data: dict[str, Any]) -> ContactWay:
     except IntegrityError:
         # Renamed to a name taken meanwhile; WeCom only holds the name as a remark, so saying so is enough.
         raise ValidationError({"name": "Another channel code has this name."}) from None
-    _upload_media_on_commit(way.welcome)
+    media_upload_soon(way.welcome)
     return way
-
-
-def _upload_media_on_commit(message: dict) -> None:
-    media_upload_soon(message)
 
 
 def channel_delete(*, way: ContactWay) -> None:
@@ -409,8 +405,8 @@ def customer_arrived(
     The handler runs this once the re-read is committed, outside any transaction: the greeting is
     claimed by its welcome_code (one ``Welcome`` row each, committed before WeCom is called), so a
     duplicate event — or a retry after a failure past the send — greets nobody twice and queues no
-    second tagging. WeCom's refusals are recorded, never retried
-    blindly: an expired (41050) or used (41051) code cannot succeed later.
+    second tagging. WeCom's refusals are recorded, never retried blindly: an expired (41050) or used
+    (41051) code cannot succeed later.
     """
     external_userid, userid = payload["ExternalUserID"], payload["UserID"]
     follow = (
