@@ -31,7 +31,7 @@ from scrm.wecom.api import WeComAPI, api_for
 from scrm.wecom.errors import WeComError, WeComRateLimitedError
 
 from ..models import ContactWay, EventType, Follow, Staff, Tag, Welcome, WelcomeStatus
-from ..selectors import department_subtree
+from ..selectors import department_subtree, staff_ids_in_departments
 from .events import event_build, events_record
 from .welcome import (
     media_ids_ensure,
@@ -234,11 +234,12 @@ def _department_members(department_ids: list[int]) -> list[int]:
     department under them (WeCom puts a department's whole branch on a code)."""
     if not department_ids:
         return []
-    wanted = {d for root in department_ids for d in department_subtree(root)}
-    members = Staff.objects.filter(is_active=True, has_contact_permission=True).values_list(
-        "pk", "department_ids"
+    branch = {d for root in department_ids for d in department_subtree(root)}
+    return list(
+        Staff.objects.filter(
+            pk__in=staff_ids_in_departments(branch), is_active=True, has_contact_permission=True
+        ).values_list("pk", flat=True)
     )
-    return [pk for pk, depts in members if wanted & set(depts or ())]
 
 
 def adds_today(way: ContactWay, *, now: dt.datetime | None = None) -> dict[int, int]:

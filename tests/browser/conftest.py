@@ -20,7 +20,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from scrm.tenancy.models import Membership, Tenant
 from scrm.wecom.sandbox import Sandbox
-from tests.helpers import PASSWORD, connect_tenant
+from tests.contacts.builders import run_sync
+from tests.helpers import PASSWORD, connect_tenant, sandbox_control
 from tests.wecom.conftest import sandbox_factory  # noqa: F401 -- fixture reused here
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,3 +119,18 @@ def shoot(page: Page, name: str) -> None:
     """A screenshot of the whole page for people to look at (var/screenshots/<name>.png)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def synced(dashboard: Dashboard) -> Dashboard:
+    """The dashboard's tenant after a full sync from its sandbox."""
+    run = run_sync(dashboard.tenant)
+    assert run.status == "succeeded", run.errors
+    return dashboard
+
+
+def records(dashboard: Dashboard, api: str) -> list[dict]:
+    """The bodies of the ``externalcontact/<api>`` calls the sandbox accepted."""
+    return [
+        r["body"] for r in sandbox_control(dashboard.sandbox, f"records/externalcontact/{api}")["records"]
+    ]

@@ -9,33 +9,17 @@ from __future__ import annotations
 
 import io
 
-import pytest
 import segno
 from playwright.sync_api import Page, expect
 
 from contacts.models import ContactWay, MediaAsset, Staff, Tag, Welcome
 from contacts.services.welcome import welcome_default_get
 from scrm.tenancy.context import tenant_context
-from tests.browser.conftest import shoot
-from tests.contacts.builders import run_sync
-from tests.helpers import sandbox_control
+from tests.browser.conftest import records, shoot
 
 # A save goes to WeCom (the sandbox) first; a simulated scan runs the whole add flow.
 WRITE = 15_000
 ARRIVAL = 20_000
-
-
-@pytest.fixture
-def synced(dashboard):
-    run = run_sync(dashboard.tenant)
-    assert run.status == "succeeded", run.errors
-    return dashboard
-
-
-def records(dashboard, api: str) -> list[dict]:
-    return [
-        r["body"] for r in sandbox_control(dashboard.sandbox, f"records/externalcontact/{api}")["records"]
-    ]
 
 
 def type_and_pick(page: Page, picker, text: str) -> None:

@@ -16,24 +16,15 @@ from collections import defaultdict
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from contacts.models import Contact, Follow, FollowStatus, Note, Tag
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Membership
 from tests.browser.conftest import shoot
-from tests.contacts.builders import run_sync
 from tests.helpers import sandbox_control
 
 OPEN = re.compile(r"^Open customer ")
-
-
-@pytest.fixture
-def synced(dashboard):
-    run = run_sync(dashboard.tenant)
-    assert run.status == "succeeded", run.errors
-    return dashboard
 
 
 def contact_facts(tenant) -> dict[int, tuple[set[str], bool]]:

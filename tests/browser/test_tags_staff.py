@@ -9,32 +9,16 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from contacts.models import Department, Follow, FollowStatus, Staff, Tag, TagGroup
 from contacts.selectors import department_subtree
 from scrm.tenancy.context import tenant_context
-from tests.browser.conftest import shoot
-from tests.contacts.builders import run_sync
-from tests.helpers import sandbox_control
+from tests.browser.conftest import records, shoot
 
 # Waits on a write: the API calls WeCom (the sandbox) first, one call per changed item, then the list
 # is fetched again; on a loaded machine that takes longer than expect's default 5 s.
 WRITE = 15_000
-
-
-@pytest.fixture
-def synced(dashboard):
-    run = run_sync(dashboard.tenant)
-    assert run.status == "succeeded", run.errors
-    return dashboard
-
-
-def records(dashboard, api: str) -> list[dict]:
-    return [
-        r["body"] for r in sandbox_control(dashboard.sandbox, f"records/externalcontact/{api}")["records"]
-    ]
 
 
 def shown_groups(page: Page) -> list[str]:

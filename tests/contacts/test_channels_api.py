@@ -269,3 +269,29 @@ def test_other_tenants_see_nothing(synced, alice_client, charlie_client, sellers
     with tenant_context(tenant_b):
         assert not ContactWay.objects.exists()
         assert not Welcome.objects.exists()
+
+
+def test_another_tenants_staff_and_tags_are_refused_in_input(synced, alice_client, sellers, build_b):
+    stranger = build_b.staff("stranger")
+    foreign_tag = build_b.tag("foreign")
+    for body, path in (
+        ({"name": "x", "user_ids": [stranger.pk]}, "user_ids"),
+        ({"name": "x", "user_ids": [sellers[0].pk], "backup_user_ids": [stranger.pk]}, "backup_user_ids"),
+        ({"name": "x", "user_ids": [sellers[0].pk], "tag_ids": [foreign_tag.pk]}, "tag_ids"),
+    ):
+        problem = assert_problem(alice_client.post(URL, body, format="json"), 400, "validation_error")
+        assert [e["path"] for e in problem["errors"]] == [path]
+
+
+def test_the_list_costs_the_same_queries_for_one_code_or_many(
+    synced, alice_client, sellers, django_assert_max_num_queries
+):
+    new_channel(alice_client, sellers, name="one")
+    with django_assert_max_num_queries(50) as one:
+        assert alice_client.get(URL).status_code == 200
+    queries = len(one.captured_queries)  # read now: the next request resets Django's query log
+    assert queries > 0
+    for i in range(4):
+        new_channel(alice_client, sellers, name=f"more {i}")
+    with django_assert_max_num_queries(queries):
+        assert len(alice_client.get(URL).json()["results"]) == 5
