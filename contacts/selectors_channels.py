@@ -22,7 +22,6 @@ from .models import ContactWay, Follow, FollowStatus, Staff
 
 RETENTION_DAYS = (7, 30)
 ENDED = (FollowStatus.DELETED_BY_CUSTOMER, FollowStatus.DELETED_BY_STAFF)
-MAX_RANGE_DAYS = 366
 
 
 def day_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:

@@ -2,6 +2,7 @@
 
 alice — admin of tenant A; bob — sales in tenant A (WeCom userid "bob", data scope self);
 charlie — admin of tenant B. Every API test module uses them; charlie must get 404 on A's objects.
+olga (``operator``) — operator of tenant A, for the routes admins and operators share.
 """
 
 from __future__ import annotations
@@ -90,6 +91,11 @@ def charlie(tenant_b):
 
 
 @pytest.fixture
+def operator(tenant_a):
+    return _member(tenant_a, "olga", Role.OPERATOR)
+
+
+@pytest.fixture
 def client_for():
     """An APIClient logged in (session) as the given user."""
 
@@ -127,3 +133,8 @@ def bob_client(bob, client_for):
 @pytest.fixture
 def charlie_client(charlie, client_for):
     return client_for(charlie)
+
+
+@pytest.fixture
+def operator_client(operator, client_for):
+    return client_for(operator)

@@ -11,34 +11,25 @@ Channels are the whole corp's acquisition figures: admins and operators only.
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import ipaddress
-import json
-import urllib.error
-import urllib.request
-from urllib.parse import urlsplit
-
-from django.conf import settings
-from django.core.cache import cache
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse
 from django.urls import path
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from scrm.api.dates import date_range, range_parameters
 from scrm.api.errors import problem
-from scrm.api.permissions import IsTenantMember
-from scrm.api.viewsets import TenantAPIView, TenantViewMixin
-from scrm.tenancy.models import Role
+from scrm.api.permissions import IsTenantAdminOrOperator
+from scrm.api.viewsets import TenantAPIView, WeComObjectViewSet
+from scrm.wecom.qr import QRUnavailableError, qr_has_image, qr_png, qr_response
+from scrm.wecom.sandbox_client import sandbox_base, sandbox_post
 
 from ..models import ContactWay, MediaAsset, Staff, Tag, Welcome, WelcomeStatus
-from ..selectors_channels import MAX_RANGE_DAYS, channel_stats, channels_summary
+from ..selectors_channels import channel_stats, channels_summary
 from ..serializers_channels import (
     ChannelStatsSerializer,
     ContactWayInputSerializer,
@@ -52,58 +43,12 @@ from ..serializers_channels import (
 from ..services import channels, welcome
 from .tags import WECOM_ERRORS
 
-DEFAULT_RANGE_DAYS = 30
-QR_CACHE_SECONDS = 24 * 60 * 60
-QR_FETCH_TIMEOUT = 10
-SIMULATE_TIMEOUT = 30
 
-
-class AdminsAndOperators(IsTenantMember):
+class AdminsAndOperators(IsTenantAdminOrOperator):
     message = "Only admins and operators manage channel codes and welcome messages."
 
-    def has_permission(self, request, view) -> bool:
-        return super().has_permission(request, view) and view.principal.role in (Role.ADMIN, Role.OPERATOR)
 
-
-RANGE = [
-    OpenApiParameter("from", OpenApiTypes.DATE, description="First day (default: 29 days before `to`)."),
-    OpenApiParameter("to", OpenApiTypes.DATE, description="Last day, included (default: today)."),
-]
-
-
-def date_range(request) -> tuple[dt.date, dt.date]:
-    """The ``from``/``to`` days asked for (the tenant's calendar), checked."""
-
-    def day(name: str) -> dt.date | None:
-        raw = request.query_params.get(name)
-        if not raw:
-            return None
-        try:
-            return dt.date.fromisoformat(raw)
-        except ValueError:
-            raise exceptions.ValidationError({name: ["A date: YYYY-MM-DD."]}) from None
-
-    end = day("to") or timezone.localdate()
-    start = day("from") or end - dt.timedelta(days=DEFAULT_RANGE_DAYS - 1)
-    if start > end:
-        raise exceptions.ValidationError({"from": ["The first day comes before the last."]})
-    if (end - start).days >= MAX_RANGE_DAYS:
-        raise exceptions.ValidationError({"from": [f"At most {MAX_RANGE_DAYS} days at a time."]})
-    return start, end
-
-
-def sandbox_base(tenant) -> str | None:
-    """The sandbox's root when this tenant's WeCom is the local sandbox (the demo), else None.
-
-    Only a loopback API base counts: a tenant connected to the real WeCom never gets a simulator.
-    """
-    base = tenant.api_base or settings.WECOM_API_BASE
-    host = urlsplit(base).hostname or ""
-    try:
-        local = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        local = False
-    return base.removesuffix("/").removesuffix("cgi-bin").rstrip("/") + "/" if local else None
+RANGE = range_parameters(start="from", end="to")
 
 
 @extend_schema_view(
@@ -127,26 +72,11 @@ def sandbox_base(tenant) -> str | None:
         responses={204: None, **WECOM_ERRORS},
     ),
 )
-class ChannelViewSet(
-    TenantViewMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class ChannelViewSet(WeComObjectViewSet):
     queryset = ContactWay.objects.all()
     serializer_class = ContactWaySerializer
     permission_classes = [AdminsAndOperators]
-    filter_backends: list = []
-    lookup_value_regex = r"\d+"
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-
-    def get_queryset(self):
-        queryset = super().get_queryset().order_by("-id")
-        search = self.request.query_params.get("search", "").strip()
-        if self.action == "list" and search:
-            queryset = queryset.filter(name__icontains=search)
-        return queryset
+    search_param = "search"
 
     def _context(self, ways: list[ContactWay], stats: dict | None = None) -> dict:
         staff_ids = {pk for w in ways for pk in (*w.user_ids, *w.backup_user_ids)}
@@ -209,26 +139,14 @@ class ChannelViewSet(
     @action(detail=True, methods=["get"])
     def qr(self, request, pk=None):
         way = self.get_object()
-        if urlsplit(way.qr_code).scheme not in ("http", "https"):
+        if not qr_has_image(way.qr_code):
             raise exceptions.NotFound("This code has no QR image (a mini-program code).")
-        # The image is WeCom's at that URL: keyed by tenant and URL, never served for another code.
-        key = f"contacts:qr:{way.tenant_id}:{hashlib.sha256(way.qr_code.encode()).hexdigest()}"
-        image = cache.get(key)
-        if image is None:
-            try:
-                with urllib.request.urlopen(way.qr_code, timeout=QR_FETCH_TIMEOUT) as answer:  # noqa: S310 -- WeCom's URL
-                    image = answer.read()
-            except (urllib.error.URLError, OSError) as exc:
-                return Response(
-                    problem(502, "wecom_error", f"WeCom's QR image could not be fetched ({exc})."),
-                    status=status.HTTP_502_BAD_GATEWAY,
-                )
-            cache.set(key, image, QR_CACHE_SECONDS)
-        response = HttpResponse(image, content_type="image/png")
-        if request.query_params.get("download") in ("1", "true"):
-            response["Content-Disposition"] = f'attachment; filename="channel-{way.pk}.png"'
-        response["Cache-Control"] = "private, max-age=3600"
-        return response
+        try:
+            image = qr_png(tenant=self.principal.tenant, url=way.qr_code)
+        except QRUnavailableError as exc:
+            return Response(problem(502, "wecom_error", str(exc)), status=status.HTTP_502_BAD_GATEWAY)
+        download = request.query_params.get("download") in ("1", "true")
+        return qr_response(image, download_name=f"channel-{way.pk}.png" if download else None)
 
     @extend_schema(
         summary="The greetings of this code's customers, newest first",
@@ -258,30 +176,9 @@ class ChannelViewSet(
     @action(detail=True, methods=["post"])
     def simulate(self, request, pk=None):
         way = self.get_object()
-        base = sandbox_base(self.principal.tenant)
-        if base is None:
-            return Response(
-                problem(
-                    409,
-                    "conflict",
-                    "Scans can only be simulated when the tenant's WeCom is the local sandbox.",
-                ),
-                status=status.HTTP_409_CONFLICT,
-            )
-        body = json.dumps({"config_id": way.config_id}).encode()
-        call = urllib.request.Request(f"{base}sandbox/simulate/customer-add", data=body, method="POST")  # noqa: S310 -- http on loopback
-        call.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(call, timeout=SIMULATE_TIMEOUT) as answer:  # noqa: S310 -- loopback only
-                result = json.loads(answer.read())
-        except urllib.error.HTTPError as exc:
-            detail = json.loads(exc.read() or b"{}").get("error") or str(exc)
-            raise exceptions.ValidationError({"detail": [f"The sandbox refused: {detail}"]}) from None
-        except (urllib.error.URLError, OSError) as exc:
-            return Response(
-                problem(502, "wecom_error", f"The sandbox is not answering ({exc})."),
-                status=status.HTTP_502_BAD_GATEWAY,
-            )
+        result = sandbox_post(self.principal.tenant, "simulate/customer-add", {"config_id": way.config_id})
+        if isinstance(result, Response):
+            return result
         callback = result.get("callback") or {}
         data = {
             "external_userid": result.get("external_userid", ""),

@@ -22,3 +22,15 @@ class IsTenantAdmin(IsTenantMember):
 
     def has_permission(self, request, view) -> bool:
         return super().has_permission(request, view) and get_principal(request).role == Role.ADMIN
+
+
+class IsTenantAdminOrOperator(IsTenantMember):
+    """Admins and operators: the people who run the corp's acquisition tools (codes, welcome messages)."""
+
+    message = "Only tenant admins and operators can do this."
+
+    def has_permission(self, request, view) -> bool:
+        return super().has_permission(request, view) and get_principal(request).role in (
+            Role.ADMIN,
+            Role.OPERATOR,
+        )

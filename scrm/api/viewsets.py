@@ -11,7 +11,8 @@ accept one.
 from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured
-from rest_framework import generics, viewsets
+from django.db.models import Q
+from rest_framework import generics, mixins, viewsets
 
 from scrm.tenancy.context import reset_current_tenant, set_current_tenant
 from scrm.tenancy.models import TenantModel
@@ -66,3 +67,33 @@ class TenantModelViewSet(TenantViewMixin, viewsets.ModelViewSet):
 
 class TenantReadOnlyViewSet(TenantViewMixin, viewsets.ReadOnlyModelViewSet):
     pass
+
+
+class WeComObjectViewSet(
+    TenantViewMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    # Objects kept in WeCom and edited here (channel codes, group codes, group welcome templates):
+    # newest first, a text search on ``search_fields`` in lists, numeric ids, PATCH for changes (WeCom's
+    # updates overwrite, so the service merges what was sent). Subclasses write ``create`` and
+    # ``partial_update`` through their services, and ``perform_destroy``. A comment, not a docstring:
+    # drf-spectacular would publish a docstring as every route's description.
+
+    filter_backends: list = []  # a search on a few text fields, no filterset
+    lookup_value_regex = r"\d+"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    search_param = "q"
+    search_fields: tuple[str, ...] = ("name",)
+
+    def get_queryset(self):
+        queryset = super().get_queryset().order_by("-id")
+        text = self.request.query_params.get(self.search_param, "").strip()
+        if self.action == "list" and text:
+            matches = Q()
+            for field in self.search_fields:
+                matches |= Q(**{f"{field}__icontains": text})
+            queryset = queryset.filter(matches)
+        return queryset

@@ -11,12 +11,10 @@ from django.test import TestCase
 from django.utils import timezone
 
 from contacts.models import ContactWay, Follow, FollowStatus, Staff, Tag, Welcome, WelcomeStatus
-from scrm.tenancy import services as tenancy_services
 from scrm.tenancy.context import tenant_context
-from scrm.tenancy.models import Role
 from tests.contacts.builders import run_sync
 from tests.contacts.test_channels import PNG
-from tests.helpers import PASSWORD, assert_problem, sandbox_control
+from tests.helpers import assert_problem, sandbox_control
 
 URL = "/api/v1/channels/"
 
@@ -31,13 +29,6 @@ def synced(connected, sandbox):
 def sellers(synced):
     with tenant_context(synced):
         return list(Staff.objects.filter(has_contact_permission=True, is_active=True).order_by("pk")[:3])
-
-
-@pytest.fixture
-def operator_client(tenant_a, client_for):
-    user, _ = tenancy_services.user_get_or_create(username="olga", password=PASSWORD)
-    tenancy_services.membership_add(tenant=tenant_a, user=user, role=Role.OPERATOR)
-    return client_for(user)
 
 
 def new_channel(client, sellers, **extra) -> dict:
