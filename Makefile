@@ -77,6 +77,7 @@ bench: install
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/contacts_api.py
 	$(BIN)/python bench/welcome.py
+	$(BIN)/python bench/groups.py
 
 lint:
 	$(BIN)/ruff check .

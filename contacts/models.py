@@ -210,6 +210,8 @@ class EventType(models.TextChoices):
     TRANSFER_FAILED = "transfer_failed", "Transfer failed"
     WELCOMED = "welcomed", "Welcome message sent"
     WELCOME_FAILED = "welcome_failed", "Welcome message not sent"
+    GROUP_JOINED = "group_joined", "Joined a customer group"
+    GROUP_LEFT = "group_left", "Left a customer group"
 
 
 class ContactEvent(TenantModel):
@@ -292,12 +294,19 @@ def claimable_q(now: dt.datetime) -> models.Q:
     )
 
 
-class SyncRun(TenantModel):
-    """One full sync of a tenant's contact book, visible while it runs and resumable from ``checkpoint``."""
+class SyncKind(models.TextChoices):
+    CONTACTS = "contacts", "Staff, tags and customers"
+    GROUPS = "groups", "Customer groups"
 
+
+class SyncRun(TenantModel):
+    """One full sync of a tenant's contact book (or of its customer groups), visible while it runs and
+    resumable from ``checkpoint``. The counts are of follows, or of groups for a groups run."""
+
+    kind = models.CharField(max_length=16, choices=SyncKind.choices, default=SyncKind.CONTACTS)
     trigger = models.CharField(max_length=16, default="manual")  # manual | schedule | command
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
-    phase = models.CharField(max_length=16, blank=True)  # tags | staff | contacts | done
+    phase = models.CharField(max_length=16, blank=True)  # tags | staff | contacts | groups | done
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
@@ -318,11 +327,11 @@ class SyncRun(TenantModel):
     class Meta(TenantModel.Meta):
         ordering = ["-id"]
         constraints = [
-            # One run at a time per tenant: two would fight over the same rows and the checkpoint.
+            # One run of a kind at a time per tenant: two would fight over the same rows and the checkpoint.
             models.UniqueConstraint(
-                fields=["tenant"],
+                fields=["tenant", "kind"],
                 condition=models.Q(status__in=ACTIVE_RUN_STATUSES),
-                name="syncrun_one_active_per_tenant",
+                name="syncrun_one_active_per_kind",
             ),
         ]
         indexes = [models.Index(fields=["tenant", "-id"], name="syncrun_tenant_id")]

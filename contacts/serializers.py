@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from groups.models import GroupStatus
+
 from .filters import FILTER_PARAMS
 from .models import ContactEvent, ContactStatus, FollowStatus, Note, Segment, Staff, Stage
 from .services.exports import EXPORT_COLUMNS
@@ -139,6 +141,19 @@ class EventSerializer(serializers.ModelSerializer):
         return event.actor.username if event.actor_id else None
 
 
+class ContactGroupSerializer(serializers.Serializer):
+    """A customer group the contact is or was in (one per stay; groups.selectors.contact_groups)."""
+
+    id = serializers.IntegerField(help_text="The group's id.")
+    name = serializers.CharField()
+    owner_name = serializers.CharField()
+    group_status = serializers.ChoiceField(
+        choices=GroupStatus.choices, help_text="A dismissed group keeps its last members' stays open."
+    )
+    joined_at = serializers.DateTimeField(allow_null=True)
+    left_at = serializers.DateTimeField(allow_null=True, help_text="Null while the customer is in the group.")
+
+
 class ContactDetailSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     external_userid = serializers.CharField()
@@ -156,6 +171,10 @@ class ContactDetailSerializer(serializers.Serializer):
     follows = FollowSerializer(many=True)
     notes = NoteSerializer(many=True, help_text="Latest first.")
     timeline = EventSerializer(many=True, help_text="The latest 50 events; more at timeline/.")
+    groups = ContactGroupSerializer(
+        many=True,
+        help_text="Customer groups it is or was in (groups you may see; current stays first, at most 100).",
+    )
 
 
 class StageChangeSerializer(serializers.Serializer):

@@ -58,6 +58,7 @@ from .models import (
     FollowStatus,
     RunStatus,
     Staff,
+    SyncKind,
     SyncRun,
     SyncRunSeen,
     Tag,
@@ -819,24 +820,35 @@ class CountingAPI:
         return call
 
 
-def sync_run_start(*, tenant: Tenant, trigger: str, user=None, enqueue: bool = True) -> SyncRun:
-    """A new queued run (enqueued on commit), or the tenant's active run if there is one."""
-    from .tasks.sync import sync_full
+# Executors of each kind of run: ``(tenant_id, run_id) -> None`` Celery tasks. The contacts sync
+# registers its own below; other apps (groups) register theirs when they load.
+SYNC_TASKS: dict[str, Any] = {}
 
-    active = SyncRun.objects.filter(status__in=ACTIVE_RUN_STATUSES).first()
+
+def sync_kind_register(kind: str, task: Any) -> None:
+    SYNC_TASKS[kind] = task
+
+
+def sync_run_start(
+    *, tenant: Tenant, trigger: str, user=None, enqueue: bool = True, kind: str = SyncKind.CONTACTS
+) -> SyncRun:
+    """A new queued run of ``kind`` (enqueued on commit), or the tenant's active run of that kind."""
+    active = SyncRun.objects.filter(kind=kind, status__in=ACTIVE_RUN_STATUSES).first()
     if active is not None:
         return active
     try:
         with transaction.atomic():
             run = SyncRun.objects.create(
-                trigger=trigger, created_by=user if getattr(user, "is_authenticated", False) else None
+                kind=kind,
+                trigger=trigger,
+                created_by=user if getattr(user, "is_authenticated", False) else None,
             )
     except IntegrityError:
         # Another request started one between our read and our insert (the one-active constraint).
-        return SyncRun.objects.get(status__in=ACTIVE_RUN_STATUSES)
+        return SyncRun.objects.get(kind=kind, status__in=ACTIVE_RUN_STATUSES)
     if enqueue:
-        tenant_id, run_id = tenant.pk, run.pk
-        transaction.on_commit(lambda: sync_full.delay(tenant_id, run_id))
+        tenant_id, run_id, task = tenant.pk, run.pk, SYNC_TASKS[kind]
+        transaction.on_commit(lambda: task.delay(tenant_id, run_id))
     return run
 
 
@@ -851,23 +863,21 @@ def sync_run_claim(run_id: int) -> SyncRun | None:
 
 def sync_runs_requeue_stale() -> int:
     """Re-enqueue runs whose worker died or whose message was lost; they resume from their checkpoint."""
-    from .tasks.sync import sync_full
-
     now = timezone.now()
     stale = list(
         SyncRun.unscoped.filter(claimable_q(now), created_at__lt=now - STALE_AFTER).values_list(
-            "tenant_id", "pk"
+            "tenant_id", "pk", "kind"
         )
     )
-    for tenant_id, run_id in stale:
-        sync_full.delay(tenant_id, run_id)
+    for tenant_id, run_id, kind in stale:
+        SYNC_TASKS[kind].delay(tenant_id, run_id)
     return len(stale)
 
 
 Progress = Callable[[SyncRun], None]
 
 
-class _Run:
+class RunState:
     """The executing run: its row, the counting API, and the one UPDATE per step that records progress."""
 
     def __init__(self, run: SyncRun, api: CountingAPI, progress: Progress | None):
@@ -907,7 +917,7 @@ def sync_run_execute(
     a staff chunk whose walk did not complete. ``WeComRateLimitedError`` puts the run back in the
     queue, checkpoint kept, and is raised for the caller to retry after ``retry_after``.
     """
-    state = _Run(run, CountingAPI(api or api_for(run.tenant)), progress)
+    state = RunState(run, CountingAPI(api or api_for(run.tenant)), progress)
     try:
         if run.checkpoint.get("phase") != "contacts":
             state.advance(phase="tags")
@@ -924,7 +934,7 @@ def sync_run_execute(
     except WeComError as exc:
         logger.warning("sync run %s failed: %s", run.pk, exc)
         state.advance()
-        return _finish(run, RunStatus.FAILED, errors=[*run.errors, exc.as_dict()])
+        return sync_run_finish(run, RunStatus.FAILED, errors=[*run.errors, exc.as_dict()])
     except (SoftTimeLimitExceeded, SyncRunLostError):
         # Time is up (the run stays running and the stale-run sweep resumes it), or another worker
         # has the run: either way this executor leaves it as it is.
@@ -934,19 +944,19 @@ def sync_run_execute(
         # the sweep to restart forever: it fails, saying what happened; the worker log has the rest.
         logger.exception("sync run %s failed", run.pk)
         error = {"api": None, "errcode": None, "errmsg": repr(exc)[:500], "hint": UNEXPECTED_HINT}
-        return _finish(run, RunStatus.FAILED, errors=[*run.errors, error])
+        return sync_run_finish(run, RunStatus.FAILED, errors=[*run.errors, error])
     state.advance(phase="done", checkpoint={"phase": "done"})
-    return _finish(run, RunStatus.SUCCEEDED, errors=run.errors)
+    return sync_run_finish(run, RunStatus.SUCCEEDED, errors=run.errors)
 
 
-def _finish(run: SyncRun, status: str, *, errors: list) -> SyncRun:
+def sync_run_finish(run: SyncRun, status: str, *, errors: list) -> SyncRun:
     run.status, run.errors, run.finished_at = status, errors, timezone.now()
     SyncRun.objects.filter(pk=run.pk).update(status=status, errors=errors, finished_at=run.finished_at)
     SyncRunSeen.objects.filter(run=run).delete()
     return run
 
 
-def _walk(state: _Run) -> None:
+def _walk(state: RunState) -> None:
     run = state.run
     userids = list(
         Staff.objects.filter(is_active=True, has_contact_permission=True)

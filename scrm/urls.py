@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("scrm.tenancy.urls")),
     path("", include("scrm.wecom.urls")),
     path("", include("contacts.urls")),
+    path("", include("groups.urls")),
 ]
 
 urlpatterns = [

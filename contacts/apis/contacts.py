@@ -24,6 +24,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from groups.selectors import contact_groups
 from scrm.api.permissions import IsTenantMember
 from scrm.api.principal import get_principal
 from scrm.api.viewsets import TenantAPIView, TenantViewMixin
@@ -242,7 +243,8 @@ class ContactViewSet(TenantViewMixin, viewsets.GenericViewSet):
         return contacts_page(self, self.get_queryset())
 
     @extend_schema(
-        summary="A contact with its follows, notes and latest events", responses=ContactDetailSerializer
+        summary="A contact with its follows, notes, latest events and groups",
+        responses=ContactDetailSerializer,
     )
     def retrieve(self, request, pk=None):
         contact = get_object_or_404(self.get_queryset().select_related("stage"), pk=pk)
@@ -252,6 +254,7 @@ class ContactViewSet(TenantViewMixin, viewsets.GenericViewSet):
             "follows": contact_follows(contact),
             "notes": contact_notes(contact),
             "timeline": contact_timeline(contact)[:TIMELINE_IN_DETAIL],
+            "groups": contact_groups(principal=self.principal, contact=contact),
         }
         return Response(ContactDetailSerializer(data).data)
 

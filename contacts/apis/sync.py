@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
@@ -10,7 +11,7 @@ from rest_framework.routers import SimpleRouter
 from scrm.api.permissions import IsTenantAdmin, IsTenantMember
 from scrm.api.viewsets import TenantViewMixin
 
-from ..models import SyncRun
+from ..models import SyncKind, SyncRun
 from ..sync import sync_run_start
 
 
@@ -21,6 +22,7 @@ class SyncRunSerializer(serializers.ModelSerializer):
         model = SyncRun
         fields = [
             "id",
+            "kind",
             "trigger",
             "status",
             "phase",
@@ -41,6 +43,18 @@ class SyncRunSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class SyncRunStartSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=SyncKind.choices, default=SyncKind.CONTACTS)
+
+
+class SyncRunFilter(filters.FilterSet):
+    kind = filters.ChoiceFilter(choices=SyncKind.choices)
+
+    class Meta:
+        model = SyncRun
+        fields = ["kind"]
+
+
 @extend_schema(tags=["contacts"])
 class SyncRunViewSet(
     TenantViewMixin,
@@ -49,27 +63,33 @@ class SyncRunViewSet(
     mixins.CreateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Full syncs of the contact book from WeCom, newest first. ``errors`` carry WeCom's errcode and a hint.
+    """Full syncs from WeCom, newest first. ``errors`` carry WeCom's errcode and a hint.
 
-    ``created``/``updated``/``unchanged``/``closed`` count follows (one per customer per staff member);
+    A ``contacts`` run's ``created``/``updated``/``unchanged``/``closed`` count follows (one per
+    customer per staff member), a ``groups`` run's count groups (closed: dismissed);
     ``progress_total`` is an estimate from the previous sync (it grows with ``progress_done``).
     """
 
     queryset = SyncRun.objects.select_related("created_by").order_by("-id")
     serializer_class = SyncRunSerializer
+    filterset_class = SyncRunFilter
 
     def get_permissions(self):
         return [IsTenantAdmin()] if self.action == "create" else [IsTenantMember()]
 
     @extend_schema(
-        summary="Start a full sync (or get the one already running)",
-        request=None,
+        summary="Start a full sync of contacts or of groups (or get the one of that kind already running)",
+        request=SyncRunStartSerializer,
         responses={202: SyncRunSerializer},
     )
     def create(self, request, *args, **kwargs):
         principal = self.principal
         user = principal.user if principal.api_key is None else None  # an API key has no user row
-        run = sync_run_start(tenant=principal.tenant, trigger="manual", user=user)
+        start = SyncRunStartSerializer(data=request.data)
+        start.is_valid(raise_exception=True)
+        run = sync_run_start(
+            tenant=principal.tenant, trigger="manual", user=user, kind=start.validated_data["kind"]
+        )
         return Response(self.get_serializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -242,6 +242,11 @@ SPECTACULAR_SETTINGS = {
         "FollowStatusEnum": "contacts.models.FollowStatus",
         "RunStatusEnum": "contacts.models.RunStatus",
         "TransferStatusEnum": "contacts.models.TransferStatus",
+        "SyncKindEnum": "contacts.models.SyncKind",
+        "GroupStatusEnum": "groups.models.GroupStatus",
+        "GroupTransferKindEnum": "groups.models.GroupTransferKind",
+        "GroupTransferItemStatusEnum": "groups.models.GroupTransferItemStatus",
+        "WelcomeAttachmentTypeEnum": "contacts.services.welcome.ATTACHMENT_TYPES",
     },
 }
 
@@ -312,6 +317,19 @@ CELERY_BEAT_SCHEDULE = {
     "contacts-welcome-media-refresh": {
         "task": "contacts.welcome_media_refresh",
         "schedule": 6 * 60 * 60,
+    },
+    # WeCom's daily group statistics (per owner, up to yesterday, China days): fetched once a day in
+    # the early morning, when yesterday's are complete. The groups themselves are reconciled by the
+    # nightly sync above (one run per kind).
+    "groups-stats-daily": {
+        "task": "groups.stats_daily",
+        "schedule": crontab(hour=6, minute=15),
+    },
+    # Group codes that open a new group when all theirs are full: read them back so that the groups
+    # WeCom opened join their lists (and get synced); only the new group's own create callback tells.
+    "groups-join-ways-refresh": {
+        "task": "groups.join_ways_refresh_all",
+        "schedule": 10 * 60,
     },
 }
 

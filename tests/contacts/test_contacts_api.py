@@ -311,6 +311,52 @@ def _walk_events(client, url):
         response = client.get(body["next"])
 
 
+def test_detail_lists_the_customer_groups_it_is_and_was_in_within_the_callers_scope(
+    alice_client, bob_client, world, django_assert_max_num_queries
+):
+    from tests.groups.conftest import group_build
+
+    han, tenant = world["han"], world["han"].tenant
+    uid = han.external_userid
+    left = group_build(
+        tenant,
+        owner=world["ann"],
+        name="老客群",
+        members=[(uid, "customer", {"joined_at": days_ago(20), "left_at": days_ago(5)})],
+    )
+    ann_group = group_build(
+        tenant, owner=world["ann"], name="VIP群", members=[(uid, "customer", {"joined_at": days_ago(3)})]
+    )
+    bob_group = group_build(
+        tenant, owner=world["bob"], name="鲍勃的群", members=[(uid, "customer", {"joined_at": days_ago(1)})]
+    )
+    gone = group_build(
+        tenant,
+        owner=world["ann"],
+        name="已解散群",
+        status="dismissed",
+        members=[(uid, "customer", {"joined_at": days_ago(30)})],
+    )
+    group_build(
+        tenant, owner=world["ann"], name="无关群", members=[(world["wang"].external_userid, "customer")]
+    )
+    with django_assert_max_num_queries(12):
+        body = alice_client.get(f"{CONTACTS}{han.pk}/").json()
+    groups = body["groups"]
+    assert [(g["id"], g["name"], g["owner_name"], g["group_status"]) for g in groups] == [
+        (bob_group.pk, "鲍勃的群", "鲍勃", "normal"),
+        (ann_group.pk, "VIP群", "安娜", "normal"),
+        (gone.pk, "已解散群", "安娜", "dismissed"),  # the stay stays open: the status tells
+        (left.pk, "老客群", "安娜", "normal"),
+    ]
+    assert set(groups[0]) == {"id", "name", "owner_name", "group_status", "joined_at", "left_at"}
+    assert groups[0]["left_at"] is None
+    assert groups[3]["left_at"] is not None
+    # bob follows 韩梅梅 too, but sees only the groups he owns.
+    assert [g["name"] for g in bob_client.get(f"{CONTACTS}{han.pk}/").json()["groups"]] == ["鲍勃的群"]
+    assert alice_client.get(f"{CONTACTS}{world['li'].pk}/").json()["groups"] == []
+
+
 @pytest.mark.parametrize("suffix", ["", "timeline/", "notes/"])
 def test_sales_get_404_on_a_customer_they_do_not_follow(bob_client, world, suffix):
     assert_problem(bob_client.get(f"{CONTACTS}{world['wang'].pk}/{suffix}"), 404, "not_found")

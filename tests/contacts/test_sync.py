@@ -286,14 +286,40 @@ def test_nightly_reconciliation_honours_the_tenant_setting(
         settings = contact_settings_get(tenant=tenant_b)
         settings.nightly_sync = False
         settings.save()
+    # The contacts run; the customer groups' run starts when it has succeeded (it sees the staff
+    # the contacts run brought).
     with django_capture_on_commit_callbacks(execute=True):
         assert sync_nightly() == 1
     with tenant_context(connected):
-        [run] = SyncRun.objects.all()
-        assert (run.trigger, run.status) == ("schedule", RunStatus.SUCCEEDED)
+        runs = list(SyncRun.objects.order_by("kind").values_list("kind", "trigger", "status"))
+        assert runs == [
+            ("contacts", "schedule", RunStatus.SUCCEEDED),
+            ("groups", "schedule", RunStatus.SUCCEEDED),
+        ]
+        contacts_run, groups_run = SyncRun.objects.order_by("kind")
+        assert groups_run.created_at >= contacts_run.finished_at
         assert Contact.objects.count() == len(sandbox.state.contacts)
     with tenant_context(tenant_b):
         assert not SyncRun.objects.exists()
+
+
+def test_nightly_groups_wait_for_a_successful_contacts_run(
+    connected, sandbox, django_capture_on_commit_callbacks
+):
+    sandbox.set_faults({"apis": {"externalcontact/get_corp_tag_list": {"errors": {"48002": 1.0}}}})
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sync_nightly() == 1
+    with tenant_context(connected):
+        assert list(SyncRun.objects.values_list("kind", "status")) == [("contacts", RunStatus.FAILED)]
+    # A manual contacts run succeeding starts nothing.
+    sandbox.set_faults({"reset": True})
+    with tenant_context(connected), django_capture_on_commit_callbacks(execute=True):
+        sync.sync_run_start(tenant=connected, trigger="manual")
+    with tenant_context(connected):
+        assert sorted(SyncRun.objects.values_list("kind", "trigger", "status")) == [
+            ("contacts", "manual", RunStatus.SUCCEEDED),
+            ("contacts", "schedule", RunStatus.FAILED),
+        ]
 
 
 def test_sync_tenant_command_prints_a_json_summary_last(connected, sandbox):

@@ -98,3 +98,23 @@ def test_other_tenants_runs_are_invisible(tenant_a, charlie_client):
 
 def test_anonymous_is_refused(client):
     assert_problem(client.get("/api/v1/sync-runs/"), 401, "not_authenticated")
+
+
+def test_a_groups_sync_runs_beside_a_contacts_sync_and_lists_by_kind(
+    tenant_a, alice_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        contacts = alice_client.post("/api/v1/sync-runs/")
+        groups = alice_client.post("/api/v1/sync-runs/", {"kind": "groups"}, format="json")
+        again = alice_client.post("/api/v1/sync-runs/", {"kind": "groups"}, format="json")
+    assert contacts.status_code == groups.status_code == 202
+    assert (contacts.json()["kind"], groups.json()["kind"]) == ("contacts", "groups")
+    assert contacts.json()["id"] != groups.json()["id"]  # one active run per kind, not per tenant
+    assert again.json()["id"] == groups.json()["id"]
+    assert len(callbacks) == 2
+
+    listed = alice_client.get("/api/v1/sync-runs/", {"kind": "groups"}).json()["results"]
+    assert [row["id"] for row in listed] == [groups.json()["id"]]
+    assert_problem(
+        alice_client.post("/api/v1/sync-runs/", {"kind": "moments"}, format="json"), 400, "validation_error"
+    )

@@ -262,7 +262,7 @@ def test_group_join_ways(wx, sandbox):
     config_id = wx.post("externalcontact/groupchat/add_join_way", data=body)["config_id"]
     way = wx.post("externalcontact/groupchat/get_join_way", data={"config_id": config_id})["join_way"]
     assert way | {"qr_code": None} == {**body, "config_id": config_id, "qr_code": None}
-    assert way["qr_code"].startswith("https://")
+    assert way["qr_code"] == f"{sandbox.base_url}/sandbox/qr/join-way/{config_id}.png"
     update = {"config_id": config_id, "scene": 1, "auto_create_room": 0, "chat_id_list": chat_ids[:1]}
     wx.post("externalcontact/groupchat/update_join_way", data=update)
     way = wx.post("externalcontact/groupchat/get_join_way", data={"config_id": config_id})["join_way"]

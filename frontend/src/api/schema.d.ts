@@ -300,7 +300,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A contact with its follows, notes and latest events */
+        /** A contact with its follows, notes, latest events and groups */
         get: operations["v1_contacts_retrieve"];
         put?: never;
         post?: never;
@@ -486,6 +486,346 @@ export interface paths {
          * @description For tenant routes that are not plain model CRUD (actions, reports).
          */
         patch: operations["v1_follows_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/group-codes/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Group codes, with their groups and how many joined through each */
+        get: operations["v1_group_codes_list"];
+        put?: never;
+        /** Create a group code in WeCom */
+        post: operations["v1_group_codes_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/group-codes/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A group code */
+        get: operations["v1_group_codes_retrieve"];
+        put?: never;
+        post?: never;
+        /** Delete a group code in WeCom; its members keep their attribution */
+        delete: operations["v1_group_codes_destroy"];
+        options?: never;
+        head?: never;
+        /** Change a group code (WeCom's copy too) */
+        patch: operations["v1_group_codes_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/group-codes/{id}/qr/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The group code's QR image as a PNG */
+        get: operations["v1_group_codes_qr_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/group-codes/{id}/simulate/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Demo: a new customer scans this code and joins a group (the sandbox calls back) */
+        post: operations["v1_group_codes_simulate_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/group-codes/{id}/stats/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Joins through the code per day and per group (from the members' state) */
+        get: operations["v1_group_codes_stats_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/group-stats/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WeCom's group figures per day, summed over owners, with the range's totals
+         * @description WeCom's daily figures of the groups of the owners in your scope (groupchat/statistic_group_by_day).
+         */
+        get: operations["v1_group_stats_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/group-tags/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Group tags, in order, with the number of groups carrying each */
+        get: operations["v1_group_tags_list"];
+        put?: never;
+        /** Create a group tag (admins and operators) */
+        post: operations["v1_group_tags_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/group-tags/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A group tag */
+        get: operations["v1_group_tags_retrieve"];
+        /** Change a group tag (admins and operators) */
+        put: operations["v1_group_tags_update"];
+        post?: never;
+        /** Delete a group tag; the groups carrying it lose it */
+        delete: operations["v1_group_tags_destroy"];
+        options?: never;
+        head?: never;
+        /** Change some of a group tag's fields (admins and operators) */
+        patch: operations["v1_group_tags_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/group-transfers/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Group owner transfers, newest first */
+        get: operations["v1_group_transfers_list"];
+        put?: never;
+        /**
+         * Hand groups to a new owner (a background job; results per group)
+         * @description Groups whose owner resigned go through groupchat/transfer, the others through groupchat/onjob_transfer (kind onjob, resigned or mixed), 100 per call. Each group gets an item: pending until sent, then succeeded (the group's owner is updated) or failed with WeCom's errcode and what it means. A group the new owner already owns succeeds at once, with the note 'Already the owner' in error (as when WeCom says so during the run). 202 with the new transfer; 200 with the existing one for a repeated Idempotency-Key.
+         */
+        post: operations["v1_group_transfers_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/group-transfers/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A group owner transfer with its result per group */
+        get: operations["v1_group_transfers_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/group-welcome-templates/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Group welcome templates, newest first */
+        get: operations["v1_group_welcome_templates_list"];
+        put?: never;
+        /** Add a group welcome template in WeCom (at most 100 per corp) */
+        post: operations["v1_group_welcome_templates_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/group-welcome-templates/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A group welcome template */
+        get: operations["v1_group_welcome_templates_retrieve"];
+        put?: never;
+        post?: never;
+        /** Delete a group welcome template in WeCom (and here, even if WeCom had lost it) */
+        delete: operations["v1_group_welcome_templates_destroy"];
+        options?: never;
+        head?: never;
+        /** Change a group welcome template (WeCom's copy too) */
+        patch: operations["v1_group_welcome_templates_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/groups/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Customer groups (filtered, ordered, paginated) */
+        get: operations["v1_groups_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/groups/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A group, with its joins and leaves of the last 7 days */
+        get: operations["v1_groups_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/groups/{id}/history/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Joins and leaves, newest first (page numbers only) */
+        get: operations["v1_groups_history_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/groups/{id}/members/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The group's members (one row per stay), the latest joins first */
+        get: operations["v1_groups_members_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/groups/{id}/stats/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Joins, leaves and members at the end of each day (at most 366 days) */
+        get: operations["v1_groups_stats_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/groups/{id}/tags/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set the group's tags (admins and operators) */
+        put: operations["v1_groups_tags_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/groups/bulk-tag/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add and remove tags on many groups (admins and operators; at most 1,000 groups) */
+        post: operations["v1_groups_bulk_tag_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/jobs/": {
@@ -901,18 +1241,20 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * @description Full syncs of the contact book from WeCom, newest first. ``errors`` carry WeCom's errcode and a hint.
+         * @description Full syncs from WeCom, newest first. ``errors`` carry WeCom's errcode and a hint.
          *
-         *     ``created``/``updated``/``unchanged``/``closed`` count follows (one per customer per staff member);
+         *     A ``contacts`` run's ``created``/``updated``/``unchanged``/``closed`` count follows (one per
+         *     customer per staff member), a ``groups`` run's count groups (closed: dismissed);
          *     ``progress_total`` is an estimate from the previous sync (it grows with ``progress_done``).
          */
         get: operations["v1_sync_runs_list"];
         put?: never;
         /**
-         * Start a full sync (or get the one already running)
-         * @description Full syncs of the contact book from WeCom, newest first. ``errors`` carry WeCom's errcode and a hint.
+         * Start a full sync of contacts or of groups (or get the one of that kind already running)
+         * @description Full syncs from WeCom, newest first. ``errors`` carry WeCom's errcode and a hint.
          *
-         *     ``created``/``updated``/``unchanged``/``closed`` count follows (one per customer per staff member);
+         *     A ``contacts`` run's ``created``/``updated``/``unchanged``/``closed`` count follows (one per
+         *     customer per staff member), a ``groups`` run's count groups (closed: dismissed);
          *     ``progress_total`` is an estimate from the previous sync (it grows with ``progress_done``).
          */
         post: operations["v1_sync_runs_create"];
@@ -930,9 +1272,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * @description Full syncs of the contact book from WeCom, newest first. ``errors`` carry WeCom's errcode and a hint.
+         * @description Full syncs from WeCom, newest first. ``errors`` carry WeCom's errcode and a hint.
          *
-         *     ``created``/``updated``/``unchanged``/``closed`` count follows (one per customer per staff member);
+         *     A ``contacts`` run's ``created``/``updated``/``unchanged``/``closed`` count follows (one per
+         *     customer per staff member), a ``groups`` run's count groups (closed: dismissed);
          *     ``progress_total`` is an estimate from the previous sync (it grows with ``progress_done``).
          */
         get: operations["v1_sync_runs_retrieve"];
@@ -1353,6 +1696,32 @@ export interface components {
             notes: components["schemas"]["Note"][];
             /** @description The latest 50 events; more at timeline/. */
             timeline: components["schemas"]["Event"][];
+            /** @description Customer groups it is or was in (groups you may see; current stays first, at most 100). */
+            groups: components["schemas"]["ContactGroup"][];
+        };
+        /** @description A customer group the contact is or was in (one per stay; groups.selectors.contact_groups). */
+        ContactGroup: {
+            /** @description The group's id. */
+            id: number;
+            name: string;
+            owner_name: string;
+            /**
+             * @description A dismissed group keeps its last members' stays open.
+             *
+             *     * `normal` - Normal
+             *     * `owner_resigned` - Owner resigned
+             *     * `inheriting` - Being inherited
+             *     * `inherited` - Inherited
+             *     * `dismissed` - Dismissed
+             */
+            group_status: components["schemas"]["GroupStatusEnum"];
+            /** Format: date-time */
+            joined_at: string | null;
+            /**
+             * Format: date-time
+             * @description Null while the customer is in the group.
+             */
+            left_at: string | null;
         };
         /** @description A row of the contacts list (documentation of the shape ``contact_rows_resolve`` builds). */
         ContactRow: {
@@ -1505,9 +1874,11 @@ export interface components {
          *     * `transfer_failed` - Transfer failed
          *     * `welcomed` - Welcome message sent
          *     * `welcome_failed` - Welcome message not sent
+         *     * `group_joined` - Joined a customer group
+         *     * `group_left` - Left a customer group
          * @enum {string}
          */
-        EventTypeEnum: "added" | "lost" | "deleted_by_staff" | "tagged" | "untagged" | "stage_changed" | "note" | "remark_changed" | "transferred" | "transfer_failed" | "welcomed" | "welcome_failed";
+        EventTypeEnum: "added" | "lost" | "deleted_by_staff" | "tagged" | "untagged" | "stage_changed" | "note" | "remark_changed" | "transferred" | "transfer_failed" | "welcomed" | "welcome_failed" | "group_joined" | "group_left";
         /** @description The list's filter parameters (flat), or a saved ``segment``; optionally the columns wanted. */
         ExportRequestRequest: {
             segment?: number | null;
@@ -1569,8 +1940,310 @@ export interface components {
             /** @description Siyu tag ids on this follow. */
             tags: number[];
         };
+        /** @description A group in lists: give it groups from ``selectors.group_list`` (owner and tags prefetched). */
+        Group: {
+            readonly id: number;
+            readonly chat_id: string;
+            readonly name: string;
+            owner: components["schemas"]["GroupOwner"] | null;
+            status: components["schemas"]["GroupStatusEnum"];
+            readonly member_count: number;
+            readonly customer_count: number;
+            readonly notice: string;
+            readonly tags: components["schemas"]["GroupTagRef"][];
+            /** Format: date-time */
+            readonly wecom_created_at: string | null;
+            /** Format: date-time */
+            readonly dismissed_at: string | null;
+            /** Format: date-time */
+            readonly synced_at: string | null;
+        };
+        /** @description Needs ``ids_context(groups=..., tags=...)``. */
+        GroupBulkTagRequest: {
+            /** @description At most 1000. */
+            group_ids: number[];
+            /** @description Tags to add. */
+            add?: number[];
+            /** @description Tags to remove. */
+            remove?: number[];
+        };
+        GroupBulkTagResult: {
+            /** @description Groups named. */
+            groups: number;
+            /** @description Taggings added (ones already there are not counted). */
+            added: number;
+            /** @description Taggings removed. */
+            removed: number;
+        };
+        /** @description A group in lists: give it groups from ``selectors.group_list`` (owner and tags prefetched). */
+        GroupDetail: {
+            readonly id: number;
+            readonly chat_id: string;
+            readonly name: string;
+            owner: components["schemas"]["GroupOwner"] | null;
+            status: components["schemas"]["GroupStatusEnum"];
+            readonly member_count: number;
+            readonly customer_count: number;
+            readonly notice: string;
+            readonly tags: components["schemas"]["GroupTagRef"][];
+            /** Format: date-time */
+            readonly wecom_created_at: string | null;
+            /** Format: date-time */
+            readonly dismissed_at: string | null;
+            /** Format: date-time */
+            readonly synced_at: string | null;
+            /** @description WeCom userids of the group's admins. */
+            admin_userids: string[];
+            /** @description Stays that began in the last 7 days. */
+            joins_7d: number;
+            /** @description Stays that ended in the last 7 days. */
+            leaves_7d: number;
+        };
+        GroupHistoryEntry: {
+            /** Format: date-time */
+            at: string;
+            kind: components["schemas"]["GroupHistoryEntryKindEnum"];
+            member: components["schemas"]["GroupMember"];
+        };
+        /**
+         * @description * `joined` - Joined
+         *     * `left` - Left
+         * @enum {string}
+         */
+        GroupHistoryEntryKindEnum: "joined" | "left";
+        GroupMember: {
+            /** @description The stay's id (a person who left and came back has two). */
+            id: number;
+            /** @description Staff userid or customer external_userid. */
+            userid: string;
+            type: components["schemas"]["GroupMemberTypeEnum"];
+            name: string;
+            group_nickname: string;
+            /** Format: date-time */
+            joined_at: string | null;
+            /**
+             * @description 0 unknown, 1 invited by a member, 2 invite link, 3 QR code.
+             *
+             *     * `0` - Unknown
+             *     * `1` - Invited by a member
+             *     * `2` - Invite link
+             *     * `3` - QR code
+             */
+            join_scene: components["schemas"]["JoinSceneEnum"];
+            inviter: components["schemas"]["Inviter"] | null;
+            /** @description The group code's state the member joined through. */
+            state: string;
+            /** @description The group code with that state, if any. */
+            join_way: components["schemas"]["JoinWayRef"] | null;
+            /**
+             * Format: date-time
+             * @description Null while the member is in the group.
+             */
+            left_at: string | null;
+            /** @description 0 left, 1 removed by staff. */
+            quit_scene: number | null;
+            /** @description The customer's contact, when there is one you may open. */
+            contact_id: number | null;
+        };
+        /**
+         * @description * `staff` - Staff member
+         *     * `customer` - Customer
+         * @enum {string}
+         */
+        GroupMemberTypeEnum: "staff" | "customer";
+        GroupOwner: {
+            id: number;
+            userid: string;
+            name: string;
+            avatar: string;
+        };
+        GroupRef: {
+            id: number;
+            name: string;
+        };
+        GroupStats: {
+            days: components["schemas"]["GroupStatsDay"][];
+        };
+        GroupStatsDay: {
+            /** Format: date */
+            day: string;
+            joins: number;
+            leaves: number;
+            /** @description Members at the end of the day. */
+            members: number;
+        };
+        /**
+         * @description * `normal` - Normal
+         *     * `owner_resigned` - Owner resigned
+         *     * `inheriting` - Being inherited
+         *     * `inherited` - Inherited
+         *     * `dismissed` - Dismissed
+         * @enum {string}
+         */
+        GroupStatusEnum: "normal" | "owner_resigned" | "inheriting" | "inherited" | "dismissed";
+        /** @description A group tag as answered; give it tags from ``selectors.group_tags_with_counts``. */
+        GroupTag: {
+            readonly id: number;
+            readonly name: string;
+            readonly color: string;
+            readonly order: number;
+            /** @description Groups you may see that carry it. */
+            group_count: number;
+        };
+        GroupTagInputRequest: {
+            name: string;
+            color?: string;
+            order?: number;
+        };
+        GroupTagRef: {
+            id: number;
+            name: string;
+            color: string;
+        };
+        /** @description Needs ``ids_context(tags=...)``. */
+        GroupTagsSetRequest: {
+            /** @description Every tag the group should carry ([] for none). */
+            tag_ids: number[];
+        };
+        /** @description A transfer in lists (without its items). */
+        GroupTransfer: {
+            readonly id: number;
+            kind: components["schemas"]["GroupTransferKindEnum"];
+            readonly new_owner: components["schemas"]["GroupOwner"];
+            status: components["schemas"]["RunStatusEnum"];
+            readonly total: number;
+            readonly succeeded: number;
+            readonly failed: number;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly finished_at: string | null;
+        };
+        GroupTransferCreateRequest: {
+            /** @description The groups to hand over. */
+            group_ids: number[];
+            /** @description An active staff member with customer contact. */
+            new_owner_id: number;
+        };
+        /** @description A transfer with its result per group. */
+        GroupTransferDetail: {
+            readonly id: number;
+            kind: components["schemas"]["GroupTransferKindEnum"];
+            readonly new_owner: components["schemas"]["GroupOwner"];
+            status: components["schemas"]["RunStatusEnum"];
+            readonly total: number;
+            readonly succeeded: number;
+            readonly failed: number;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly finished_at: string | null;
+            items: components["schemas"]["GroupTransferItem"][];
+        };
+        GroupTransferItem: {
+            readonly group: components["schemas"]["GroupRef"];
+            readonly previous_owner: components["schemas"]["GroupTransferStaff"] | null;
+            status: components["schemas"]["GroupTransferItemStatusEnum"];
+            readonly errcode: number | null;
+            readonly error: string;
+        };
+        /**
+         * @description * `pending` - Not sent to WeCom yet
+         *     * `succeeded` - Transferred
+         *     * `failed` - WeCom refused it
+         * @enum {string}
+         */
+        GroupTransferItemStatusEnum: "pending" | "succeeded" | "failed";
+        /**
+         * @description * `onjob` - Owner still employed (groupchat/onjob_transfer)
+         *     * `resigned` - Owner resigned (groupchat/transfer)
+         *     * `mixed` - Some owners resigned, some still employed
+         * @enum {string}
+         */
+        GroupTransferKindEnum: "onjob" | "resigned" | "mixed";
+        GroupTransferStaff: {
+            id: number;
+            userid: string;
+            name: string;
+        };
+        GroupWelcomeAttachment: {
+            /**
+             * @description Absent in {}.
+             *
+             *     * `image` - image
+             *     * `link` - link
+             *     * `miniprogram` - miniprogram
+             */
+            msgtype?: components["schemas"]["WelcomeAttachmentTypeEnum"];
+            /** @description image, miniprogram: an uploaded image's id (POST /media/). */
+            media_asset_id?: number;
+            /** @description link, miniprogram. */
+            title?: string;
+            /** @description link: http(s). */
+            url?: string;
+            /** @description link. */
+            description?: string;
+            /** @description link. */
+            picture_url?: string;
+            /** @description miniprogram: wx + 16 hex digits. */
+            appid?: string;
+            /** @description miniprogram: a path ending in .html. */
+            page?: string;
+        };
+        GroupWelcomeAttachmentRequest: {
+            /**
+             * @description Absent in {}.
+             *
+             *     * `image` - image
+             *     * `link` - link
+             *     * `miniprogram` - miniprogram
+             */
+            msgtype?: components["schemas"]["WelcomeAttachmentTypeEnum"];
+            /** @description image, miniprogram: an uploaded image's id (POST /media/). */
+            media_asset_id?: number;
+            /** @description link, miniprogram. */
+            title?: string;
+            /** @description link: http(s). */
+            url?: string;
+            /** @description link. */
+            description?: string;
+            /** @description link. */
+            picture_url?: string;
+            /** @description miniprogram: wx + 16 hex digits. */
+            appid?: string;
+            /** @description miniprogram: a path ending in .html. */
+            page?: string;
+        };
+        GroupWelcomeTemplate: {
+            readonly id: number;
+            readonly name: string;
+            readonly template_id: string;
+            readonly text: string;
+            /** @description {} when there is none. */
+            attachment: components["schemas"]["GroupWelcomeAttachment"];
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        GroupWelcomeTemplateInputRequest: {
+            /** @description Unique; kept here only. */
+            name: string;
+            /**
+             * @description ≤ 4,000 bytes; %NICKNAME% is replaced by the newcomer's name.
+             * @default
+             */
+            text: string;
+            /** @description At most one; {} for none. */
+            attachment?: components["schemas"]["GroupWelcomeAttachmentRequest"];
+        };
         IdName: {
             id: number;
+            name: string;
+        };
+        Inviter: {
+            userid: string;
+            /** @description The staff member's name, else the name the inviter has in the group; may be empty. */
             name: string;
         };
         Job: {
@@ -1599,6 +2272,106 @@ export interface components {
          * @enum {string}
          */
         JobKindEnum: "tag" | "untag" | "export" | "transfer" | "inherit";
+        /**
+         * @description * `0` - Unknown
+         *     * `1` - Invited by a member
+         *     * `2` - Invite link
+         *     * `3` - QR code
+         * @enum {integer}
+         */
+        JoinSceneEnum: 0 | 1 | 2 | 3;
+        /** @description A group code: give it ``groups`` (chat_id → Group) and ``joins`` (state → count) in context. */
+        JoinWay: {
+            readonly id: number;
+            readonly name: string;
+            readonly state: string;
+            readonly config_id: string;
+            /** Format: uri */
+            readonly qr_code: string;
+            readonly groups: components["schemas"]["JoinWayGroup"][];
+            /** @description WeCom's chat ids, in its order. */
+            chat_ids: string[];
+            readonly auto_create_room: boolean;
+            readonly room_base_name: string;
+            readonly room_base_id: number;
+            /** @description Customers who joined a group through this code, ever. */
+            readonly joins: number;
+            /** @description Demo tenants (WeCom is the local sandbox): POST …/simulate/ acts out a scan. */
+            readonly can_simulate: boolean;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        /** @description A group of a code; ``id`` is null for a group WeCom opened that is not synced yet. */
+        JoinWayGroup: {
+            id: number | null;
+            chat_id: string;
+            name: string;
+            member_count: number | null;
+            status: (components["schemas"]["GroupStatusEnum"] | components["schemas"]["NullEnum"]) | null;
+        };
+        JoinWayInputRequest: {
+            /** @description Unique; WeCom's remark of the code. */
+            name: string;
+            /** @description 1 to 5 groups (ids), in the order scans fill them. */
+            group_ids: number[];
+            /**
+             * @description When every group is full, WeCom opens a new one and adds it to the code.
+             * @default true
+             */
+            auto_create_room: boolean;
+            /**
+             * @description Name of the groups WeCom opens (required with auto_create_room), followed by a number.
+             * @default
+             */
+            room_base_name: string;
+            /**
+             * @description The number of the next group opened.
+             * @default 1
+             */
+            room_base_id: number;
+        };
+        JoinWayRef: {
+            id: number;
+            name: string;
+        };
+        JoinWaySimulate: {
+            /** @description The group the customer landed in. */
+            chat_id: string;
+            /** @description That group here (null if not read yet). */
+            group: components["schemas"]["GroupRef"] | null;
+            /** @description WeCom opened this group because the others were full. */
+            created: boolean;
+            external_userid: string;
+            /** @description Whether the sandbox's callbacks reached this server. */
+            delivered: boolean;
+        };
+        JoinWayStats: {
+            /** Format: date */
+            date_from: string;
+            /** Format: date */
+            date_to: string;
+            /** @description Joins through the code in the range. */
+            total: number;
+            days: components["schemas"]["JoinWayStatsDay"][];
+            /** @description The code's groups in its order, then others. */
+            groups: components["schemas"]["JoinWayStatsGroup"][];
+        };
+        JoinWayStatsDay: {
+            /** Format: date */
+            day: string;
+            joins: number;
+        };
+        JoinWayStatsGroup: {
+            /** @description Null: a group WeCom opened, not synced yet. */
+            id: number | null;
+            chat_id: string;
+            name: string;
+            joins: number;
+            /** @description Still one of the code's groups. */
+            listed: boolean;
+        };
         LoginRequest: {
             username: string;
             password: string;
@@ -1753,6 +2526,47 @@ export interface components {
             /** @description Distinct customers who deleted a staff member that day. */
             lost: number;
         };
+        OwnerStats: {
+            days: components["schemas"]["OwnerStatsDay"][];
+            /** @description chat_total and member_total: the last day with figures; the others: summed over the days. */
+            totals: components["schemas"]["OwnerStatsTotals"];
+        };
+        OwnerStatsDay: {
+            /** @description Groups created. */
+            new_chat_cnt: number;
+            /** @description Groups (at the day's end). */
+            chat_total: number;
+            /** @description Groups with messages. */
+            chat_has_msg: number;
+            /** @description Members who joined. */
+            new_member_cnt: number;
+            /** @description Members (at the day's end). */
+            member_total: number;
+            /** @description Members who sent messages. */
+            member_has_msg: number;
+            /** @description Messages. */
+            msg_total: number;
+            /** Format: date */
+            day: string;
+            /** @description False when WeCom has given no figures for the day yet (today, days not fetched): its zeros mean unknown, not nothing. */
+            has_figures: boolean;
+        };
+        OwnerStatsTotals: {
+            /** @description Groups created. */
+            new_chat_cnt: number;
+            /** @description Groups (at the day's end). */
+            chat_total: number;
+            /** @description Groups with messages. */
+            chat_has_msg: number;
+            /** @description Members who joined. */
+            new_member_cnt: number;
+            /** @description Members (at the day's end). */
+            member_total: number;
+            /** @description Members who sent messages. */
+            member_has_msg: number;
+            /** @description Messages. */
+            msg_total: number;
+        };
         PaginatedApiKeyList: {
             /** Format: uri */
             next: string | null;
@@ -1808,6 +2622,72 @@ export interface components {
             page_size?: number;
             results: components["schemas"]["Event"][];
         };
+        PaginatedGroupHistoryEntryList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["GroupHistoryEntry"][];
+        };
+        PaginatedGroupList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["Group"][];
+        };
+        PaginatedGroupMemberList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["GroupMember"][];
+        };
+        PaginatedGroupTagList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["GroupTag"][];
+        };
+        PaginatedGroupTransferList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["GroupTransfer"][];
+        };
+        PaginatedGroupWelcomeTemplateList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["GroupWelcomeTemplate"][];
+        };
         PaginatedJobList: {
             /** Format: uri */
             next: string | null;
@@ -1818,6 +2698,17 @@ export interface components {
             /** @description Page-number mode only. */
             page_size?: number;
             results: components["schemas"]["Job"][];
+        };
+        PaginatedJoinWayList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["JoinWay"][];
         };
         PaginatedLostList: {
             /** Format: uri */
@@ -1945,6 +2836,43 @@ export interface components {
             description?: string;
             remark_corp_name?: string;
             remark_mobiles?: string[];
+        };
+        PatchedGroupTagInputRequest: {
+            name?: string;
+            color?: string;
+            order?: number;
+        };
+        PatchedGroupWelcomeTemplateInputRequest: {
+            /** @description Unique; kept here only. */
+            name?: string;
+            /**
+             * @description ≤ 4,000 bytes; %NICKNAME% is replaced by the newcomer's name.
+             * @default
+             */
+            text: string;
+            /** @description At most one; {} for none. */
+            attachment?: components["schemas"]["GroupWelcomeAttachmentRequest"];
+        };
+        PatchedJoinWayInputRequest: {
+            /** @description Unique; WeCom's remark of the code. */
+            name?: string;
+            /** @description 1 to 5 groups (ids), in the order scans fill them. */
+            group_ids?: number[];
+            /**
+             * @description When every group is full, WeCom opens a new one and adds it to the code.
+             * @default true
+             */
+            auto_create_room: boolean;
+            /**
+             * @description Name of the groups WeCom opens (required with auto_create_room), followed by a number.
+             * @default
+             */
+            room_base_name: string;
+            /**
+             * @description The number of the next group opened.
+             * @default 1
+             */
+            room_base_id: number;
         };
         PatchedMemberUpdateRequest: {
             role?: components["schemas"]["RoleEnum"];
@@ -2102,8 +3030,15 @@ export interface components {
             /** @description Slug of a tenant the user is a member of. */
             tenant: string;
         };
+        /**
+         * @description * `contacts` - Staff, tags and customers
+         *     * `groups` - Customer groups
+         * @enum {string}
+         */
+        SyncKindEnum: "contacts" | "groups";
         SyncRun: {
             readonly id: number;
+            readonly kind: components["schemas"]["SyncKindEnum"];
             readonly trigger: string;
             readonly status: components["schemas"]["RunStatusEnum"];
             readonly phase: string;
@@ -2128,6 +3063,10 @@ export interface components {
             readonly heartbeat_at: string | null;
             /** Format: date-time */
             readonly finished_at: string | null;
+        };
+        SyncRunStartRequest: {
+            /** @default contacts */
+            kind: components["schemas"]["SyncKindEnum"];
         };
         Tag: {
             readonly id: number;
@@ -3373,6 +4312,925 @@ export interface operations {
             };
         };
     };
+    v1_group_codes_list: {
+        parameters: {
+            query?: {
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, at most 200. */
+                page_size?: number;
+                /** @description Part of the name. */
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedJoinWayList"];
+                };
+            };
+        };
+    };
+    v1_group_codes_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JoinWayInputRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinWay"];
+                };
+            };
+            /** @description Invalid input, or WeCom refused it (type wecom_error, docs/api.md). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WeCom's rate limit (type wecom_error, Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v1_group_codes_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinWay"];
+                };
+            };
+        };
+    };
+    v1_group_codes_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input, or WeCom refused it (type wecom_error, docs/api.md). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WeCom's rate limit (type wecom_error, Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v1_group_codes_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedJoinWayInputRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinWay"];
+                };
+            };
+            /** @description Invalid input, or WeCom refused it (type wecom_error, docs/api.md). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WeCom's rate limit (type wecom_error, Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v1_group_codes_qr_retrieve: {
+        parameters: {
+            query?: {
+                /** @description 1: as a file download. */
+                download?: boolean;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": string;
+                };
+            };
+            /** @description WeCom's image could not be fetched. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v1_group_codes_simulate_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinWaySimulate"];
+                };
+            };
+            /** @description This tenant's WeCom is not the sandbox. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v1_group_codes_stats_retrieve: {
+        parameters: {
+            query?: {
+                /** @description First day (default: 29 days before `date_to`). */
+                date_from?: string;
+                /** @description Last day, included (default: today). */
+                date_to?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinWayStats"];
+                };
+            };
+        };
+    };
+    v1_group_stats_retrieve: {
+        parameters: {
+            query?: {
+                /** @description First day (default: 29 days before `date_to`). */
+                date_from?: string;
+                /** @description Last day, included (default: today). */
+                date_to?: string;
+                /** @description Only these owners (Siyu staff ids; repeatable). */
+                owner?: number[];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OwnerStats"];
+                };
+            };
+        };
+    };
+    v1_group_tags_list: {
+        parameters: {
+            query?: {
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, at most 200. */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedGroupTagList"];
+                };
+            };
+        };
+    };
+    v1_group_tags_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupTagInputRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupTag"];
+                };
+            };
+        };
+    };
+    v1_group_tags_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupTag"];
+                };
+            };
+        };
+    };
+    v1_group_tags_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupTagInputRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupTag"];
+                };
+            };
+        };
+    };
+    v1_group_tags_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v1_group_tags_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedGroupTagInputRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupTag"];
+                };
+            };
+        };
+    };
+    v1_group_transfers_list: {
+        parameters: {
+            query?: {
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, at most 200. */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedGroupTransferList"];
+                };
+            };
+        };
+    };
+    v1_group_transfers_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupTransferCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description The transfer this Idempotency-Key started before. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupTransferDetail"];
+                };
+            };
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupTransferDetail"];
+                };
+            };
+            /** @description Invalid groups or new owner (validation_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v1_group_transfers_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupTransferDetail"];
+                };
+            };
+        };
+    };
+    v1_group_welcome_templates_list: {
+        parameters: {
+            query?: {
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, at most 200. */
+                page_size?: number;
+                /** @description Part of the name or text. */
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedGroupWelcomeTemplateList"];
+                };
+            };
+        };
+    };
+    v1_group_welcome_templates_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupWelcomeTemplateInputRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupWelcomeTemplate"];
+                };
+            };
+            /** @description Invalid input, or WeCom refused it (type wecom_error, docs/api.md). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WeCom's rate limit (type wecom_error, Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v1_group_welcome_templates_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupWelcomeTemplate"];
+                };
+            };
+        };
+    };
+    v1_group_welcome_templates_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input, or WeCom refused it (type wecom_error, docs/api.md). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WeCom's rate limit (type wecom_error, Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v1_group_welcome_templates_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedGroupWelcomeTemplateInputRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupWelcomeTemplate"];
+                };
+            };
+            /** @description Invalid input, or WeCom refused it (type wecom_error, docs/api.md). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WeCom's rate limit (type wecom_error, Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v1_groups_list: {
+        parameters: {
+            query?: {
+                /** @description Created in WeCom on or after (ISO date). */
+                created_after?: string;
+                /** @description Created in WeCom on or before (ISO date). */
+                created_before?: string;
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description At most this many members. */
+                members_max?: number;
+                /** @description At least this many members. */
+                members_min?: number;
+                /** @description Sort order (default -created: the newest groups first). */
+                ordering?: "-created" | "created" | "-members" | "members" | "name" | "-name";
+                /** @description Owned by this staff member (Siyu staff id; repeatable). */
+                owner?: number[];
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, at most 200. */
+                page_size?: number;
+                /** @description Name contains. */
+                q?: string;
+                /**
+                 * @description Repeatable.
+                 *
+                 *     * `normal` - Normal
+                 *     * `owner_resigned` - Owner resigned
+                 *     * `inheriting` - Being inherited
+                 *     * `inherited` - Inherited
+                 *     * `dismissed` - Dismissed
+                 */
+                status?: ("dismissed" | "inherited" | "inheriting" | "normal" | "owner_resigned")[];
+                tag?: number[];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedGroupList"];
+                };
+            };
+        };
+    };
+    v1_groups_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupDetail"];
+                };
+            };
+        };
+    };
+    v1_groups_history_list: {
+        parameters: {
+            query?: {
+                /** @description Page number, from 1. */
+                page?: number;
+                /** @description Rows per page, at most 200. */
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedGroupHistoryEntryList"];
+                };
+            };
+        };
+    };
+    v1_groups_members_list: {
+        parameters: {
+            query?: {
+                /** @description true (default): the members now; false: every stay, past ones too. */
+                current?: boolean;
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, at most 200. */
+                page_size?: number;
+                /** @description Name, group nickname or userid contains. */
+                q?: string;
+                /** @description Only staff or only customers. */
+                type?: "customer" | "staff";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedGroupMemberList"];
+                };
+            };
+        };
+    };
+    v1_groups_stats_retrieve: {
+        parameters: {
+            query?: {
+                /** @description First day (default: 29 days before `date_to`). */
+                date_from?: string;
+                /** @description Last day, included (default: today). */
+                date_to?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupStats"];
+                };
+            };
+        };
+    };
+    v1_groups_tags_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupTagsSetRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description Unknown tag ids. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v1_groups_bulk_tag_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupBulkTagRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupBulkTagResult"];
+                };
+            };
+            /** @description Invalid input. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     v1_jobs_list: {
         parameters: {
             query?: {
@@ -4089,6 +5947,11 @@ export interface operations {
             query?: {
                 /** @description Cursor from `next`/`previous` (default for API keys). */
                 cursor?: string;
+                /**
+                 * @description * `contacts` - Staff, tags and customers
+                 *     * `groups` - Customer groups
+                 */
+                kind?: "contacts" | "groups";
                 /** @description 用于排序结果的字段。 */
                 ordering?: string;
                 /** @description Page number, from 1 (default for the dashboard). */
@@ -4119,7 +5982,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["SyncRunStartRequest"];
+            };
+        };
         responses: {
             202: {
                 headers: {

@@ -2,16 +2,26 @@
 
 Groups live in ``state.groups`` (``GroupChat``); join ways in ``state.join_ways``. What WeCom keeps but
 the core dataclasses do not (when a group was dismissed, how many groups each new owner received
-today, the salt behind the activity statistics) lives in ``state.ext["groups"]``.
+today, the salt behind the activity statistics) lives in ``state.ext["groups"]``; the join way
+``state`` a member came through (groupchat/get ``member_list[].state``) in
+``state.ext["group_member_states"]`` (chat_id → userid → state).
+
+A customer can join through a join way (``simulate/group-join`` with ``config_id`` or ``state``): they
+land in the first group of the way's list that is not full, and when every one is full and the way
+auto-creates rooms, in a new group WeCom opens for it (docs/sandbox.md says what we assumed).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import segno
+
+from .control import QR_SCALE
 from .endpoint_helpers import (
     day_start,
     int_param,
@@ -26,7 +36,15 @@ from .endpoint_helpers import (
     unit,
 )
 from .generator import DAY, make_id, new_customer, new_external_userid
-from .registry import SandboxError, SandboxRequest, control_route, generator_hook, route
+from .registry import (
+    RawResponse,
+    SandboxError,
+    SandboxNotFoundError,
+    SandboxRequest,
+    control_route,
+    generator_hook,
+    route,
+)
 from .state import ExternalContact, GroupChat, GroupMember, SandboxState
 
 if TYPE_CHECKING:
@@ -41,6 +59,8 @@ SETTINGS = {
 }
 MAX_MEMBERS = 200  # a customer group holds 200 people (WeCom sells upgrades to 500; not modelled)
 JOIN_WAY_MAX_CHATS = 5
+JOIN_WAY_QR_PATH = "/sandbox/qr/join-way/"  # where a served sandbox serves join way QR images
+MEMBER_STATES = "group_member_states"  # state.ext key: chat_id -> {userid: join way state}
 STAT_MAX_SPAN_DAYS = 30
 STAT_MAX_AGE_DAYS = 180
 
@@ -222,7 +242,8 @@ def groupchat_get(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     need_name = int_param(req.json, "need_name", default=0) == 1
     state = sandbox.state
     chat = live_chat(state, req.json.get("chat_id"))
-    return {"group_chat": _chat_json(chat, need_name=need_name)}
+    states = state.ext.get(MEMBER_STATES, {}).get(chat.chat_id, {})  # a read: nothing is set up
+    return {"group_chat": _chat_json(chat, need_name=need_name, states=states)}
 
 
 def live_chat(state: SandboxState, chat_id: Any) -> GroupChat:
@@ -234,7 +255,13 @@ def live_chat(state: SandboxState, chat_id: Any) -> GroupChat:
     return chat
 
 
-def _chat_json(chat: GroupChat, *, need_name: bool) -> dict[str, Any]:
+def member_states(state: SandboxState, chat_id: str) -> dict[str, str]:
+    """userid → the join way state its current stay in ``chat_id`` came through (only those that did),
+    to change: created when missing. Reads (groupchat/get) use ``.get`` and leave the state as it is."""
+    return state.ext.setdefault(MEMBER_STATES, {}).setdefault(chat_id, {})
+
+
+def _chat_json(chat: GroupChat, *, need_name: bool, states: dict[str, str]) -> dict[str, Any]:
     members = []
     for m in chat.members:
         item: dict[str, Any] = {
@@ -250,6 +277,8 @@ def _chat_json(chat: GroupChat, *, need_name: bool) -> dict[str, Any]:
             item["invitor"] = {"userid": m.invitor}
         if need_name:
             item["name"] = m.name
+        if states.get(m.userid):
+            item["state"] = states[m.userid]  # WeCom sends it only for joins through a join way
         members.append(item)
     return {
         "chat_id": chat.chat_id,
@@ -482,9 +511,29 @@ def add_join_way(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     return {"config_id": config_id}
 
 
+def join_way_qr_url(sandbox: Sandbox, way: dict[str, Any]) -> str:
+    """The way's ``qr_code``: as for contact ways, WeCom's is a PNG anyone can fetch, so a served
+    sandbox serves it itself (worked out per call: it follows the base after a restart on another port)."""
+    if way["qr_code"] and sandbox.base_url:
+        return f"{sandbox.base_url}{JOIN_WAY_QR_PATH}{way['config_id']}.png"
+    return way["qr_code"]
+
+
+def join_way_link(config_id: str) -> str:
+    """What a join way's QR encodes: a group invitation link shaped like WeCom's, fixed per config_id."""
+    return "https://work.weixin.qq.com/gm/" + hashlib.sha256(config_id.encode()).hexdigest()[:32]
+
+
 @route("externalcontact/groupchat/get_join_way")
 def get_join_way(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
-    return {"join_way": dict(_join_way(sandbox.state, req.json))}
+    way = _join_way(sandbox.state, req.json)
+    return {
+        "join_way": {
+            **way,
+            "chat_id_list": list(way["chat_id_list"]),
+            "qr_code": join_way_qr_url(sandbox, way),
+        }
+    }
 
 
 @route("externalcontact/groupchat/update_join_way")
@@ -518,34 +567,140 @@ def settings_groups(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     return {"settings": settings_update(sandbox.state, SETTINGS, req.json if req.method == "POST" else {})}
 
 
+@control_route("qr/join-way", methods=("GET",))
+def join_way_qr_image(sandbox: Sandbox, req: SandboxRequest) -> RawResponse:
+    """``qr/join-way/<config_id>.png``: the image a join way's ``qr_code`` URL points to (as ``qr/`` for
+    contact ways). Unknown or deleted ways, and mini program ways (scene 1, no QR), answer 404."""
+    name = req.path.removeprefix("qr/join-way").strip("/")
+    config_id = name.removesuffix(".png")
+    with sandbox.state.lock:
+        way = sandbox.state.join_ways.get(config_id) if name.endswith(".png") else None
+        if way is None or not way["qr_code"]:
+            raise SandboxNotFoundError(f"no join way QR image {name!r}")
+    image = io.BytesIO()
+    segno.make_qr(join_way_link(config_id), error="m").save(image, kind="png", scale=QR_SCALE, border=4)
+    return RawResponse("image/png", image.getvalue())
+
+
 @control_route("simulate/group-join")
 def simulate_group_join(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
-    """A customer (the one given, or a new WeChat user) scans the group QR code and joins."""
+    """A customer (the one given, or a new WeChat user) scans a QR code and joins a group.
+
+    ``chat_id``: the group's own QR code. ``config_id`` (or a join way's ``state``): a group code
+    (join way): the customer lands in the first group of its list that is not full; when all are full
+    and the way auto-creates rooms, WeCom opens a new group for them (``create`` callback, then the
+    ``add_member`` update), else 86006. Their member entry then carries the way's ``state``.
+    """
     state = sandbox.state
     current = now()
+    body = req.json
+    created: GroupChat | None = None
+    way: dict[str, Any] | None = None
     with state.lock:
-        chat = live_chat(state, req.json.get("chat_id"))
-        external_userid = req.json.get("external_userid")
+        if body.get("chat_id"):
+            chat = live_chat(state, body["chat_id"])
+        else:
+            way = _scanned_join_way(state, body)
+        external_userid = body.get("external_userid")
+        contact = None
         if external_userid:
             contact = state.contacts.get(external_userid)
             if contact is None:
                 raise SandboxError(40096, "invalid external_userid")
-            if any(m.userid == external_userid for m in chat.members):
-                raise SandboxError(40058, "the customer is already a member")
-        else:
-            contact = _new_contact(state)
+        if way is not None:
+            chat, created = _join_way_room(state, way, external_userid or "", current)
+        if contact is not None and any(m.userid == contact.external_userid for m in chat.members):
+            raise SandboxError(40058, "the customer is already a member")
         if len(chat.members) >= MAX_MEMBERS:
             raise SandboxError(86006, "the group is full")
+        if contact is None:
+            contact = _new_contact(state)  # only once the join is certain: no stray WeChat users
         chat.members.append(_customer_member(contact, current, scene=3))
         last, cur = bump_member_version(chat)
+        states = member_states(state, chat.chat_id)
+        if way is not None and way["state"]:
+            states[contact.external_userid] = way["state"]
+        else:
+            states.pop(contact.external_userid, None)
         fields = _member_change(chat.chat_id, "add_member", contact.external_userid, last, cur, JoinScene=3)
-    results = send_callbacks(sandbox, [fields])
-    return {
+    events = [fields]
+    if created is not None:
+        events.insert(0, {"Event": "change_external_chat", "ChangeType": "create", "ChatId": created.chat_id})
+    results = send_callbacks(sandbox, events)
+    answer: dict[str, Any] = {
         "chat_id": chat.chat_id,
         "external_userid": contact.external_userid,
         "member_version": cur,
         "callbacks": results,
     }
+    if way is not None:
+        answer |= {"config_id": way["config_id"], "state": way["state"], "created": created is not None}
+    return answer
+
+
+def _scanned_join_way(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    """The join way scanned: ``config_id``'s, or the one whose ``state`` is given (400 otherwise)."""
+    config_id, way_state = body.get("config_id"), body.get("state")
+    if config_id:
+        way = state.join_ways.get(config_id) if isinstance(config_id, str) else None
+        if way is None:
+            raise ValueError(f"unknown join way config_id {config_id!r}")
+        if way_state is not None and way_state != way["state"]:
+            raise ValueError(f"join way {config_id} has state {way['state']!r}, not {way_state!r}")
+        return way
+    if not way_state:
+        raise ValueError("give chat_id, or a join way's config_id or state")
+    matches = [w for w in state.join_ways.values() if w["state"] == way_state]
+    if not matches:
+        raise ValueError(f"no join way has state {way_state!r}")
+    if len(matches) > 1:
+        raise ValueError(f"{len(matches)} join ways have state {way_state!r}: give config_id")
+    return matches[0]
+
+
+def _join_way_room(
+    state: SandboxState, way: dict[str, Any], external_userid: str, current: int
+) -> tuple[GroupChat, GroupChat | None]:
+    """The group a scan of ``way`` lands in, and the group created for it (None if none was).
+
+    The first live group of the way's list with room; a customer already in one of them is refused
+    (40058), as a second join would be. When every group is full: with auto_create_room, a new group
+    named room_base_name + room_base_id (the way's room_base_id then goes up by one), owned by the
+    owner of the way's first live group, is created and put on the way's list (which keeps at most five:
+    the first full group makes room); without it, 86006. A way whose groups were all dismissed has
+    nobody to own a new group: 40050, as for a dismissed chat.
+    """
+    chats = [state.groups.get(chat_id) for chat_id in way["chat_id_list"]]
+    live = [c for c in chats if c is not None and not c.dismissed]
+    for chat in live:
+        if any(m.userid == external_userid for m in chat.members):
+            raise SandboxError(40058, f"the customer is already a member of {chat.chat_id}")
+    for chat in live:
+        if len(chat.members) < MAX_MEMBERS:
+            return chat, None
+    if not live:
+        raise SandboxError(40050, "chatid not found: every group of the join way was dismissed")
+    if not way["auto_create_room"]:
+        raise SandboxError(86006, "every group of the join way is full and auto_create_room is 0")
+    first = live[0]  # the owner of the way's first live group owns the new one
+    chat = GroupChat(
+        chat_id=make_id(state, "wr", 30),
+        name=f"{way['room_base_name']}{way['room_base_id']}",
+        owner=first.owner,
+        create_time=current,
+    )
+    chat.members.append(_staff_member(state, first.owner, current, scene=1, invitor=""))
+    bump_member_version(chat)
+    state.groups[chat.chat_id] = chat
+    way["room_base_id"] += 1
+    chat_ids = list(way["chat_id_list"])
+    if len(chat_ids) >= JOIN_WAY_MAX_CHATS:
+        full = next(
+            (c.chat_id for c in chats if c is None or c.dismissed or len(c.members) >= MAX_MEMBERS), None
+        )
+        chat_ids.remove(full or chat_ids[0])
+    way["chat_id_list"] = [*chat_ids, chat.chat_id]
+    return chat, chat
 
 
 @control_route("simulate/group-leave")
@@ -559,6 +714,7 @@ def simulate_group_leave(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any
         if member is None:
             raise SandboxError(40096, "the customer is not a member of this group")
         chat.members.remove(member)
+        member_states(state, chat.chat_id).pop(member.userid, None)
         last, cur = bump_member_version(chat)
         fields = _member_change(chat.chat_id, "del_member", member.userid, last, cur, QuitScene=0)
     results = send_callbacks(sandbox, [fields])

@@ -78,6 +78,7 @@ class Command(BaseCommand):
             credentials[username] = password
         seed_stages(tenant)
         first_start = queue_first_sync(tenant)
+        queue_first_groups_sync(tenant)
         queue_demo_channels(tenant)
         path.write_text(json.dumps(credentials, indent=2))
         path.chmod(0o600)
@@ -116,15 +117,33 @@ def queue_first_sync(tenant: Tenant) -> bool:
 
     It waits a few seconds in the queue: make run starts the sandbox beside the worker, not before it.
     """
-    from contacts.models import SyncRun
+    from contacts.models import SyncKind, SyncRun
     from contacts.sync import sync_run_start
     from contacts.tasks.sync import sync_full
 
     with tenant_context(tenant):
-        if SyncRun.objects.exists():
+        if SyncRun.objects.filter(kind=SyncKind.CONTACTS).exists():  # a groups run is not a contacts one
             return False
-        run = sync_run_start(tenant=tenant, trigger="seed", enqueue=False)
+        run = sync_run_start(tenant=tenant, trigger="seed", enqueue=False, kind=SyncKind.CONTACTS)
     transaction.on_commit(lambda: sync_full.apply_async((tenant.pk, run.pk), countdown=DEMO_SYNC_DELAY))
+    return True
+
+
+def queue_first_groups_sync(tenant: Tenant) -> bool:
+    """Queue the demo tenant's first customer groups sync, after the contacts one; True if queued.
+
+    Later than the contacts sync, so that the staff it brings own the groups (a groups sync that runs
+    first still works: unknown owners get bare staff rows the contacts sync fills in).
+    """
+    from contacts.models import SyncKind, SyncRun
+    from contacts.sync import sync_run_start
+    from groups.tasks.sync import sync_full
+
+    with tenant_context(tenant):
+        if SyncRun.objects.filter(kind=SyncKind.GROUPS).exists():
+            return False
+        run = sync_run_start(tenant=tenant, trigger="seed", enqueue=False, kind=SyncKind.GROUPS)
+    transaction.on_commit(lambda: sync_full.apply_async((tenant.pk, run.pk), countdown=DEMO_SYNC_DELAY * 2))
     return True
 
 

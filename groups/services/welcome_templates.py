@@ -1,0 +1,312 @@
+"""Group welcome templates (入群欢迎语素材): what WeCom posts in a group when someone joins it.
+
+The templates live in WeCom (``group_welcome_template/add|edit|get|del``, wecom-api.md §6): staff
+pick one in the WeCom app for their groups. Here each has a local ``name`` (WeCom keeps none) and the
+same content: a text (≤ 4,000 bytes; ``%NICKNAME%`` is the only placeholder, WeCom puts the newcomer's
+name there) and at most one attachment, stored as
+
+- ``{"msgtype": "image", "media_asset_id": <contacts MediaAsset id>}``
+- ``{"msgtype": "link", "title", "url", "description", "picture_url"}``
+- ``{"msgtype": "miniprogram", "appid", "page", "title", "media_asset_id"}``
+
+Images are the ones uploaded for welcome messages (``/media/``), sent to WeCom with the same upload
+service. Writes go to WeCom first; nothing local changes when WeCom refuses.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.db import IntegrityError, transaction
+from rest_framework.exceptions import ValidationError
+
+from contacts.models import MediaAsset
+from contacts.services.welcome import (
+    LINK_DESCRIPTION_MAX,
+    LINK_TITLE_MAX,
+    MINIPROGRAM_APPID_RE,
+    MINIPROGRAM_TITLE_MAX_BYTES,
+    URL_MAX,
+    media_ids_ensure,
+)
+from scrm.tenancy.context import require_current_tenant
+from scrm.wecom.api import WeComAPI, api_for
+from scrm.wecom.errors import WeComError, WeComRateLimitedError
+
+from ..models import GroupWelcomeTemplate
+
+logger = logging.getLogger(__name__)
+
+NAME_MAX = 60
+TEXT_MAX_BYTES = 4000
+NICKNAME = "%NICKNAME%"
+# Anything shaped like WeCom's placeholders; only %NICKNAME% is one.
+PLACEHOLDER_RE = re.compile(r"%([A-Za-z_][A-Za-z0-9_]*)%")
+MAX_TEMPLATES = 100  # per corp (WeCom's limit)
+ATTACHMENT_TYPES = ("image", "link", "miniprogram")
+_NAME_TAKEN = "Another group welcome template has this name."
+# WeCom's answers that only mean "no such template any more" (or that WeCom cannot be asked now).
+_UPSTREAM = (None, -1, 40001, 40013, 48002, 60020)
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError({"text": "Text must be a string."})
+    text = value.strip()
+    unknown = sorted({m for m in PLACEHOLDER_RE.findall(text) if f"%{m}%" != NICKNAME})
+    if unknown:
+        only = f"WeCom only fills in {NICKNAME} (the newcomer's name)"
+        raise ValidationError({"text": f"Unknown placeholder %{unknown[0]}%: {only}."})
+    if len(text.encode()) > TEXT_MAX_BYTES:
+        limit = f"{TEXT_MAX_BYTES} bytes (about {TEXT_MAX_BYTES // 3} Chinese characters)"
+        raise ValidationError({"text": f"Too long: WeCom takes {limit}."})
+    return text
+
+
+def _string(item: dict, key: str, errors: dict, *, required: bool, max_bytes: int | None = None) -> str:
+    value = item.get(key)
+    field = f"attachment.{key}"
+    if value in (None, "") and not required:
+        return ""
+    if not isinstance(value, str) or not value.strip():
+        errors[field] = "This field is required."
+        return ""
+    value = value.strip()
+    # WeCom counts bytes (UTF-8): a Chinese character is three.
+    if max_bytes is not None and len(value.encode()) > max_bytes:
+        errors[field] = f"At most {max_bytes} bytes ({max_bytes // 3} Chinese characters)."
+    return value
+
+
+def _url(item: dict, key: str, errors: dict, *, required: bool) -> str:
+    value = _string(item, key, errors, required=required)
+    if value:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            errors[f"attachment.{key}"] = "Enter a full http:// or https:// URL."
+        elif len(value) > URL_MAX:
+            errors[f"attachment.{key}"] = f"At most {URL_MAX} characters."
+    return value
+
+
+def _media(item: dict, errors: dict) -> int | None:
+    value = item.get("media_asset_id")
+    if not isinstance(value, int) or isinstance(value, bool):
+        errors["attachment.media_asset_id"] = "Upload an image first (its id)."
+        return None
+    if not MediaAsset.objects.filter(pk=value).exists():  # the tenant's images only (scoped manager)
+        errors["attachment.media_asset_id"] = "No such image (upload it again)."
+        return None
+    return value
+
+
+def _attachment(value: Any) -> dict:
+    if value in (None, {}):
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationError({"attachment": "One attachment: an object with a msgtype, or {} for none."})
+    kind = value.get("msgtype")
+    if kind not in ATTACHMENT_TYPES:
+        raise ValidationError({"attachment.msgtype": f"One of: {', '.join(ATTACHMENT_TYPES)}."})
+    errors: dict[str, str] = {}
+    if kind == "image":
+        out: dict[str, Any] = {"msgtype": "image", "media_asset_id": _media(value, errors)}
+    elif kind == "link":
+        out = {
+            "msgtype": "link",
+            "title": _string(value, "title", errors, required=True, max_bytes=LINK_TITLE_MAX),
+            "url": _url(value, "url", errors, required=True),
+            "description": _string(
+                value, "description", errors, required=False, max_bytes=LINK_DESCRIPTION_MAX
+            ),
+            "picture_url": _url(value, "picture_url", errors, required=False),
+        }
+    else:
+        appid = value.get("appid")
+        if not isinstance(appid, str) or not MINIPROGRAM_APPID_RE.match(appid.strip()):
+            errors["attachment.appid"] = "A mini program AppID: wx followed by 16 hex digits."
+        page = _string(value, "page", errors, required=True)
+        # WeCom opens the page only when its path ends in .html (it says "page not found" otherwise).
+        if page and not page.split("?")[0].endswith(".html"):
+            errors["attachment.page"] = "WeCom needs the page path to end in .html (e.g. pages/index.html)."
+        out = {
+            "msgtype": "miniprogram",
+            "appid": appid.strip() if isinstance(appid, str) else "",
+            "page": page,
+            "title": _string(value, "title", errors, required=True, max_bytes=MINIPROGRAM_TITLE_MAX_BYTES),
+            "media_asset_id": _media(value, errors),
+        }
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+def _clean(data: dict[str, Any], *, template: GroupWelcomeTemplate | None) -> dict[str, Any]:
+    current = template or GroupWelcomeTemplate()
+    out: dict[str, Any] = {}
+    if "name" in data or template is None:
+        name = (data.get("name") or "").strip()
+        if not name:
+            raise ValidationError({"name": "Give the template a name."})
+        if len(name) > NAME_MAX:
+            raise ValidationError({"name": f"At most {NAME_MAX} characters."})
+        if GroupWelcomeTemplate.objects.filter(name=name).exclude(pk=current.pk).exists():
+            raise ValidationError({"name": _NAME_TAKEN})
+        out["name"] = name
+    if "text" in data:
+        out["text"] = _text(data["text"])
+    if "attachment" in data:
+        out["attachment"] = _attachment(data["attachment"])
+    if not out.get("text", current.text) and not out.get("attachment", current.attachment):
+        raise ValidationError({"text": "Write a text, or add an attachment."})
+    return out
+
+
+# --- WeCom ---------------------------------------------------------------------------------------
+
+
+def _wecom_parts(template: GroupWelcomeTemplate, api: WeComAPI) -> dict[str, Any]:
+    """The template's content in WeCom's shape, its image uploaded (or re-uploaded) as needed."""
+    parts: dict[str, Any] = {}
+    if template.text:
+        parts["text"] = {"content": template.text}
+    attachment = template.attachment or {}
+    kind = attachment.get("msgtype")
+    if kind in ("image", "miniprogram"):
+        asset_id = attachment["media_asset_id"]
+        media_id = media_ids_ensure(api=api, asset_ids={asset_id})[asset_id]
+        if kind == "image":
+            parts["image"] = {"media_id": media_id}
+        else:
+            parts["miniprogram"] = {
+                "title": attachment["title"],
+                "pic_media_id": media_id,
+                "appid": attachment["appid"],
+                "page": attachment["page"],
+            }
+    elif kind == "link":
+        link = {"title": attachment["title"], "url": attachment["url"]}
+        if attachment.get("description"):
+            link["desc"] = attachment["description"]
+        if attachment.get("picture_url"):
+            link["picurl"] = attachment["picture_url"]
+        parts["link"] = link
+    return parts
+
+
+def _too_many() -> ValidationError:
+    return ValidationError(
+        {"detail": f"WeCom keeps at most {MAX_TEMPLATES} group welcome templates per corp: delete one first."}
+    )
+
+
+def group_welcome_template_create(*, name: str, text: str = "", attachment: dict | None = None, actor=None):
+    """Add the template in WeCom, then here; a WeCom refusal raises WeComError and keeps nothing.
+
+    No transaction is held across the WeCom calls (the image upload, the add): the row is written in
+    one short transaction at the end, and WeCom's copy is deleted again when it cannot be (a name
+    taken meanwhile).
+    """
+    data = _clean({"name": name, "text": text, "attachment": attachment or {}}, template=None)
+    if GroupWelcomeTemplate.objects.count() >= MAX_TEMPLATES:
+        raise _too_many()
+    tenant = require_current_tenant()
+    template = GroupWelcomeTemplate(
+        tenant=tenant, created_by=actor if getattr(actor, "is_authenticated", False) else None, **data
+    )
+    api = api_for(tenant)
+    template.template_id = api.group_welcome_template_add(_wecom_parts(template, api))["template_id"]
+    try:
+        with transaction.atomic():
+            template.save()
+    except Exception as exc:
+        _delete_quietly(api, template.template_id)
+        if isinstance(exc, IntegrityError):
+            raise ValidationError({"name": _NAME_TAKEN}) from None
+        raise
+    return template
+
+
+def _delete_quietly(api: WeComAPI, template_id: str) -> None:
+    try:
+        api.group_welcome_template_del(template_id)
+    except WeComError as exc:
+        logger.warning("group welcome template %s left in WeCom: %s", template_id, exc)
+
+
+@transaction.atomic
+def group_welcome_template_update(
+    *, template: GroupWelcomeTemplate, data: dict[str, Any]
+) -> GroupWelcomeTemplate:
+    """Change the template; WeCom's copy too when its content changed.
+
+    WeCom's edit sets the parts it is given; it has no way to drop a part (the text, or an attachment
+    of another kind). Such a change is made by adding the new content and deleting the old template,
+    so the template gets a new template_id.
+
+    The row is written (and its name's uniqueness settled by the constraint) before WeCom is called:
+    a name taken meanwhile fails with nothing changed in WeCom, and once WeCom has changed, only the
+    commit is left. A template added in WeCom that cannot be kept here is deleted there again.
+    """
+    template = GroupWelcomeTemplate.objects.select_for_update().get(pk=template.pk)
+    before = (template.text, dict(template.attachment or {}))
+    for field, value in _clean(data, template=template).items():
+        setattr(template, field, value)
+    try:
+        with transaction.atomic():
+            template.save()
+    except IntegrityError:
+        raise ValidationError({"name": _NAME_TAKEN}) from None
+    if (template.text, template.attachment) == before:
+        return template
+    api = api_for(template.tenant)
+    parts = _wecom_parts(template, api)
+    dropped = (before[0] and not template.text) or (
+        before[1] and before[1].get("msgtype") != (template.attachment or {}).get("msgtype")
+    )
+    if not dropped:
+        # A refusal raises and rolls the row back: WeCom and here both keep the old content.
+        api.group_welcome_template_edit({"template_id": template.template_id, **parts})
+        return template
+    old_id = template.template_id
+    template.template_id = api.group_welcome_template_add(parts)["template_id"]
+    try:
+        with transaction.atomic():
+            template.save(update_fields=["template_id", "updated_at"])
+    except Exception:
+        _delete_quietly(api, template.template_id)
+        raise
+    transaction.on_commit(lambda: _delete_quietly(api, old_id))
+    return template
+
+
+def group_welcome_template_delete(*, template: GroupWelcomeTemplate) -> None:
+    """Delete it in WeCom, then here. A template WeCom no longer has is deleted here all the same."""
+    api = api_for(template.tenant)
+    try:
+        api.group_welcome_template_del(template.template_id)
+    except WeComRateLimitedError:
+        raise
+    except WeComError as exc:
+        if exc.errcode in _UPSTREAM or _wecom_has(api, template.template_id):
+            raise
+    template.delete()
+
+
+def _wecom_has(api: WeComAPI, template_id: str) -> bool:
+    """Whether WeCom still has the template (its refusal to delete it was about something else)."""
+    try:
+        api.group_welcome_template_get(template_id)
+    except WeComRateLimitedError:
+        return True  # cannot tell now: keep it, the user tries again
+    except WeComError as exc:
+        return exc.errcode in _UPSTREAM
+    return True

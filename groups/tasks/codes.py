@@ -1,0 +1,83 @@
+"""Group codes (reading back the groups WeCom creates for them) and group owner transfers."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from scrm.tenancy.context import tenant_context
+from scrm.tenancy.models import Tenant
+from scrm.tenancy.tasks import tenant_task
+from scrm.wecom.api import api_for
+from scrm.wecom.errors import WeComError
+
+from ..models import GroupTransfer, JoinWay
+from ..services import join_ways, transfers
+from .sync import retry_delay
+
+logger = logging.getLogger(__name__)
+
+TRANSFER_ATTEMPTS = 8
+TRANSFER_MAX_WAIT = 300  # seconds; under the broker's visibility timeout (DESIGN.md §7)
+
+
+@shared_task(name="groups.join_ways_refresh_all", queue_name="default", time_limit=120, soft_time_limit=110)
+def join_ways_refresh_all() -> int:
+    """Beat: every tenant with group codes that open new groups gets them read back."""
+    queued = 0
+    for tenant in Tenant.objects.filter(is_active=True).exclude(corp_id=""):
+        with tenant_context(tenant):
+            if JoinWay.objects.filter(auto_create_room=True).exists():
+                join_ways_refresh.apply_async((tenant.pk,))
+                queued += 1
+    return queued
+
+
+@tenant_task(name="groups.join_ways_refresh", queue="default", time_limit=600)
+def join_ways_refresh(tenant) -> int:
+    """Read the tenant's auto-creating group codes back: groups WeCom opened join their lists (and
+    get synced). Returns how many new groups were found."""
+    api = api_for(tenant)
+    found = 0
+    for way in JoinWay.objects.filter(auto_create_room=True).order_by("pk"):
+        try:
+            found += len(join_ways.join_way_refresh(way=way, api=api))
+        except WeComError as exc:
+            # The next beat tries again; the code keeps the groups it had meanwhile.
+            logger.warning("group code %s of tenant %s not read back: %s", way.pk, tenant.pk, exc)
+    return found
+
+
+@tenant_task(name="groups.reread_chats", queue="default", time_limit=600)
+def groups_reread(tenant, chat_ids: list[str], attempt: int = 1) -> int:
+    """Read these groups from WeCom (created for a group code, or just handed to a new owner); after a
+    rate limit or a transient failure, all of them again later (a read applied twice writes nothing)."""
+    try:
+        return join_ways.groups_reread(tenant=tenant, chat_ids=chat_ids)
+    except WeComError as exc:
+        wait = retry_delay(exc, attempt)
+        if wait is None:
+            raise
+        groups_reread.apply_async((tenant.pk, chat_ids, attempt + 1), countdown=wait)
+        return 0
+
+
+# acks_late: the run is idempotent (only pending items are sent; see services.transfers), so a
+# worker that dies mid-run has its message delivered again rather than lost.
+@tenant_task(name="groups.transfer_run", queue="default", time_limit=15 * 60, acks_late=True)
+def group_transfer_run(tenant, transfer_id: int, attempt: int = 1) -> None:
+    transfer = GroupTransfer.objects.select_related("new_owner").filter(pk=transfer_id).first()
+    if transfer is None:
+        return
+    wait = transfers.group_transfer_run(transfer=transfer)
+    if wait is None:
+        return
+    if attempt >= TRANSFER_ATTEMPTS:
+        transfers.group_transfer_finish(
+            transfer=transfer, give_up="WeCom did not answer (busy or unreachable): try these groups again."
+        )
+        return
+    group_transfer_run.apply_async(
+        (tenant.pk, transfer_id, attempt + 1), countdown=min(TRANSFER_MAX_WAIT, wait * attempt)
+    )
