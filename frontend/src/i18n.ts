@@ -5,11 +5,9 @@ import { initReactI18next } from "react-i18next";
 import { setApiLanguage } from "./api/client";
 
 import common from "./locales/common";
-import channels from "./pages/channels/i18n";
 import churn from "./pages/churn/i18n";
 import customers from "./pages/customers/i18n";
 import overview from "./pages/overview/i18n";
-import settings from "./pages/settings/i18n";
 import staff from "./pages/staff/i18n";
 import tags from "./pages/tags/i18n";
 
@@ -17,7 +15,9 @@ export type Lang = "zh" | "en";
 const STORAGE_KEY = "siyu.lang";
 
 // Each feature keeps its own strings (one namespace per page folder) so pages stay self-contained.
-const bundles = { common, channels, churn, customers, overview, settings, staff, tags };
+// The channel, group and settings pages register theirs when they load (their strings.ts), to keep
+// the shell (part of every first screen) small.
+const bundles = { common, churn, customers, overview, staff, tags };
 
 export function initialLang(): Lang {
   const saved = localStorage.getItem(STORAGE_KEY);

@@ -96,6 +96,11 @@ export const router = createBrowserRouter([
           { index: true, lazy: page(() => import("./pages/overview/OverviewPage")) },
           { path: "customers", lazy: page(() => import("./pages/customers/CustomersPage")) },
           { path: "customers/lost", lazy: page(() => import("./pages/churn/LostPage")) },
+          // Sales members see the groups they own (the API scopes them), read-only.
+          { path: "groups", lazy: page(() => import("./pages/groups/GroupsPage")) },
+          // WeCom's daily group figures (sales: of the groups they own; the API scopes them).
+          { path: "groups/stats", lazy: page(() => import("./pages/groups/GroupStatsPage")) },
+          { path: "groups/:id", lazy: page(() => import("./pages/groups/GroupDetailPage")) },
           {
             element: <RequireRole roles={MANAGERS} />,
             children: [
@@ -106,6 +111,13 @@ export const router = createBrowserRouter([
               { path: "channels/welcome", lazy: page(() => import("./pages/channels/WelcomeDefaultPage")) },
               { path: "channels/:id", lazy: page(() => import("./pages/channels/ChannelDetailPage")) },
               { path: "channels/:id/edit", lazy: page(() => import("./pages/channels/ChannelFormPage")) },
+              { path: "groups/codes", lazy: page(() => import("./pages/groups/CodesPage")) },
+              { path: "groups/codes/new", lazy: page(() => import("./pages/groups/CodeFormPage")) },
+              { path: "groups/codes/:id", lazy: page(() => import("./pages/groups/CodeDetailPage")) },
+              { path: "groups/codes/:id/edit", lazy: page(() => import("./pages/groups/CodeFormPage")) },
+              { path: "groups/welcome", lazy: page(() => import("./pages/groups/TemplatesPage")) },
+              { path: "groups/welcome/new", lazy: page(() => import("./pages/groups/TemplateFormPage")) },
+              { path: "groups/welcome/:id/edit", lazy: page(() => import("./pages/groups/TemplateFormPage")) },
             ],
           },
           {

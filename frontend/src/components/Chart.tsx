@@ -1,5 +1,5 @@
 // ECharts, tree-shaken to the chart types the dashboard uses (keeps the pages that chart small).
-import { BarChart } from "echarts/charts";
+import { BarChart, LineChart } from "echarts/charts";
 import { GridComponent, LegendComponent, TooltipComponent } from "echarts/components";
 import * as echarts from "echarts/core";
 import { CanvasRenderer } from "echarts/renderers";
@@ -8,6 +8,7 @@ import { useEffect, useRef } from "react";
 // Register more chart types here as pages need them: each one adds to the charting chunk.
 echarts.use([
   BarChart,
+  LineChart,
   GridComponent,
   LegendComponent,
   TooltipComponent,

@@ -1,5 +1,7 @@
 // The shell: role-aware navigation, tenant switcher, notifications, language and logout.
 import {
+  BarChartOutlined,
+  CommentOutlined,
   DashboardOutlined,
   LogoutOutlined,
   QrcodeOutlined,
@@ -8,6 +10,8 @@ import {
   TeamOutlined,
   UserDeleteOutlined,
   UserOutlined,
+  UsergroupAddOutlined,
+  WechatOutlined,
 } from "@ant-design/icons";
 import { App, Button, Dropdown, Layout, Menu, Select, Space, Typography } from "antd";
 import type { ReactNode } from "react";
@@ -39,7 +43,16 @@ export function useNavItems(role: Role | null): NavItem[] {
       roles: ["admin", "operator", "sales"],
     },
     { key: "/customers/lost", icon: <UserDeleteOutlined />, label: t("nav.lost"), roles: ["admin", "operator", "sales"] },
-    { key: "/channels", icon: <QrcodeOutlined />, label: t("channels:nav"), roles: ["admin", "operator"] },
+    {
+      key: "/groups",
+      icon: <WechatOutlined />,
+      label: role === "sales" ? t("nav.myGroups") : t("nav.groups"),
+      roles: ["admin", "operator", "sales"],
+    },
+    { key: "/groups/stats", icon: <BarChartOutlined />, label: t("nav.groupStats"), roles: ["admin", "operator", "sales"] },
+    { key: "/groups/codes", icon: <UsergroupAddOutlined />, label: t("nav.groupCodes"), roles: ["admin", "operator"] },
+    { key: "/groups/welcome", icon: <CommentOutlined />, label: t("nav.groupWelcome"), roles: ["admin", "operator"] },
+    { key: "/channels", icon: <QrcodeOutlined />, label: t("nav.channels"), roles: ["admin", "operator"] },
     { key: "/tags", icon: <TagsOutlined />, label: t("nav.tags"), roles: ["admin", "operator"] },
     { key: "/staff", icon: <TeamOutlined />, label: t("nav.staff"), roles: ["admin", "operator"] },
     { key: "/settings", icon: <SettingOutlined />, label: t("nav.settings"), roles: ["admin"] },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { isActive, type SyncRun, syncEnded, syncErrors, syncPercent } from "./sync";
+import { isActive, parseSyncKind, type SyncRun, syncEnded, syncErrors, syncPercent } from "./sync";
 
 const run = (over: Partial<SyncRun>): SyncRun =>
   ({ id: 1, status: "running", progress_done: 0, progress_total: 0, errors: [], ...over }) as SyncRun;
@@ -47,5 +47,13 @@ describe("syncEnded", () => {
     expect(syncEnded(run({ id: 2, status: "succeeded" }), null, null)).toBe(false);
     expect(syncEnded(run({ id: 2, status: "succeeded" }), null, 5)).toBe(false);
     expect(syncEnded(null, null, null)).toBe(false);
+  });
+});
+
+describe("parseSyncKind", () => {
+  it("reads the two kinds and nothing else", () => {
+    expect(parseSyncKind("contacts")).toBe("contacts");
+    expect(parseSyncKind("groups")).toBe("groups");
+    for (const other of [null, undefined, "", "all", "GROUPS"]) expect(parseSyncKind(other)).toBeNull();
   });
 });

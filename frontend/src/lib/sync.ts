@@ -7,6 +7,14 @@ import { client, data, type Schemas } from "../api/client";
 import { ME_KEY } from "../auth";
 
 export type SyncRun = Schemas["SyncRun"];
+/** What a run syncs: the contact book (staff, tags, customers) or the customer groups. */
+export type SyncKind = SyncRun["kind"];
+export const SYNC_KINDS: SyncKind[] = ["contacts", "groups"];
+
+/** A kind named in a URL (`?kind=groups`), or null for anything else (every kind). */
+export function parseSyncKind(value: string | null | undefined): SyncKind | null {
+  return SYNC_KINDS.find((kind) => kind === value) ?? null;
+}
 
 /** What a run's `errors` hold (the schema types them as unknown: a JSON list). */
 export interface SyncError {
@@ -18,7 +26,8 @@ export interface SyncError {
 
 /** Every sync-run query starts with this (invalidate it to refresh them all). */
 export const SYNC_RUNS_KEY = ["sync-runs"] as const;
-export const LATEST_SYNC_KEY = [...SYNC_RUNS_KEY, "latest"] as const;
+/** The latest run of one kind (a groups sync and a contacts sync run side by side). */
+export const latestSyncKey = (kind: SyncKind) => [...SYNC_RUNS_KEY, "latest", kind] as const;
 export const POLL_MS = 2_000;
 
 /** Ant Design Tag colours of a run's status. */
@@ -58,11 +67,16 @@ export function syncEnded(run: SyncRun | null, seenActive: number | null, starte
 }
 
 /**
- * The latest sync run (polled every 2 s while it is queued or running, or while `start` is in flight)
- * and `start`, which asks for a new one. When a run ends, every cached query but the session is
- * invalidated: a full sync changes customers, tags, staff and departments, whichever page shows them.
+ * The latest sync run of a kind (polled every 2 s while it is queued or running, or while `start` is
+ * in flight) and `start`, which asks for a new one. When a run ends, every cached query but the
+ * session is invalidated: a full sync changes customers, tags, staff and departments (or groups and
+ * their members), whichever page shows them.
  */
-export function useSync({ onStarted, onError }: { onStarted?: (run: SyncRun) => void; onError?: (error: unknown) => void } = {}) {
+export function useSync({
+  kind = "contacts",
+  onStarted,
+  onError,
+}: { kind?: SyncKind; onStarted?: (run: SyncRun) => void; onError?: (error: unknown) => void } = {}) {
   const queryClient = useQueryClient();
   const started = useRef<number | null>(null);
   const seenActive = useRef<number | null>(null);
@@ -71,27 +85,28 @@ export function useSync({ onStarted, onError }: { onStarted?: (run: SyncRun) => 
     [queryClient],
   );
 
+  const latestKey = latestSyncKey(kind);
   const start = useMutation({
-    mutationFn: () => data(client.POST("/api/v1/sync-runs/")),
+    mutationFn: () => data(client.POST("/api/v1/sync-runs/", { body: { kind } })),
     onSuccess: (run) => {
       onStarted?.(run);
-      const shown = queryClient.getQueryData<SyncRun | null>(LATEST_SYNC_KEY);
+      const shown = queryClient.getQueryData<SyncRun | null>(latestKey);
       if (shown?.id === run.id && !isActive(shown)) {
         refreshAll(); // the poll already saw this run finish
         return;
       }
       started.current = run.id;
       // Show the run at once unless the poll already has it (its answer is then the fresher one).
-      if (shown?.id !== run.id) queryClient.setQueryData(LATEST_SYNC_KEY, run);
+      if (shown?.id !== run.id) queryClient.setQueryData(latestKey, run);
       void queryClient.invalidateQueries({ queryKey: SYNC_RUNS_KEY });
     },
     onError: (error) => onError?.(error),
   });
 
   const latest = useQuery({
-    queryKey: LATEST_SYNC_KEY,
+    queryKey: latestKey,
     queryFn: async (): Promise<SyncRun | null> => {
-      const page = await data(client.GET("/api/v1/sync-runs/", { params: { query: { page_size: 1 } } }));
+      const page = await data(client.GET("/api/v1/sync-runs/", { params: { query: { kind, page_size: 1 } } }));
       return page.results[0] ?? null;
     },
     refetchInterval: (query) => (start.isPending || isActive(query.state.data) ? POLL_MS : false),

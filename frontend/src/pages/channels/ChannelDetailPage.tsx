@@ -1,6 +1,8 @@
 // One channel code: its QR (with the PNG to print), how it is set up, what it brought over a date
 // range (totals, retention, per day, per member), its recent greetings, and — on demo tenants — a
 // simulated scan to watch a customer arrive, get greeted and tagged.
+import "./strings";
+
 import { ArrowLeftOutlined, DeleteOutlined, DownloadOutlined, EditOutlined } from "@ant-design/icons";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { App, Button, Card, Col, Descriptions, Row, Segmented, Space, Statistic, Table, Tag, Tooltip, Typography } from "antd";

@@ -1,6 +1,8 @@
 // Create or edit a channel code: its members (one, or several in turn), auto-tags, the welcome with a
 // live preview of what the customer sees in WeChat, and (advanced) a schedule and a daily cap with
 // backup members. Saving goes to WeCom first; whatever the API refuses is shown on its field.
+import "./strings";
+
 import { ArrowLeftOutlined } from "@ant-design/icons";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { Alert, App, Button, Card, Col, Collapse, Form, Input, InputNumber, Radio, Row, Space, Switch, Typography } from "antd";

@@ -1,5 +1,7 @@
 // Channel codes (渠道活码): every code with its QR, members, auto-tags and the customers it brought
 // (adds, losses, net) over the chosen dates; search, paging and the range live in the URL.
+import "./strings";
+
 import { DeleteOutlined, DownloadOutlined, EditOutlined, MessageOutlined, PlusOutlined, QrcodeOutlined } from "@ant-design/icons";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { App, Button, Card, Input, Space, Table, Tag, Tooltip, Typography } from "antd";

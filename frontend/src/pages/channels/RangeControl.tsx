@@ -1,4 +1,6 @@
 // The stats' date range: kept in the URL (`from`, `to`), chosen with presets or two dates.
+import "./strings";
+
 import { DatePicker } from "antd";
 import dayjs, { type Dayjs } from "dayjs";
 import { useMemo } from "react";

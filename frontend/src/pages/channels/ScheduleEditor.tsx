@@ -1,6 +1,8 @@
 // The code's schedule (under the form name `schedule`): rules of weekdays × hours × members. The
 // first rule matching the time decides who takes customers; outside every rule the code's own
 // members do. Overlapping rules are pointed out, since only the first of them ever applies there.
+import "./strings";
+
 import { DeleteOutlined, PlusOutlined } from "@ant-design/icons";
 import { Alert, Button, Card, Checkbox, Col, Form, type FormInstance, Row, Select, Space, Typography } from "antd";
 import { useTranslation } from "react-i18next";

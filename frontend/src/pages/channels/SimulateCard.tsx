@@ -1,6 +1,8 @@
 // Demo tenants: "a customer scans this code". The sandbox acts the customer out and calls back like
 // WeCom; this card then watches the code's greetings and the customer (every second, for up to 25 s)
 // and shows the arrival step by step — added to a member, greeted, tagged — and what they received.
+import "./strings";
+
 import { CheckCircleFilled, CloseCircleFilled, LoadingOutlined, MinusCircleFilled, ScanOutlined, UserOutlined } from "@ant-design/icons";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Alert, Button, Card, Col, Row, Space, Steps, Tag, Typography } from "antd";

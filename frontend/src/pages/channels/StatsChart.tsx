@@ -1,4 +1,6 @@
 // Adds and losses per day of one channel code (its own chunk: ECharts loads after the numbers).
+import "./strings";
+
 import { useMemo } from "react";
 import { useTranslation } from "react-i18next";
 

@@ -1,5 +1,7 @@
 // The default welcome: what a new customer receives when they come through no channel code, or
 // through one without its own welcome. The same editor and preview as a code's welcome.
+import "./strings";
+
 import { ArrowLeftOutlined } from "@ant-design/icons";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { Alert, App, Button, Card, Col, Form, Row, Space, Typography } from "antd";

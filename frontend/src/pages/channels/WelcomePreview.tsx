@@ -1,6 +1,8 @@
 // The welcome as the customer sees it in WeChat right after adding the member: a chat with the
 // member's messages as bubbles — the text (placeholders filled with sample names), then each
 // attachment as WeChat draws it (image, link card, mini program card).
+import "./strings";
+
 import { AppstoreFilled, LinkOutlined, PictureOutlined } from "@ant-design/icons";
 import { Tooltip, Typography } from "antd";
 import { type CSSProperties, type ReactNode, useState } from "react";
@@ -8,8 +10,8 @@ import { useTranslation } from "react-i18next";
 
 import { type Attachment, type SampleNames, type WelcomeValue, isEmptyWelcome, linkHost, mediaUrl, renderText } from "./welcome";
 
-const CHAT_BG = "#ededed";
-const BUBBLE: CSSProperties = {
+export const CHAT_BG = "#ededed";
+export const BUBBLE: CSSProperties = {
   background: "#fff",
   borderRadius: 4,
   padding: "8px 10px",
@@ -23,7 +25,7 @@ const BUBBLE: CSSProperties = {
 const CARD: CSSProperties = { ...BUBBLE, width: 230, padding: 10 };
 
 /** An image that shows a neutral box when it cannot load (a link's picture may be off-site). */
-function Picture({ src, alt, style }: { src?: string; alt: string; style: CSSProperties }) {
+export function Picture({ src, alt, style }: { src?: string; alt: string; style: CSSProperties }) {
   const [broken, setBroken] = useState<string | null>(null);
   if (!src || broken === src) {
     return (
@@ -90,7 +92,7 @@ function TextBubble({ text, names }: { text: string; names: SampleNames }) {
   );
 }
 
-function AttachmentBubble({ item }: { item: Partial<Attachment> }) {
+export function AttachmentBubble({ item }: { item: Partial<Attachment> }) {
   const { t } = useTranslation("channels");
   if (item.type === "image") {
     return (

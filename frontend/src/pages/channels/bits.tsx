@@ -1,4 +1,6 @@
 // Small pieces the channel pages share: signed net numbers and greeting statuses.
+import "./strings";
+
 import { Tag, Tooltip } from "antd";
 import { useTranslation } from "react-i18next";
 

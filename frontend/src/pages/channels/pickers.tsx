@@ -1,5 +1,7 @@
 // Pickers of the channel form: staff (searched on the server, names remembered for the preview and
 // for chosen members outside the current page of options) and WeCom departments.
+import "./strings";
+
 import { Select, TreeSelect } from "antd";
 import { useCallback, useDeferredValue, useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";

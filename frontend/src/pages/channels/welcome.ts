@@ -3,7 +3,8 @@
 import type { Schemas } from "../../api/client";
 
 export type Attachment = Schemas["WelcomeAttachment"];
-export type AttachmentType = Schemas["WelcomeAttachmentTypeEnum"];
+// Named through the attachment, not the enum: the schema's enum names shift as other APIs add choice sets.
+export type AttachmentType = Schemas["WelcomeAttachment"]["type"];
 export type WelcomeRequest = Schemas["WelcomeMessageRequest"];
 
 /** A welcome as the form holds it (every part optional while it is being written). */

@@ -22,6 +22,7 @@ import {
 } from "antd";
 import { useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
+import { Link } from "react-router";
 
 import { ApiError, client, data, type Schemas } from "../../api/client";
 import { useSession } from "../../auth";
@@ -221,6 +222,44 @@ function Follows({ follows }: { follows: Follow[] }) {
   );
 }
 
+type ContactGroup = ContactDetail["groups"][number];
+
+/** The groups the customer is in, or was in (newest stay first), each linking to its group. */
+function Groups({ groups }: { groups: ContactGroup[] }) {
+  const { t } = useTranslation("customers");
+  return (
+    <Table<ContactGroup>
+      size="small"
+      rowKey={(g) => `${g.id}-${g.joined_at ?? ""}`}
+      dataSource={groups}
+      pagination={groups.length > 10 ? { pageSize: 10, showSizeChanger: false } : false}
+      locale={{ emptyText: <EmptyState description={t("groups.none")} /> }}
+      scroll={{ x: true }}
+      data-testid="contact-groups"
+      columns={[
+        { title: t("groups.name"), key: "name", render: (_, g) => <Link to={`/groups/${g.id}`}>{g.name || `#${g.id}`}</Link> },
+        { title: t("groups.owner"), key: "owner", render: (_, g) => g.owner_name || "—" },
+        { title: t("groups.joined"), key: "joined", render: (_, g) => dateTime(g.joined_at) },
+        {
+          title: t("groups.status"),
+          key: "left",
+          render: (_, g) =>
+            g.group_status === "dismissed" && !g.left_at ? (
+              <Tag>{t("groups.dismissed")}</Tag>
+            ) : g.left_at ? (
+              <Space orientation="vertical" size={0}>
+                <Tag>{t("groups.left")}</Tag>
+                <Typography.Text type="secondary">{dateTime(g.left_at)}</Typography.Text>
+              </Space>
+            ) : (
+              <Tag color="green">{t("groups.in")}</Tag>
+            ),
+        },
+      ]}
+    />
+  );
+}
+
 function Notes({ contactId }: { contactId: number }) {
   const { t } = useTranslation("customers");
   const { message } = App.useApp();
@@ -365,6 +404,12 @@ function EventText({ event }: { event: Event }) {
     case "transfer_failed":
       if (payload.reason) parts.push(String(payload.reason));
       break;
+    case "group_joined":
+    case "group_left":
+      // payload: group_id, chat_id, group_name; the channel is the group code's state, if any.
+      if (payload.group_name || payload.chat_id) parts.push(String(payload.group_name || payload.chat_id));
+      if (event.channel) parts.push(t("timeline.channel", { channel: event.channel }));
+      break;
     case "welcomed":
     case "welcome_failed": {
       // A greeting's outcome (payload: status, latency_ms, contact_way?, errcode?, error?).
@@ -397,6 +442,8 @@ const EVENT_COLOR: Record<string, string> = {
   note: "gray",
   welcomed: "green",
   welcome_failed: "red",
+  group_joined: "green",
+  group_left: "gray",
 };
 
 function ContactTimeline({ contactId }: { contactId: number }) {
@@ -490,6 +537,11 @@ export default function ContactDrawer({ id, onClose }: { id: number | null; onCl
                 key: "follows",
                 label: t("drawer.follows", { count: contact.follows.length }),
                 children: <Follows follows={contact.follows} />,
+              },
+              {
+                key: "groups",
+                label: t("drawer.groups", { count: (contact.groups ?? []).filter((g) => !g.left_at).length }),
+                children: <Groups groups={contact.groups ?? []} />,
               },
               { key: "notes", label: t("drawer.notes"), children: <Notes contactId={contact.id} /> },
               { key: "timeline", label: t("drawer.timeline"), children: <ContactTimeline contactId={contact.id} /> },

@@ -119,6 +119,17 @@ const zh = {
     noFollows: "暂无跟进员工",
     notes: "跟进记录",
     timeline: "动态",
+    groups: "所在群（{{count}}）",
+  },
+  groups: {
+    none: "这位客户不在任何客户群中",
+    name: "群名称",
+    owner: "群主",
+    joined: "入群时间",
+    status: "状态",
+    in: "在群中",
+    left: "已退群",
+    dismissed: "群已解散",
   },
   profile: {
     type: "客户类型",
@@ -175,6 +186,8 @@ const zh = {
     transfer_failed: "转接失败",
     welcomed: "已发送欢迎语",
     welcome_failed: "欢迎语未发送",
+    group_joined: "加入客户群",
+    group_left: "退出客户群",
   },
   status: { active: "正常", lost: "已流失" },
   followStatus: {
@@ -323,6 +336,17 @@ const en: typeof zh = {
     noFollows: "No staff member follows this customer",
     notes: "Notes",
     timeline: "Timeline",
+    groups: "Groups ({{count}})",
+  },
+  groups: {
+    none: "This customer is in no customer group",
+    name: "Group",
+    owner: "Owner",
+    joined: "Joined",
+    status: "Status",
+    in: "In the group",
+    left: "Left",
+    dismissed: "Group dismissed",
   },
   profile: {
     type: "Type",
@@ -379,6 +403,8 @@ const en: typeof zh = {
     transfer_failed: "Transfer failed",
     welcomed: "Welcome message sent",
     welcome_failed: "Welcome message not sent",
+    group_joined: "Joined a group",
+    group_left: "Left a group",
   },
   status: { active: "Active", lost: "Lost" },
   followStatus: {

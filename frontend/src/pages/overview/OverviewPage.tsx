@@ -84,8 +84,10 @@ export default function OverviewPage() {
     queryKey: OVERVIEW_KEY,
     queryFn: () => data(client.GET("/api/v1/overview/")),
   });
-  // Polls the run while it is active; when it ends every cached list is refreshed, not only ours.
+  // The contact book's sync (groups have their own, on the Groups page). Polls the run while it is
+  // active; when it ends every cached list is refreshed, not only ours.
   const { latest, start: sync } = useSync({
+    kind: "contacts",
     onStarted: () => void message.success(t("sync.started")),
     onError: (error) => void message.error(errorMessage(error)),
   });

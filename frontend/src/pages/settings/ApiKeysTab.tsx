@@ -1,4 +1,6 @@
 // API keys: list, create (the full key is shown once, right after), revoke.
+import "./strings";
+
 import { PlusOutlined, StopOutlined } from "@ant-design/icons";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Alert, App, Button, Form, Input, Modal, Popconfirm, Select, Space, Table, Tag, Typography } from "antd";

@@ -1,5 +1,7 @@
 // The callback inbox: every event WeCom sent, filterable by status (in the URL), with the detail
 // (payload, error, attempts) and "Replay" for failed and parked events.
+import "./strings";
+
 import { EyeOutlined, RedoOutlined } from "@ant-design/icons";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Alert, App, Button, Descriptions, Drawer, Popconfirm, Select, Space, Table, Tag, Typography } from "antd";

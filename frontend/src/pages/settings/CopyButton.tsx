@@ -1,4 +1,6 @@
 // A button that copies a value (a secret shown once, the callback URL) and says so.
+import "./strings";
+
 import { CheckOutlined, CopyOutlined } from "@ant-design/icons";
 import { App, Button, Tooltip } from "antd";
 import { useState } from "react";

@@ -1,6 +1,8 @@
 // Members of the tenant and their roles: list, add (a new or existing user), change role and data
 // scope, remove (the user account stays). Changing or removing one's own membership refreshes the
 // session (role, menu); removing it leaves for the home page.
+import "./strings";
+
 import { DeleteOutlined, EditOutlined, UserAddOutlined } from "@ant-design/icons";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { App, AutoComplete, Button, Form, Input, Modal, Popconfirm, Select, Space, Table, Tag, TreeSelect, Typography } from "antd";

@@ -1,5 +1,7 @@
 // Settings (admins): the WeCom connection, members and roles, API keys, sync history and the callback
 // inbox, one tab each; the tab is the URL (/settings/<tab>), so each can be linked to and reloaded.
+import "./strings";
+
 import { Tabs, Typography } from "antd";
 import { useTranslation } from "react-i18next";
 import { Navigate, Route, Routes, useLocation, useNavigate } from "react-router";

@@ -1,10 +1,14 @@
-// Sync history: every full sync from WeCom with its counts, API calls, duration and errors; "Sync now"
-// and a progress bar while one runs. Both follow the latest run (lib/sync's useSync), whatever page
-// of the history is shown; the list is polled while that run is queued or running.
+// Sync history: every full sync from WeCom (of the contact book or of the customer groups, filtered
+// by kind in the URL) with its counts, API calls, duration and errors; "Sync now" (contacts) and
+// "Sync groups", with a progress bar while one runs. Both follow the latest run of their kind
+// (lib/sync's useSync), whatever page of the history is shown; the list is polled while one runs.
+import "./strings";
+
 import { SyncOutlined } from "@ant-design/icons";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
-import { App, Button, Card, Progress, Space, Table, Tag, Typography } from "antd";
+import { App, Button, Card, Progress, Segmented, Space, Table, Tag, Typography } from "antd";
 import { useState } from "react";
+import { useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
 
 import { client, data } from "../../api/client";
@@ -14,7 +18,10 @@ import { dateTimeSeconds } from "../../lib/format";
 import {
   isActive,
   POLL_MS,
+  SYNC_KINDS,
   SYNC_STATUS_COLOR,
+  type SyncKind,
+  parseSyncKind,
   type SyncError,
   type SyncRun,
   syncErrors,
@@ -53,11 +60,17 @@ function ActiveRun({ run }: { run: SyncRun }) {
   const { t } = useTranslation("settings");
   const percent = syncPercent(run);
   return (
-    <Card size="small" style={{ marginBottom: 16 }} data-testid="active-sync" aria-live="polite">
+    <Card
+      size="small"
+      style={{ marginBottom: 16 }}
+      data-testid={run.kind === "contacts" ? "active-sync" : `active-sync-${run.kind}`}
+      aria-live="polite"
+    >
       <Space orientation="vertical" style={{ width: "100%" }}>
         <Space wrap>
           <RunStatus run={run} />
           <Typography.Text strong>{t("sync.runTitle", { id: run.id })}</Typography.Text>
+          <Tag>{t(`sync.kind.${run.kind}`)}</Tag>
           {run.phase && <Typography.Text type="secondary">{t(`sync.phase.${run.phase}`, { defaultValue: run.phase })}</Typography.Text>}
         </Space>
         <Progress percent={percent ?? 0} status="active" showInfo={percent !== null} aria-label={t("sync.progress")} />
@@ -75,19 +88,37 @@ export default function SyncTab() {
   const { t } = useTranslation("settings");
   const { message } = App.useApp();
   const [page, setPage] = useState(1);
+  const [params, setParams] = useSearchParams();
+  const kind = parseSyncKind(params.get("kind"));
+  const setKind = (next: SyncKind | null) => {
+    setPage(1);
+    setParams(next ? { kind: next } : {});
+  };
 
-  const { latest, start } = useSync({
-    onStarted: (run) => void message.success(isActive(run) ? t("sync.started", { id: run.id }) : t("sync.finished", { id: run.id })),
-    onError: (error) => void message.error(errorMessage(error)),
-  });
-  const active = isActive(latest.data) ? latest.data : undefined;
+  const callbacks = {
+    onStarted: (run: SyncRun) =>
+      void message.success(isActive(run) ? t("sync.started", { id: run.id }) : t("sync.finished", { id: run.id })),
+    onError: (error: unknown) => void message.error(errorMessage(error)),
+  };
+  // A contacts sync and a groups sync may run at the same time: each is followed on its own.
+  const contacts = useSync({ kind: "contacts", ...callbacks });
+  const groups = useSync({ kind: "groups", ...callbacks });
+  const activeRuns = [contacts.latest.data, groups.latest.data].filter((run): run is SyncRun => isActive(run));
+  const active = isActive(contacts.latest.data) ? contacts.latest.data : undefined;
+  const groupsActive = isActive(groups.latest.data) ? groups.latest.data : undefined;
+  const start = contacts.start;
 
   const runs = useQuery({
-    queryKey: keys.syncRunList(page),
-    queryFn: () => data(client.GET("/api/v1/sync-runs/", { params: { query: { page, page_size: PAGE_SIZE } } })),
+    queryKey: keys.syncRunList(page, kind),
+    queryFn: () =>
+      data(
+        client.GET("/api/v1/sync-runs/", {
+          params: { query: { page, page_size: PAGE_SIZE, ...(kind ? { kind } : {}) } },
+        }),
+      ),
     placeholderData: keepPreviousData,
-    // The rows' progress follows the latest run; when it ends useSync refreshes every query, this one too.
-    refetchInterval: start.isPending || active ? POLL_MS : false,
+    // The rows' progress follows the latest runs; when one ends useSync refreshes every query, this one too.
+    refetchInterval: start.isPending || groups.start.isPending || activeRuns.length ? POLL_MS : false,
   });
 
   const rows = runs.data?.results ?? [];
@@ -98,7 +129,10 @@ export default function SyncTab() {
       key: "id",
       render: (_: unknown, run: SyncRun) => (
         <Space orientation="vertical" size={0}>
-          <Typography.Text strong>#{run.id}</Typography.Text>
+          <Space size={4}>
+            <Typography.Text strong>#{run.id}</Typography.Text>
+            <Tag data-testid="sync-kind">{t(`sync.kind.${run.kind}`)}</Tag>
+          </Space>
           <Typography.Text type="secondary">
             {t(`sync.trigger.${run.trigger}`, { defaultValue: run.trigger })}
             {run.created_by ? ` · ${run.created_by}` : ""}
@@ -164,15 +198,42 @@ export default function SyncTab() {
       {t("sync.now")}
     </Button>
   );
+  const syncGroups = (
+    <Button icon={<SyncOutlined />} loading={groups.start.isPending} disabled={Boolean(groupsActive)} onClick={() => groups.start.mutate()}>
+      {t("sync.groups")}
+    </Button>
+  );
 
   return (
     <div>
       <div style={{ display: "flex", flexWrap: "wrap", gap: 8, marginBottom: 16, alignItems: "center" }}>
         <Typography.Text type="secondary">{t("sync.help")}</Typography.Text>
         <div style={{ flex: 1 }} />
-        {syncNow}
+        <Space wrap>
+          {syncNow}
+          {syncGroups}
+        </Space>
       </div>
-      {active && <ActiveRun run={active} />}
+      {activeRuns.map((run) => (
+        <ActiveRun key={run.id} run={run} />
+      ))}
+      <Space wrap style={{ marginBottom: 12 }}>
+        <Typography.Text type="secondary" id="sync-kind-filter">
+          {t("sync.kindLabel")}
+        </Typography.Text>
+        <Segmented<SyncKind | "all">
+          aria-labelledby="sync-kind-filter"
+          value={kind ?? "all"}
+          onChange={(value) => setKind(value === "all" ? null : value)}
+          options={[
+            { value: "all", label: t("sync.kindAll") },
+            ...SYNC_KINDS.map((k) => ({ value: k, label: t(`sync.kind.${k}`) })),
+          ]}
+        />
+        <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+          {t("sync.countsHint")}
+        </Typography.Text>
+      </Space>
       {runs.isPending ? (
         <Loading />
       ) : runs.isError ? (
@@ -197,7 +258,7 @@ export default function SyncTab() {
             locale={{
               emptyText: (
                 <EmptyState description={t("sync.empty")}>
-                  {syncNow}
+                  {kind === "groups" ? syncGroups : syncNow}
                 </EmptyState>
               ),
             }}

@@ -1,6 +1,8 @@
 // The WeCom connection: corp id, secret and agent id; the callback URL with its token and
 // EncodingAESKey (generated here, shown until saved; saving new ones asks first, since WeCom's callbacks
 // stop verifying until it has them too); and the connection test, permission by permission.
+import "./strings";
+
 import { ApiOutlined, CheckCircleFilled, CloseCircleFilled, KeyOutlined, SaveOutlined } from "@ant-design/icons";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Alert, App, Button, Card, Col, Collapse, Form, Input, List, Row, Space, Tag, Typography } from "antd";

@@ -33,7 +33,7 @@ export const keys = {
   staff: (search: string) => ["staff", "options", search, { page_size: STAFF_OPTIONS_SIZE }] as const,
   apiKeys: ["settings", "api-keys"] as const,
   apiKeyList: (page: number) => ["settings", "api-keys", page] as const,
-  syncRunList: (page: number) => [...SYNC_RUNS_KEY, "settings", page] as const,
+  syncRunList: (page: number, kind: string | null) => [...SYNC_RUNS_KEY, "settings", kind ?? "all", page] as const,
   events: ["settings", "events"] as const,
   eventList: (statuses: EventStatus[], page: number) => ["settings", "events", "list", statuses, page] as const,
   event: (id: number) => ["settings", "events", "detail", id] as const,
