@@ -918,7 +918,8 @@ def sync_run_execute(
     queue, checkpoint kept, and is raised for the caller to retry after ``retry_after``.
     """
     state = RunState(run, CountingAPI(api or api_for(run.tenant)), progress)
-    try:
+
+    def steps() -> None:
         if run.checkpoint.get("phase") != "contacts":
             state.advance(phase="tags")
             tags_sync(state.api)
@@ -926,13 +927,26 @@ def sync_run_execute(
             staff_sync(state.api)
             state.advance(phase="contacts", checkpoint={"phase": "contacts", "chunk": 0, "cursor": ""})
         _walk(state)
+
+    return sync_run_steps(state, steps)
+
+
+def sync_run_steps(state: RunState, steps: Callable[[], None]) -> SyncRun:
+    """Run a sync's ``steps`` and end the run by what happened (every kind of run ends this way).
+
+    A rate limit puts the run back in the queue with its checkpoint and is raised (the caller retries
+    after ``retry_after``); a WeCom error fails the run with WeCom's errcode and hint.
+    """
+    run = state.run
+    try:
+        steps()
     except WeComRateLimitedError as exc:
         state.advance()
         SyncRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED, errors=[*run.errors, exc.as_dict()])
         run.status = RunStatus.QUEUED
         raise
     except WeComError as exc:
-        logger.warning("sync run %s failed: %s", run.pk, exc)
+        logger.warning("%s sync run %s failed: %s", run.kind, run.pk, exc)
         state.advance()
         return sync_run_finish(run, RunStatus.FAILED, errors=[*run.errors, exc.as_dict()])
     except (SoftTimeLimitExceeded, SyncRunLostError):
@@ -942,7 +956,7 @@ def sync_run_execute(
     except Exception as exc:
         # Anything else (a malformed answer, a database error) must not leave the run "running" for
         # the sweep to restart forever: it fails, saying what happened; the worker log has the rest.
-        logger.exception("sync run %s failed", run.pk)
+        logger.exception("%s sync run %s failed", run.kind, run.pk)
         error = {"api": None, "errcode": None, "errmsg": repr(exc)[:500], "hint": UNEXPECTED_HINT}
         return sync_run_finish(run, RunStatus.FAILED, errors=[*run.errors, error])
     state.advance(phase="done", checkpoint={"phase": "done"})

@@ -37,19 +37,11 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from celery.exceptions import SoftTimeLimitExceeded
 from django.db import connection, transaction
 from django.utils import timezone
 
-from contacts.models import RunStatus, Staff, SyncRun
-from contacts.sync import (
-    UNEXPECTED_HINT,
-    CountingAPI,
-    Progress,
-    RunState,
-    SyncRunLostError,
-    sync_run_finish,
-)
+from contacts.models import Staff, SyncRun
+from contacts.sync import CountingAPI, Progress, RunState, sync_run_steps
 from scrm.wecom.api import WeComAPI, api_for
 from scrm.wecom.errors import WeComError, WeComRateLimitedError
 
@@ -202,7 +194,8 @@ def groups_sync_execute(
     back in the queue with its checkpoint and is raised for the caller to retry after ``retry_after``.
     """
     state = RunState(run, CountingAPI(api or api_for(run.tenant)), progress)
-    try:
+
+    def steps() -> None:
         state.advance(phase="list")
         listed = _list(state.api)
         total = len(listed)
@@ -218,23 +211,8 @@ def groups_sync_execute(
         _confirm_missing(state, listed, staff_ids, skips)
         state.advance(phase="stats", checkpoint={**run.checkpoint, "phase": "stats"})
         _stats(state)
-    except WeComRateLimitedError as exc:
-        state.advance()
-        SyncRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED, errors=[*run.errors, exc.as_dict()])
-        run.status = RunStatus.QUEUED
-        raise
-    except WeComError as exc:
-        logger.warning("groups sync run %s failed: %s", run.pk, exc)
-        state.advance()
-        return sync_run_finish(run, RunStatus.FAILED, errors=[*run.errors, exc.as_dict()])
-    except (SoftTimeLimitExceeded, SyncRunLostError):
-        raise  # as the contacts sync: the run stays as it is (resumed by the sweep, or another worker's)
-    except Exception as exc:
-        logger.exception("groups sync run %s failed", run.pk)
-        error = {"api": None, "errcode": None, "errmsg": repr(exc)[:500], "hint": UNEXPECTED_HINT}
-        return sync_run_finish(run, RunStatus.FAILED, errors=[*run.errors, error])
-    state.advance(phase="done", checkpoint={"phase": "done"})
-    return sync_run_finish(run, RunStatus.SUCCEEDED, errors=run.errors)
+
+    return sync_run_steps(state, steps)
 
 
 def _list(api: CountingAPI) -> dict[str, str]:

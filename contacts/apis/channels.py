@@ -22,10 +22,9 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from scrm.api.dates import date_range, range_parameters
-from scrm.api.errors import problem
 from scrm.api.permissions import IsTenantAdminOrOperator
 from scrm.api.viewsets import TenantAPIView, WeComObjectViewSet
-from scrm.wecom.qr import QRUnavailableError, qr_has_image, qr_png, qr_response
+from scrm.wecom.qr import qr_answer
 from scrm.wecom.sandbox_client import sandbox_base, sandbox_post
 
 from ..models import ContactWay, MediaAsset, Staff, Tag, Welcome, WelcomeStatus
@@ -139,14 +138,13 @@ class ChannelViewSet(WeComObjectViewSet):
     @action(detail=True, methods=["get"])
     def qr(self, request, pk=None):
         way = self.get_object()
-        if not qr_has_image(way.qr_code):
-            raise exceptions.NotFound("This code has no QR image (a mini-program code).")
-        try:
-            image = qr_png(tenant=self.principal.tenant, url=way.qr_code)
-        except QRUnavailableError as exc:
-            return Response(problem(502, "wecom_error", str(exc)), status=status.HTTP_502_BAD_GATEWAY)
-        download = request.query_params.get("download") in ("1", "true")
-        return qr_response(image, download_name=f"channel-{way.pk}.png" if download else None)
+        return qr_answer(
+            request,
+            tenant=self.principal.tenant,
+            url=way.qr_code,
+            filename=f"channel-{way.pk}.png",
+            no_image="This code has no QR image (a mini-program code).",
+        )
 
     @extend_schema(
         summary="The greetings of this code's customers, newest first",

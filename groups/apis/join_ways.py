@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, status
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from contacts.apis.tags import WECOM_ERRORS
-from scrm.api.errors import problem
 from scrm.api.permissions import IsTenantAdminOrOperator
 from scrm.api.viewsets import WeComObjectViewSet
-from scrm.wecom.qr import QRUnavailableError, qr_has_image, qr_png, qr_response
+from scrm.wecom.qr import qr_answer
 from scrm.wecom.sandbox_client import sandbox_base, sandbox_post
 
 from ..models import Group, JoinWay
@@ -123,14 +122,13 @@ class JoinWayViewSet(WeComObjectViewSet):
     @action(detail=True, methods=["get"])
     def qr(self, request, pk=None):
         way = self.get_object()
-        if not qr_has_image(way.qr_code):
-            raise exceptions.NotFound("WeCom has not given this code a QR image yet.")
-        try:
-            image = qr_png(tenant=self.principal.tenant, url=way.qr_code)
-        except QRUnavailableError as exc:
-            return Response(problem(502, "wecom_error", str(exc)), status=status.HTTP_502_BAD_GATEWAY)
-        download = request.query_params.get("download") in ("1", "true")
-        return qr_response(image, download_name=f"group-code-{way.pk}.png" if download else None)
+        return qr_answer(
+            request,
+            tenant=self.principal.tenant,
+            url=way.qr_code,
+            filename=f"group-code-{way.pk}.png",
+            no_image="WeCom has not given this code a QR image yet.",
+        )
 
     @extend_schema(
         summary="Demo: a new customer scans this code and joins a group (the sandbox calls back)",

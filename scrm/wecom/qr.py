@@ -99,3 +99,18 @@ def qr_response(image: bytes, *, download_name: str | None = None) -> HttpRespon
         response["Content-Disposition"] = f'attachment; filename="{download_name}"'
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+def qr_answer(request, *, tenant, url: str, filename: str, no_image: str) -> HttpResponse:
+    """A QR route's answer: the image (as ``filename`` with ``?download=1``), 404 ``no_image`` when the
+    code has none, 502 when WeCom's image cannot be fetched or is not one."""
+    from scrm.api.errors import problem_response  # the API layer's error shape
+
+    if not qr_has_image(url):
+        return problem_response(404, "not_found", no_image)
+    try:
+        image = qr_png(tenant=tenant, url=url)
+    except QRUnavailableError as exc:
+        return problem_response(502, "wecom_error", str(exc))
+    download = request.query_params.get("download") in ("1", "true")
+    return qr_response(image, download_name=filename if download else None)

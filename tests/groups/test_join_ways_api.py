@@ -91,6 +91,10 @@ def test_qr_png_and_download(synced, alice_client, groups):
     assert response.content.startswith(b"\x89PNG")
     download = alice_client.get(f"{URL}{created['id']}/qr/", {"download": "1"})
     assert download["Content-Disposition"] == f'attachment; filename="group-code-{created["id"]}.png"'
+    # A code WeCom has given no QR image (yet) says so.
+    with tenant_context(synced):
+        JoinWay.objects.filter(pk=created["id"]).update(qr_code="")
+    assert_problem(alice_client.get(f"{URL}{created['id']}/qr/"), 404, "not_found")
 
 
 def test_stats_and_simulated_scans(synced, sandbox, alice_client, groups):
