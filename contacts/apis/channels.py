@@ -128,10 +128,12 @@ class ChannelViewSet(WeComObjectViewSet):
         )
 
     @extend_schema(
-        summary="The channel's QR code as a PNG",
+        summary="The channel's QR code image (PNG, or JPEG as WeCom serves it)",
         parameters=[OpenApiParameter("download", bool, description="1: as a file download.")],
         responses={
             (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY),
+            (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY),
+            404: OpenApiResponse(description="The code has no QR image."),
             502: OpenApiResponse(description="WeCom's image could not be fetched."),
         },
     )

@@ -112,10 +112,12 @@ class JoinWayViewSet(WeComObjectViewSet):
         return Response(JoinWayStatsSerializer(data).data)
 
     @extend_schema(
-        summary="The group code's QR image as a PNG",
+        summary="The group code's QR image (PNG, or JPEG as WeCom serves it)",
         parameters=[OpenApiParameter("download", bool, description="1: as a file download.")],
         responses={
             (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY),
+            (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY),
+            404: OpenApiResponse(description="The code has no QR image."),
             502: OpenApiResponse(description="WeCom's image could not be fetched."),
         },
     )

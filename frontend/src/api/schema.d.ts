@@ -191,7 +191,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The channel's QR code as a PNG */
+        /** The channel's QR code image (PNG, or JPEG as WeCom serves it) */
         get: operations["v1_channels_qr_retrieve"];
         put?: never;
         post?: never;
@@ -532,7 +532,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The group code's QR image as a PNG */
+        /** The group code's QR image (PNG, or JPEG as WeCom serves it) */
         get: operations["v1_group_codes_qr_retrieve"];
         put?: never;
         post?: never;
@@ -3735,7 +3735,15 @@ export interface operations {
                 };
                 content: {
                     "image/png": string;
+                    "image/jpeg": string;
                 };
+            };
+            /** @description The code has no QR image. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description WeCom's image could not be fetched. */
             502: {
@@ -4512,7 +4520,15 @@ export interface operations {
                 };
                 content: {
                     "image/png": string;
+                    "image/jpeg": string;
                 };
+            };
+            /** @description The code has no QR image. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description WeCom's image could not be fetched. */
             502: {
