@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from celery import shared_task
+from django.utils import timezone
 
+from contacts.models import ACTIVE_RUN_STATUSES
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Tenant
 from scrm.tenancy.tasks import tenant_task
@@ -20,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 TRANSFER_ATTEMPTS = 8
 TRANSFER_MAX_WAIT = 300  # seconds; under the broker's visibility timeout (DESIGN.md §7)
+# A transfer still unfinished this long after it was asked for has lost its task (a retry chain of
+# TRANSFER_ATTEMPTS waits of at most TRANSFER_MAX_WAIT, and its runs, end well before).
+TRANSFER_STALE_AFTER = dt.timedelta(hours=2)
 
 
 @shared_task(name="groups.join_ways_refresh_all", queue_name="default", time_limit=120, soft_time_limit=110)
@@ -81,3 +87,23 @@ def group_transfer_run(tenant, transfer_id: int, attempt: int = 1) -> None:
     group_transfer_run.apply_async(
         (tenant.pk, transfer_id, attempt + 1), countdown=min(TRANSFER_MAX_WAIT, wait * attempt)
     )
+
+
+@shared_task(name="groups.requeue_stale_transfers", queue_name="default", time_limit=60, soft_time_limit=50)
+def requeue_stale_transfers() -> int:
+    """Run again the transfers whose task was lost (a message dropped, a worker gone for good).
+
+    As their last attempt: the run sends only pending items and never a group twice (see
+    services.transfers), and if WeCom still does not answer the rest fail with the reason rather
+    than wait forever.
+    """
+    stale = list(
+        GroupTransfer.unscoped.filter(
+            status__in=ACTIVE_RUN_STATUSES,
+            finished_at__isnull=True,
+            created_at__lt=timezone.now() - TRANSFER_STALE_AFTER,
+        ).values_list("tenant_id", "pk")
+    )
+    for tenant_id, transfer_id in stale:
+        group_transfer_run.delay(tenant_id, transfer_id, TRANSFER_ATTEMPTS)
+    return len(stale)

@@ -331,6 +331,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "groups.join_ways_refresh_all",
         "schedule": 10 * 60,
     },
+    # A group transfer whose task was lost runs again (as its last attempt).
+    "groups-requeue-stale-transfers": {
+        "task": "groups.requeue_stale_transfers",
+        "schedule": 15 * 60,
+    },
 }
 
 LOGGING = {

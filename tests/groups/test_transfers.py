@@ -5,11 +5,13 @@ routes' roles (admins only, as customer transfers) and tenant isolation."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from contacts.models import RunStatus, Staff
@@ -22,6 +24,7 @@ from groups.models import (
     GroupTransferKind,
 )
 from groups.services import transfers
+from groups.tasks.codes import TRANSFER_STALE_AFTER, requeue_stale_transfers
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Role
 from scrm.tenancy.principal import Principal
@@ -179,6 +182,30 @@ def test_chunks_and_a_resend_after_a_dead_worker(synced, sandbox, cast, monkeypa
         # Run again (a duplicate delivery): nothing is pending, nothing is sent.
         assert transfers.group_transfer_run(transfer=created) is None
     assert len(sandbox.records("externalcontact/groupchat/onjob_transfer")) == before + 3
+
+
+def test_a_transfer_whose_task_was_lost_is_run_again_by_the_sweep(synced, sandbox, cast):
+    new_owner, groups = cast
+    principal = Principal(tenant=synced, role=Role.ADMIN)
+    with tenant_context(synced):
+        lost, _ = transfers.group_transfer_create(
+            principal=principal, group_ids=[groups[0].pk], new_owner_id=new_owner.pk
+        )
+        recent, _ = transfers.group_transfer_create(
+            principal=principal, group_ids=[groups[1].pk], new_owner_id=new_owner.pk
+        )
+    # Nobody ran them (their messages were lost); only the old one is taken for lost.
+    GroupTransfer.unscoped.filter(pk=lost.pk).update(
+        created_at=timezone.now() - TRANSFER_STALE_AFTER - dt.timedelta(minutes=1)
+    )
+    assert requeue_stale_transfers() == 1
+    with tenant_context(synced):
+        lost.refresh_from_db()
+        recent.refresh_from_db()
+        assert (lost.status, lost.succeeded) == (RunStatus.SUCCEEDED, 1)
+        assert recent.status == RunStatus.QUEUED
+        assert Group.objects.get(pk=groups[0].pk).owner_id == new_owner.pk
+    assert requeue_stale_transfers() == 0  # finished: not again
 
 
 @pytest.mark.django_db(transaction=True)
