@@ -24,7 +24,7 @@ from rest_framework.routers import SimpleRouter
 from scrm.api.dates import date_range, range_parameters
 from scrm.api.permissions import IsTenantAdminOrOperator
 from scrm.api.viewsets import TenantAPIView, WeComObjectViewSet
-from scrm.wecom.qr import qr_answer
+from scrm.wecom.qr import qr_answer, qr_schema
 from scrm.wecom.sandbox_client import sandbox_base, sandbox_post
 
 from ..models import ContactWay, MediaAsset, Staff, Tag, Welcome, WelcomeStatus
@@ -127,16 +127,7 @@ class ChannelViewSet(WeComObjectViewSet):
             ChannelStatsSerializer(channel_stats(way=self.get_object(), start=start, end=end)).data
         )
 
-    @extend_schema(
-        summary="The channel's QR code image (PNG, or JPEG as WeCom serves it)",
-        parameters=[OpenApiParameter("download", bool, description="1: as a file download.")],
-        responses={
-            (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY),
-            (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY),
-            404: OpenApiResponse(description="The code has no QR image."),
-            502: OpenApiResponse(description="WeCom's image could not be fetched."),
-        },
-    )
+    @qr_schema("The channel's QR code image (PNG, or JPEG as WeCom serves it)")
     @action(detail=True, methods=["get"])
     def qr(self, request, pk=None):
         way = self.get_object()

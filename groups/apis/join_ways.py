@@ -9,7 +9,6 @@ Group codes are the whole corp's acquisition tools: admins and operators only.
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
@@ -19,7 +18,7 @@ from rest_framework.routers import SimpleRouter
 from contacts.apis.tags import WECOM_ERRORS
 from scrm.api.permissions import IsTenantAdminOrOperator
 from scrm.api.viewsets import WeComObjectViewSet
-from scrm.wecom.qr import qr_answer
+from scrm.wecom.qr import qr_answer, qr_schema
 from scrm.wecom.sandbox_client import sandbox_base, sandbox_post
 
 from ..models import Group, JoinWay
@@ -111,16 +110,7 @@ class JoinWayViewSet(WeComObjectViewSet):
         data = join_ways.join_way_stats(way=self.get_object(), start=start, end=end)
         return Response(JoinWayStatsSerializer(data).data)
 
-    @extend_schema(
-        summary="The group code's QR image (PNG, or JPEG as WeCom serves it)",
-        parameters=[OpenApiParameter("download", bool, description="1: as a file download.")],
-        responses={
-            (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY),
-            (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY),
-            404: OpenApiResponse(description="The code has no QR image."),
-            502: OpenApiResponse(description="WeCom's image could not be fetched."),
-        },
-    )
+    @qr_schema("The group code's QR image (PNG, or JPEG as WeCom serves it)")
     @action(detail=True, methods=["get"])
     def qr(self, request, pk=None):
         way = self.get_object()

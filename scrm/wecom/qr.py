@@ -114,3 +114,20 @@ def qr_answer(request, *, tenant, url: str, filename: str, no_image: str) -> Htt
         return problem_response(502, "wecom_error", str(exc))
     download = request.query_params.get("download") in ("1", "true")
     return qr_response(image, download_name=filename if download else None)
+
+
+def qr_schema(summary: str):
+    """The OpenAPI description of a QR route answered by ``qr_answer``."""
+    from drf_spectacular.types import OpenApiTypes
+    from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+
+    return extend_schema(
+        summary=summary,
+        parameters=[OpenApiParameter("download", bool, description="1: as a file download.")],
+        responses={
+            (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY),
+            (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY),
+            404: OpenApiResponse(description="The code has no QR image."),
+            502: OpenApiResponse(description="WeCom's image could not be fetched."),
+        },
+    )

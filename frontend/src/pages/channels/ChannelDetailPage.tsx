@@ -3,7 +3,7 @@
 // simulated scan to watch a customer arrive, get greeted and tagged.
 import "./strings";
 
-import { ArrowLeftOutlined, DeleteOutlined, DownloadOutlined, EditOutlined } from "@ant-design/icons";
+import { ArrowLeftOutlined, DeleteOutlined, EditOutlined } from "@ant-design/icons";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { App, Button, Card, Col, Descriptions, Row, Segmented, Space, Statistic, Table, Tag, Tooltip, Typography } from "antd";
 import { lazy, Suspense, useState } from "react";
@@ -11,6 +11,7 @@ import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams } from "react-router";
 
 import { Pager } from "../../components/Pager";
+import { QrCard } from "../../components/QrCard";
 import { EmptyState, ErrorState, Loading, QueryState, errorMessage } from "../../components/states";
 import { dateTimeSeconds } from "../../lib/format";
 import {
@@ -40,35 +41,18 @@ const SimulateCard = lazy(() => import("./SimulateCard"));
 
 const STATUSES: Status[] = ["sent", "pending", "expired", "used", "failed", "skipped"];
 
-function QrCard({ channel }: { channel: Channel }) {
+function ChannelQrCard({ channel }: { channel: Channel }) {
   const { t } = useTranslation("channels");
-  const [failed, setFailed] = useState(false);
   return (
-    <Card title={t("detail.qr")} data-testid="qr-card">
-      <div style={{ textAlign: "center" }}>
-        {failed ? (
-          <EmptyState description={t("detail.qrFailed")} />
-        ) : (
-          <img
-            src={qrUrl(channel.id)}
-            alt={t("list.qrOf", { name: channel.name })}
-            width={240}
-            height={240}
-            style={{ maxWidth: "100%", height: "auto", border: "1px solid #f0f0f0", borderRadius: 8 }}
-            onError={() => setFailed(true)}
-            data-testid="qr-image"
-          />
-        )}
-        <div style={{ marginTop: 12 }}>
-          <Button type="primary" icon={<DownloadOutlined />} href={qrUrl(channel.id, true)}>
-            {t("detail.download")}
-          </Button>
-        </div>
-        <Typography.Paragraph type="secondary" style={{ marginTop: 12, fontSize: 12 }}>
-          {t("detail.qrHint")}
-        </Typography.Paragraph>
-      </div>
-    </Card>
+    <QrCard
+      src={qrUrl(channel.id)}
+      downloadHref={qrUrl(channel.id, true)}
+      title={t("detail.qr")}
+      alt={t("list.qrOf", { name: channel.name })}
+      failed={t("detail.qrFailed")}
+      download={t("detail.download")}
+      hint={t("detail.qrHint")}
+    />
   );
 }
 
@@ -343,7 +327,7 @@ export default function ChannelDetailPage() {
           <Row gutter={[16, 16]}>
             <Col xs={24} lg={8}>
               <Space orientation="vertical" size="middle" style={{ width: "100%" }}>
-                <QrCard channel={channel.data} />
+                <ChannelQrCard channel={channel.data} />
                 <SetupCard channel={channel.data} />
               </Space>
             </Col>

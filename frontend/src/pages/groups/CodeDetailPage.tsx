@@ -2,14 +2,15 @@
 // joined through it per day and per group over a date range, and — on demo tenants — a simulated scan.
 import "./strings";
 
-import { ArrowLeftOutlined, DeleteOutlined, DownloadOutlined, EditOutlined } from "@ant-design/icons";
+import { ArrowLeftOutlined, DeleteOutlined, EditOutlined } from "@ant-design/icons";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { App, Button, Card, Col, Descriptions, Row, Space, Table, Typography } from "antd";
-import { lazy, Suspense, useState } from "react";
+import { lazy, Suspense } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams } from "react-router";
 
-import { EmptyState, ErrorState, Loading, errorMessage } from "../../components/states";
+import { QrCard } from "../../components/QrCard";
+import { ErrorState, Loading, errorMessage } from "../../components/states";
 import { dateTime } from "../../lib/format";
 import { type GroupCode, api, codeQrUrl, keys, useGroupCode } from "./api";
 import { StatusTag } from "./bits";
@@ -20,35 +21,18 @@ import { groupFull } from "./codes";
 const StatsCard = lazy(() => import("./CodeStatsCard"));
 const CodeSimulateCard = lazy(() => import("./CodeSimulateCard"));
 
-function QrCard({ code }: { code: GroupCode }) {
+function CodeQrCard({ code }: { code: GroupCode }) {
   const { t } = useTranslation("groups");
-  const [failed, setFailed] = useState(false);
   return (
-    <Card title={t("codes.qr")} data-testid="qr-card">
-      <div style={{ textAlign: "center" }}>
-        {failed ? (
-          <EmptyState description={t("codeDetail.qrFailed")} />
-        ) : (
-          <img
-            src={codeQrUrl(code.id)}
-            alt={t("codes.qrOf", { name: code.name })}
-            width={240}
-            height={240}
-            style={{ maxWidth: "100%", height: "auto", border: "1px solid #f0f0f0", borderRadius: 8 }}
-            onError={() => setFailed(true)}
-            data-testid="qr-image"
-          />
-        )}
-        <div style={{ marginTop: 12 }}>
-          <Button type="primary" icon={<DownloadOutlined />} href={codeQrUrl(code.id, true)}>
-            {t("codeDetail.download")}
-          </Button>
-        </div>
-        <Typography.Paragraph type="secondary" style={{ marginTop: 12, fontSize: 12 }}>
-          {t("codeDetail.qrHint")}
-        </Typography.Paragraph>
-      </div>
-    </Card>
+    <QrCard
+      src={codeQrUrl(code.id)}
+      downloadHref={codeQrUrl(code.id, true)}
+      title={t("codes.qr")}
+      alt={t("codes.qrOf", { name: code.name })}
+      failed={t("codeDetail.qrFailed")}
+      download={t("codeDetail.download")}
+      hint={t("codeDetail.qrHint")}
+    />
   );
 }
 
@@ -159,7 +143,7 @@ export default function CodeDetailPage() {
           <Row gutter={[16, 16]}>
             <Col xs={24} lg={9}>
               <Space orientation="vertical" size="middle" style={{ width: "100%" }}>
-                <QrCard code={code.data} />
+                <CodeQrCard code={code.data} />
                 <SetupCard code={code.data} />
               </Space>
             </Col>
