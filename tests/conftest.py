@@ -8,13 +8,18 @@ olga (``operator``) — operator of tenant A, for the routes admins and operator
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import os
+import time
 import uuid
 
 import pytest
+import time_machine
 from rest_framework.test import APIClient
 
 from scrm.tenancy import services
 from scrm.tenancy.models import DataScope, Role
+from tests import inflight
 from tests.helpers import PASSWORD
 
 
@@ -28,6 +33,59 @@ def _urlconf_loaded_outside_any_tenant():
     from django.urls import get_resolver
 
     assert get_resolver().url_patterns
+
+
+# `make test` runs the modules marked `clock` again with the clock moved here (ISO 8601 with an offset):
+# a weekday 10:00, a Sunday 03:00 and 23:59:50 on a month's last day, China time. A test that passes
+# only at some hours fails one of those runs.
+MOVED_CLOCK = os.environ.get("SIYU_TEST_CLOCK", "")
+
+
+@pytest.fixture(autouse=True)
+def _moved_clock():
+    """Start every test at ``SIYU_TEST_CLOCK`` when it is set; the clock ticks on from there.
+
+    Autouse, so it wraps the test's other fixtures too (tenants, syncs, live servers all see the moved
+    clock); a test that pins its own time with ``time_machine`` travels again from inside it.
+    """
+    if not MOVED_CLOCK:
+        yield
+        return
+    with time_machine.travel(dt.datetime.fromisoformat(MOVED_CLOCK), tick=True):
+        yield
+
+
+SETTLE_SECONDS = 15
+
+
+@pytest.fixture
+def transactional_db(transactional_db):
+    """pytest-django's, plus: the database is quiet before the flush that ends the test.
+
+    A live-server test can end while the server still answers the browser's last requests or the
+    sandbox's callbacks; the flush's TRUNCATE would then meet their locks (a deadlock, or rows written
+    after the flush that the next test finds). Wait for those requests to end (tests/inflight.py) and
+    for every other connection to the test database to leave its transaction; fail loudly if not.
+    """
+    yield transactional_db
+    from django.db import connection
+
+    deadline = time.monotonic() + SETTLE_SECONDS
+    if not inflight.wait_until_idle(SETTLE_SECONDS):
+        pytest.fail(f"the live server was still answering requests {SETTLE_SECONDS}s after the test")
+    busy: list = []
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid, state, left(query, 200) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND backend_type = 'client backend' AND state <> 'idle'"
+            )
+            busy = cursor.fetchall()
+        if not busy:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"connections still busy {SETTLE_SECONDS}s after the test: {busy}")
 
 
 @pytest.fixture(autouse=True)

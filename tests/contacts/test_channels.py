@@ -379,7 +379,11 @@ def test_images_are_checked(tenant_a):
 # --- schedule and daily cap -----------------------------------------------------------------------
 
 
-def test_the_schedule_switches_staff(synced, sandbox):
+def test_the_schedule_switches_staff(synced, sandbox, time_machine):
+    tz = timezone.get_current_timezone()
+    monday_10 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=tz)
+    # Created before Monday's shift starts: the code begins with its default staff, whatever the hour.
+    time_machine.move_to(monday_10.replace(hour=8), tick=False)
     a, b, c = sellers(synced)
     way = create(
         synced,
@@ -391,8 +395,7 @@ def test_the_schedule_switches_staff(synced, sandbox):
             {"weekdays": [6, 7], "start": "00:00", "end": "24:00", "user_ids": [c.pk]},
         ],
     )
-    tz = timezone.get_current_timezone()
-    monday_10 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=tz)
+    assert sandbox.state.contact_ways[way.config_id].user == [a.userid]
     monday_20 = monday_10.replace(hour=20)
     sunday = dt.datetime(2026, 11, 29, 3, 0, tzinfo=tz)
     with tenant_context(synced):

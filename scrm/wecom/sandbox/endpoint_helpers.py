@@ -175,6 +175,8 @@ def send_callbacks_later(sandbox: Sandbox, events: list[dict[str, Any]]) -> None
     WeCom pushes events asynchronously too, so the app sees them shortly after the API answers.
     """
     if events:
-        threading.Thread(
+        thread = threading.Thread(
             target=send_callbacks, args=(sandbox, events), name="wecom-sandbox-events", daemon=True
-        ).start()
+        )
+        sandbox.event_threads = [t for t in sandbox.event_threads if t.is_alive()] + [thread]
+        thread.start()

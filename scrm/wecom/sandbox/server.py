@@ -133,6 +133,9 @@ class Sandbox:
         self.base_url: str | None = None
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
+        # Threads delivering callbacks after an API answer (endpoint_helpers.send_callbacks_later):
+        # shutdown waits for them, so no delivery reaches the app after its owner stopped the sandbox.
+        self.event_threads: list[threading.Thread] = []
         self.data_file = Path(data_file) if data_file else None
         self._save_lock = threading.Lock()
         self._timer_lock = threading.Lock()
@@ -536,6 +539,9 @@ class Sandbox:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        for thread in self.event_threads:
+            thread.join(timeout=10)
+        self.event_threads.clear()
         with self._timer_lock:
             if self._save_timer is not None:
                 self._save_timer.cancel()
