@@ -34,6 +34,23 @@ class Department(TenantModel):
         return self.name
 
 
+class DirectoryStatus(models.TextChoices):
+    """What the app can read of a member in WeCom's contact book (wecom-api.md §2a)."""
+
+    LISTED = "listed", "Read from the contact book"
+    # WeCom gives its userid only; what was read of it before is kept.
+    OUTSIDE_VISIBLE_RANGE = "outside_visible_range", "Outside the app's visible range"
+    NOT_READ = "not_read", "Known from a callback only, not read yet"
+
+
+class WeComMemberStatus(models.IntegerChoices):
+    UNKNOWN = 0, "Unknown (not readable)"
+    ACTIVE = 1, "Active"
+    DISABLED = 2, "Disabled"
+    NOT_ACTIVATED = 4, "Not activated"
+    LEFT = 5, "Left the corp"
+
+
 class Staff(TenantModel):
     """A WeCom member. Resigned members stay: their customers' history and inheritance need them."""
 
@@ -45,6 +62,13 @@ class Staff(TenantModel):
     department_ids = models.JSONField(default=list, blank=True)
     leader_department_ids = models.JSONField(default=list, blank=True)
     is_active = models.BooleanField(default=True)
+    # WeCom's own status of the member (user/list, user/get); UNKNOWN when the app cannot read it.
+    wecom_status = models.PositiveSmallIntegerField(
+        choices=WeComMemberStatus.choices, default=WeComMemberStatus.UNKNOWN
+    )
+    directory_status = models.CharField(
+        max_length=24, choices=DirectoryStatus.choices, default=DirectoryStatus.LISTED
+    )
     # In WeCom's customer-contact range (get_follow_user_list): only these can have customers.
     has_contact_permission = models.BooleanField(default=False)
     resigned_at = models.DateTimeField(null=True, blank=True)
@@ -227,6 +251,16 @@ class ContactEvent(TenantModel):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The API key that did it (``actor`` is then null; scrm.tenancy.actors). No index: keys are revoked,
+    # never deleted but with their tenant, and this is the busiest table (the full sync COPYs into it).
+    actor_api_key = models.ForeignKey(
+        "tenancy.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
     payload = models.JSONField(default=dict, blank=True)
     occurred_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -249,6 +283,9 @@ class Note(TenantModel):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    author_api_key = models.ForeignKey(
+        "tenancy.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     content = models.TextField(max_length=4000)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -265,6 +302,9 @@ class Segment(TenantModel):
     filters = models.JSONField(default=dict)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_api_key = models.ForeignKey(
+        "tenancy.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -318,6 +358,9 @@ class SyncRun(TenantModel):
     checkpoint = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_api_key = models.ForeignKey(
+        "tenancy.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -484,6 +527,9 @@ class MediaAsset(TenantModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    created_by_api_key = models.ForeignKey(
+        "tenancy.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta(TenantModel.Meta):
@@ -519,6 +565,9 @@ class ContactWay(TenantModel):
     applied_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_api_key = models.ForeignKey(
+        "tenancy.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -37,6 +37,7 @@ from .models import (
     Follow,
     FollowStatus,
     Note,
+    Segment,
     Staff,
     Tag,
 )
@@ -73,6 +74,44 @@ def contacts_matching(*, principal: Principal, filters: Mapping[str, str]) -> Qu
     if not filterset.is_valid():
         raise ValidationError(filterset.errors)
     return filterset.qs
+
+
+SEGMENT_TAG_PARAMS = ("tags_all", "tags_any", "tags_none")
+
+
+def segments_deleted_tags(segments: Iterable[Segment]) -> dict[int, list[dict[str, Any]]]:
+    """Per segment, the tags its filters name that are gone (deleted in WeCom, with their group or
+    alone): ``{"id", "name", "group", "filter"}`` each, the name ``None`` for an id never known. One
+    query for all the segments (a page of the list)."""
+    wanted: dict[int, list[tuple[int, str]]] = {}
+    for segment in segments:
+        wanted[segment.pk] = [
+            (int(part), param)
+            for param in SEGMENT_TAG_PARAMS
+            for part in str((segment.filters or {}).get(param) or "").split(",")
+            if part.strip().isdigit()
+        ]
+    ids = {tag_id for pairs in wanted.values() for tag_id, _ in pairs}
+    known = (
+        {t["id"]: t for t in Tag.objects.filter(id__in=ids).values("id", "name", "group__name", "deleted")}
+        if ids
+        else {}
+    )
+    gone_ids = {tag_id for tag_id in ids if tag_id not in known or known[tag_id]["deleted"]}
+    gone = {tag_id: known[tag_id] for tag_id in gone_ids if tag_id in known}
+    return {
+        pk: [
+            {
+                "id": tag_id,
+                "name": gone[tag_id]["name"] if tag_id in gone else None,
+                "group": gone[tag_id]["group__name"] if tag_id in gone else None,
+                "filter": param,
+            }
+            for tag_id, param in pairs
+            if tag_id in gone_ids
+        ]
+        for pk, pairs in wanted.items()
+    }
 
 
 # -- staff and departments ------------------------------------------------------------------------
@@ -230,12 +269,20 @@ def contact_follows(contact: Contact) -> list[dict[str, Any]]:
 
 
 def contact_notes(contact: Contact) -> QuerySet[Note]:
-    return Note.objects.filter(contact=contact).select_related("author").order_by("-created_at", "-id")
+    return (
+        Note.objects.filter(contact=contact)
+        .select_related("author", "author_api_key")
+        .order_by("-created_at", "-id")
+    )
 
 
 def contact_timeline(contact: Contact) -> QuerySet[ContactEvent]:
     """The contact's events, latest first (by id: the stream's order)."""
-    return ContactEvent.objects.filter(contact=contact).select_related("staff", "actor").order_by("-id")
+    return (
+        ContactEvent.objects.filter(contact=contact)
+        .select_related("staff", "actor", "actor_api_key")
+        .order_by("-id")
+    )
 
 
 # -- losses ---------------------------------------------------------------------------------------

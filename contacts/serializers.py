@@ -7,12 +7,25 @@ here document that shape for the OpenAPI schema and the dashboard's generated ty
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from groups.models import GroupStatus
+from scrm.api.fields import ActorField
 
 from .filters import FILTER_PARAMS
-from .models import ContactEvent, ContactStatus, FollowStatus, Note, Segment, Staff, Stage
+from .models import (
+    ContactEvent,
+    ContactStatus,
+    DirectoryStatus,
+    FollowStatus,
+    Note,
+    Segment,
+    Staff,
+    Stage,
+    WeComMemberStatus,
+)
+from .selectors import SEGMENT_TAG_PARAMS
 from .services.exports import EXPORT_COLUMNS
 
 # -- staff, departments, stages ---------------------------------------------------------------------
@@ -20,6 +33,18 @@ from .services.exports import EXPORT_COLUMNS
 
 class StaffSerializer(serializers.ModelSerializer):
     customer_count = serializers.IntegerField(read_only=True, help_text="Customers it actively follows.")
+    directory_status = serializers.ChoiceField(
+        choices=DirectoryStatus.choices,
+        read_only=True,
+        help_text="What the app can read of the member in WeCom's contact book: `listed`; "
+        "`outside_visible_range` (WeCom gives its userid only: name, position and departments are "
+        "what was read before, if ever); `not_read` (known from a callback, the next sync reads it).",
+    )
+    wecom_status = serializers.ChoiceField(
+        choices=WeComMemberStatus.choices,
+        read_only=True,
+        help_text="WeCom's status: 1 active, 2 disabled, 4 not activated, 5 left; 0 when not readable.",
+    )
 
     class Meta:
         model = Staff
@@ -31,6 +56,8 @@ class StaffSerializer(serializers.ModelSerializer):
             "position",
             "department_ids",
             "is_active",
+            "wecom_status",
+            "directory_status",
             "has_contact_permission",
             "resigned_at",
             "customer_count",
@@ -112,14 +139,11 @@ class FollowSerializer(serializers.Serializer):
 
 
 class NoteSerializer(serializers.ModelSerializer):
-    author = serializers.SerializerMethodField()
+    author = ActorField("author")
 
     class Meta:
         model = Note
         fields = ["id", "contact_id", "author", "content", "created_at", "updated_at"]
-
-    def get_author(self, note: Note) -> str | None:
-        return note.author.username if note.author_id else None
 
 
 class NoteInputSerializer(serializers.Serializer):
@@ -128,7 +152,7 @@ class NoteInputSerializer(serializers.Serializer):
 
 class EventSerializer(serializers.ModelSerializer):
     staff = serializers.SerializerMethodField()
-    actor = serializers.SerializerMethodField()
+    actor = ActorField("actor", help_text="Who did it; null for what WeCom or a sync reported.")
 
     class Meta:
         model = ContactEvent
@@ -136,9 +160,6 @@ class EventSerializer(serializers.ModelSerializer):
 
     def get_staff(self, event: ContactEvent) -> dict | None:
         return {"userid": event.staff.userid, "name": event.staff.name} if event.staff_id else None
-
-    def get_actor(self, event: ContactEvent) -> str | None:
-        return event.actor.username if event.actor_id else None
 
 
 class ContactGroupSerializer(serializers.Serializer):
@@ -206,22 +227,40 @@ class LostSerializer(serializers.Serializer):
 # -- segments and exports --------------------------------------------------------------------------
 
 
+class SegmentDeletedTagSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(allow_null=True, help_text="Null for an id Siyu never knew.")
+    group = serializers.CharField(allow_null=True)
+    filter = serializers.ChoiceField(choices=SEGMENT_TAG_PARAMS, help_text="The filter naming it.")
+
+
 class SegmentSerializer(serializers.ModelSerializer):
     filters = serializers.DictField(
         child=serializers.CharField(allow_blank=True),
         help_text=f"The contacts list's filter parameters: {', '.join(FILTER_PARAMS)}.",
     )
     count = serializers.SerializerMethodField(
-        help_text="Contacts it selects now, within your data scope (detail only; null in lists)."
+        help_text="Contacts it selects now, within your data scope (detail only; null in lists, and "
+        "while deleted_tags is not empty)."
     )
+    deleted_tags = serializers.SerializerMethodField(
+        help_text="Tags its filters name that were deleted in WeCom (alone or with their group): the "
+        "segment no longer means what it was saved to mean, and its contacts answer 400 until its "
+        "filters are edited. Empty when all its tags are live."
+    )
+    created_by = ActorField()
 
     class Meta:
         model = Segment
-        fields = ["id", "name", "filters", "count", "created_at", "updated_at"]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        fields = ["id", "name", "filters", "count", "deleted_tags", "created_by", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_by", "created_at", "updated_at"]
 
     def get_count(self, segment: Segment) -> int | None:
         return self.context.get("counts", {}).get(segment.pk)
+
+    @extend_schema_field(SegmentDeletedTagSerializer(many=True))
+    def get_deleted_tags(self, segment: Segment) -> list[dict]:
+        return self.context.get("deleted_tags", {}).get(segment.pk, [])
 
     def validate_name(self, value: str) -> str:
         others = Segment.objects.filter(name=value)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from scrm.api.fields import ActorField
+
 from .models import ContactWay, MediaAsset, Welcome, WelcomeStatus
 from .selectors_channels import RETENTION_DAYS
 from .services.welcome import ATTACHMENT_TYPES
@@ -86,14 +88,15 @@ class ContactWaySerializer(serializers.ModelSerializer):
     can_simulate = serializers.SerializerMethodField(
         help_text="Demo tenants (WeCom is the local sandbox): POST …/simulate/ acts out a scan."
     )
+    created_by = ActorField()
 
     class Meta:
         model = ContactWay
         fields = [
             "id", "name", "state", "config_id", "qr_code", "multi", "skip_verify", "user_ids",
             "department_ids", "schedule", "daily_cap", "backup_user_ids", "tag_ids", "welcome",
-            "applied_userids", "applied_at", "members", "tags", "stats", "can_simulate", "created_at",
-            "updated_at",
+            "applied_userids", "applied_at", "members", "tags", "stats", "can_simulate", "created_by",
+            "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -177,10 +180,11 @@ class MediaUploadSerializer(serializers.Serializer):
 
 class MediaAssetSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
+    created_by = ActorField(help_text="Who uploaded these bytes first (the same image twice is one asset).")
 
     class Meta:
         model = MediaAsset
-        fields = ["id", "filename", "content_type", "size", "url", "created_at"]
+        fields = ["id", "filename", "content_type", "size", "url", "created_by", "created_at"]
         read_only_fields = fields
 
     def get_url(self, asset: MediaAsset) -> str:

@@ -10,6 +10,8 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from scrm.api.fields import ActorField
+
 from .filters import FILTER_PARAMS
 from .models import Contact, Follow, Job, JobKind, Segment, Staff, Tag, TagGroup, TransferItem
 from .services.tags import NAME_MAX
@@ -289,6 +291,7 @@ class UnassignedPageSerializer(serializers.Serializer):
 
 class JobSerializer(serializers.ModelSerializer):
     download_url = serializers.SerializerMethodField()
+    created_by = ActorField()
 
     class Meta:
         model = Job
@@ -302,6 +305,7 @@ class JobSerializer(serializers.ModelSerializer):
             "failed",
             "errors",
             "download_url",
+            "created_by",
             "created_at",
             "started_at",
             "finished_at",

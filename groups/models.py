@@ -219,6 +219,9 @@ class JoinWay(TenantModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    created_by_api_key = models.ForeignKey(
+        "tenancy.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -244,6 +247,9 @@ class GroupWelcomeTemplate(TenantModel):
     attachment = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_api_key = models.ForeignKey(
+        "tenancy.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -276,6 +282,9 @@ class GroupTransfer(TenantModel):
     failed = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_api_key = models.ForeignKey(
+        "tenancy.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     # The caller's Idempotency-Key (prefixed with who sent it, as contacts' jobs): a repeated POST
     # answers the transfer the first one created instead of handing the groups over twice.
@@ -324,3 +333,37 @@ class GroupTransferItem(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.group_id}: {self.status}"
+
+
+class GroupRefresh(TenantModel):
+    """A group to read again soon: WeCom's ``change_external_chat`` callbacks come at once, but
+    ``groupchat/get`` shows the change only a few seconds later (wecom-api.md §4, §11).
+
+    One row per group, whatever the number of events: each event merges what it waits for into
+    ``awaited`` (see ``groups.services.refresh``) and brings ``due_at`` forward. Work due later lives
+    here rather than only as a broker countdown (DESIGN.md §7): the countdown is the fast path, and a
+    beat sweep runs the rows whose message was lost. The row is deleted once a read shows everything
+    it waited for, or after ``REFRESH_READS`` reads.
+    """
+
+    chat_id = models.CharField(max_length=64)
+    due_at = models.DateTimeField()
+    reads = models.PositiveSmallIntegerField(default=0)  # reads done since the last event merged in
+    # {"versions": {CurMemVer: LastMemVer}, "before": [versions known to precede them],
+    #  "fields": {"name" | "notice" | "owner": value stored when the event came, or the value expected
+    #  ({"equals": value}) after a transfer made here}, "exists": bool, "dismissed_at": ISO time}
+    awaited = models.JSONField(default=dict)
+    # The group was created (its create callback, or WeCom opened it for a group code): when a read
+    # imports it, its customers joined it (group_joined), as groups.services.members says.
+    first_import_joins = models.BooleanField(default=False)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "chat_id"], name="grouprefresh_unique_chat_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.chat_id} due {self.due_at:%H:%M:%S}"

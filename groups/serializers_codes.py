@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from contacts.models import RunStatus
+from scrm.api.fields import ActorField
 
 from .models import (
     GroupStatus,
@@ -73,12 +74,14 @@ class JoinWaySerializer(serializers.ModelSerializer):
     can_simulate = serializers.SerializerMethodField(
         help_text="Demo tenants (WeCom is the local sandbox): POST …/simulate/ acts out a scan."
     )
+    created_by = ActorField()
 
     class Meta:
         model = JoinWay
         fields = [
             "id", "name", "state", "config_id", "qr_code", "groups", "chat_ids", "auto_create_room",
-            "room_base_name", "room_base_id", "joins", "can_simulate", "created_at", "updated_at",
+            "room_base_name", "room_base_id", "joins", "can_simulate", "created_by", "created_at",
+            "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -171,10 +174,11 @@ class GroupWelcomeTemplateInputSerializer(serializers.Serializer):
 
 class GroupWelcomeTemplateSerializer(serializers.ModelSerializer):
     attachment = GroupWelcomeAttachmentSerializer(help_text="{} when there is none.")
+    created_by = ActorField()
 
     class Meta:
         model = GroupWelcomeTemplate
-        fields = ["id", "name", "template_id", "text", "attachment", "created_at", "updated_at"]
+        fields = ["id", "name", "template_id", "text", "attachment", "created_by", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -218,6 +222,7 @@ class GroupTransferSerializer(serializers.ModelSerializer):
     kind = serializers.ChoiceField(choices=GroupTransferKind.choices)
     status = serializers.ChoiceField(choices=RunStatus.choices)
     new_owner = serializers.SerializerMethodField()
+    created_by = ActorField()
 
     class Meta:
         model = GroupTransfer
@@ -229,6 +234,7 @@ class GroupTransferSerializer(serializers.ModelSerializer):
             "total",
             "succeeded",
             "failed",
+            "created_by",
             "created_at",
             "finished_at",
         ]

@@ -24,6 +24,7 @@ from rest_framework.routers import SimpleRouter
 from scrm.api.dates import date_range, range_parameters
 from scrm.api.permissions import IsTenantAdminOrOperator
 from scrm.api.viewsets import TenantAPIView, WeComObjectViewSet
+from scrm.tenancy.actors import Actor
 from scrm.wecom.qr import qr_answer, qr_schema
 from scrm.wecom.sandbox_client import sandbox_base, sandbox_post
 
@@ -72,7 +73,7 @@ RANGE = range_parameters(start="from", end="to")
     ),
 )
 class ChannelViewSet(WeComObjectViewSet):
-    queryset = ContactWay.objects.all()
+    queryset = ContactWay.objects.select_related("created_by", "created_by_api_key")
     serializer_class = ContactWaySerializer
     permission_classes = [AdminsAndOperators]
     search_param = "search"
@@ -104,7 +105,7 @@ class ChannelViewSet(WeComObjectViewSet):
     def create(self, request, *args, **kwargs):
         data = ContactWayInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        way = channels.channel_create(actor=request.user, **data.validated_data)
+        way = channels.channel_create(actor=Actor.of(self.principal), **data.validated_data)
         return self._one(way, status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
@@ -213,7 +214,9 @@ class MediaUploadView(TenantAPIView):
         upload = data.validated_data["file"]
         if upload.size > welcome.IMAGE_MAX_BYTES:
             raise exceptions.ValidationError({"file": ["At most 10 MB (WeCom's limit)."]})
-        asset = welcome.media_asset_create(filename=upload.name, content=upload.read(), actor=request.user)
+        asset = welcome.media_asset_create(
+            filename=upload.name, content=upload.read(), actor=Actor.of(self.principal)
+        )
         return Response(MediaAssetSerializer(asset, context={"request": request}).data, status=201)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import mimetypes
 import os
 
-from django.db.models import Q
 from django.http import FileResponse
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
@@ -21,6 +20,7 @@ from rest_framework.routers import SimpleRouter
 
 from scrm.api.permissions import IsTenantAdmin
 from scrm.api.viewsets import TenantAPIView, TenantReadOnlyViewSet
+from scrm.tenancy.actors import Actor
 
 from ..models import Job, JobKind, RunStatus, TransferItem, TransferStatus
 from ..serializers_writes import (
@@ -56,7 +56,7 @@ def _choice(request, name: str, choices) -> str | None:
     retrieve=extend_schema(summary="A job: status, progress, per-item errors"),
 )
 class JobViewSet(TenantReadOnlyViewSet):
-    queryset = Job.objects.order_by("-id")
+    queryset = Job.objects.select_related("created_by", "created_by_api_key").order_by("-id")
     serializer_class = JobSerializer
     filter_backends: list = []
 
@@ -64,10 +64,7 @@ class JobViewSet(TenantReadOnlyViewSet):
         queryset = super().get_queryset()
         principal = self.principal
         if not principal.is_admin:
-            mine = (
-                Q(created_by_api_key=principal.api_key) if principal.api_key else Q(created_by=principal.user)
-            )
-            queryset = queryset.filter(mine)
+            queryset = queryset.filter(**Actor.of(principal).as_fields("created_by"))
         if self.action == "list":
             kind = _choice(self.request, "kind", JobKind.values)
             state = _choice(self.request, "status", RunStatus.values)

@@ -8,15 +8,17 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from scrm.api.fields import ActorField
 from scrm.api.permissions import IsTenantAdmin, IsTenantMember
 from scrm.api.viewsets import TenantViewMixin
+from scrm.tenancy.actors import Actor
 
 from ..models import SyncKind, SyncRun
 from ..sync import sync_run_start
 
 
 class SyncRunSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = ActorField()
 
     class Meta:
         model = SyncRun
@@ -70,7 +72,7 @@ class SyncRunViewSet(
     ``progress_total`` is an estimate from the previous sync (it grows with ``progress_done``).
     """
 
-    queryset = SyncRun.objects.select_related("created_by").order_by("-id")
+    queryset = SyncRun.objects.select_related("created_by", "created_by_api_key").order_by("-id")
     serializer_class = SyncRunSerializer
     filterset_class = SyncRunFilter
 
@@ -84,11 +86,13 @@ class SyncRunViewSet(
     )
     def create(self, request, *args, **kwargs):
         principal = self.principal
-        user = principal.user if principal.api_key is None else None  # an API key has no user row
         start = SyncRunStartSerializer(data=request.data)
         start.is_valid(raise_exception=True)
         run = sync_run_start(
-            tenant=principal.tenant, trigger="manual", user=user, kind=start.validated_data["kind"]
+            tenant=principal.tenant,
+            trigger="manual",
+            actor=Actor.of(principal),
+            kind=start.validated_data["kind"],
         )
         return Response(self.get_serializer(run).data, status=status.HTTP_202_ACCEPTED)
 

@@ -20,6 +20,7 @@ from rest_framework.routers import SimpleRouter
 from scrm.api.errors import wecom_problem
 from scrm.api.permissions import IsTenantMember
 from scrm.api.viewsets import TenantAPIView, TenantModelViewSet
+from scrm.tenancy.actors import Actor
 from scrm.tenancy.models import Role
 
 from ..models import Follow, FollowStatus, Tag, TagGroup
@@ -306,7 +307,7 @@ class FollowRemarkView(TenantAPIView):
         data = FollowRemarkSerializer(follow, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         follow = remarks.follow_remark_update(
-            tenant=self.principal.tenant, follow=follow, actor=request.user, **data.validated_data
+            tenant=self.principal.tenant, follow=follow, actor=Actor.of(self.principal), **data.validated_data
         )
         return Response(FollowRemarkSerializer(follow).data)
 

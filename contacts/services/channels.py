@@ -25,6 +25,7 @@ from django.db.models import Count
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from scrm.tenancy.actors import SYSTEM, Actor
 from scrm.tenancy.context import require_current_tenant
 from scrm.tenancy.models import Tenant
 from scrm.wecom.api import WeComAPI, api_for
@@ -328,7 +329,7 @@ def _new_state() -> str:
 
 @transaction.atomic
 def channel_create(
-    *, name: str, user_ids: list[int], multi: bool = False, actor=None, **fields
+    *, name: str, user_ids: list[int], multi: bool = False, actor: Actor = SYSTEM, **fields
 ) -> ContactWay:
     """Create the code in WeCom, then here; a WeCom refusal raises WeComError and keeps nothing."""
     data = _clean({"name": name, "user_ids": user_ids, "multi": multi, **fields}, way=None)
@@ -336,7 +337,7 @@ def channel_create(
     way = ContactWay(
         tenant=tenant,
         state=_new_state(),
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        **actor.as_fields("created_by"),
         **data,
     )
     users, parties = channel_members_now(way)

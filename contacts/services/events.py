@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from django.db import connection
 from django.utils import timezone
 
+from scrm.tenancy.actors import SYSTEM, Actor
 from scrm.tenancy.context import require_current_tenant
 
 from ..models import ContactEvent
@@ -22,7 +23,7 @@ def event_build(
     occurred_at: datetime | None = None,
     staff_id: int | None = None,
     channel: str = "",
-    actor=None,
+    actor: Actor = SYSTEM,
     payload: dict[str, Any] | None = None,
 ) -> ContactEvent:
     """An unsaved event; callers collect them and write them with ``events_record`` in their transaction."""
@@ -32,7 +33,7 @@ def event_build(
         occurred_at=occurred_at or timezone.now(),
         staff_id=staff_id,
         channel=channel or "",
-        actor=actor if getattr(actor, "is_authenticated", False) and getattr(actor, "pk", None) else None,
+        **actor.as_fields("actor"),
         payload=payload or {},
     )
 
@@ -55,7 +56,10 @@ class EventRow(NamedTuple):
     payload: dict[str, Any]
 
 
-_COPY_COLUMNS = "tenant_id, contact_id, type, occurred_at, staff_id, channel, payload, actor_id, created_at"
+_COPY_COLUMNS = (
+    "tenant_id, contact_id, type, occurred_at, staff_id, channel, payload, actor_id, actor_api_key_id, "
+    "created_at"
+)
 
 
 def events_record_rows(rows: Iterable[EventRow]) -> int:
@@ -85,7 +89,8 @@ def events_record_rows(rows: Iterable[EventRow]) -> int:
                     row.staff_id,
                     row.channel or "",
                     json.dumps(row.payload or {}),
-                    None,
+                    None,  # a system event: no member
+                    None,  # and no API key
                     now,
                 )
             )

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from scrm.tenancy.actors import Actor
 from scrm.tenancy.principal import Principal
 
 from ..models import STALE_AFTER, Job, RunStatus, claimable_q
@@ -64,13 +65,11 @@ def job_create(
             "department_ids": list(principal.department_ids),
         },
     }
+    actor = Actor.of(principal)
     # A key is the caller's own: the same key from another member or API key is another request.
     key = (idempotency_key or "").strip()[:100]
     if key:
-        creator = (
-            f"key{principal.api_key.pk}" if principal.api_key is not None else f"user{principal.user.pk}"
-        )
-        key = f"{creator}:{key}"
+        key = f"{actor.idempotency_scope()}:{key}"
     if key:
         existing = Job.objects.filter(kind=kind, idempotency_key=key).first()
         if existing is not None:
@@ -82,8 +81,7 @@ def job_create(
                 params=params,
                 total=total,
                 idempotency_key=key,
-                created_by=principal.user if principal.api_key is None else None,
-                created_by_api_key=principal.api_key,
+                **actor.as_fields("created_by"),
             )
     except IntegrityError:
         # Two requests with the same key raced; the other one created it.

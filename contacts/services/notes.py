@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from scrm.tenancy.actors import Actor
+
 from ..models import Contact, EventType, Note
 from .events import event_build, events_record
 
 EXCERPT = 200  # characters of the note kept in the event, for timelines and webhooks
 
 
-def note_create(*, contact: Contact, content: str, author=None) -> Note:
-    author = author if getattr(author, "is_authenticated", False) else None
+def note_create(*, contact: Contact, content: str, actor: Actor) -> Note:
+    """A note by ``actor`` (a member, or an integrator's API key), with its NOTE event."""
     with transaction.atomic():
-        note = Note.objects.create(contact=contact, content=content, author=author)
+        note = Note.objects.create(contact=contact, content=content, **actor.as_fields("author"))
         events_record(
             [
                 event_build(
                     contact_id=contact.pk,
                     type=EventType.NOTE,
-                    actor=author,
+                    actor=actor,
                     payload={"note_id": note.pk, "excerpt": content[:EXCERPT]},
                 )
             ]

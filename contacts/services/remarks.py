@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from scrm.tenancy.actors import Actor
 from scrm.tenancy.models import Tenant
 from scrm.wecom.api import api_for
 
@@ -26,7 +27,7 @@ WECOM_FIELDS = {
 }
 
 
-def follow_remark_update(*, tenant: Tenant, follow: Follow, actor=None, **changes: Any) -> Follow:
+def follow_remark_update(*, tenant: Tenant, follow: Follow, actor: Actor, **changes: Any) -> Follow:
     """Change some of ``remark``, ``description``, ``remark_corp_name``, ``remark_mobiles``; fields
     not given stay as they are (WeCom's remark API changes only the fields sent)."""
     unknown = set(changes) - set(WECOM_FIELDS)

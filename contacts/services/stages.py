@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from scrm.tenancy.actors import Actor
+
 from ..models import Contact, EventType, Stage
 from .events import event_build, events_record
 
@@ -26,7 +28,7 @@ def stage_delete(*, stage: Stage) -> None:
     stage.delete()
 
 
-def contact_stage_set(*, contact: Contact, stage: Stage | None, actor=None) -> Contact:
+def contact_stage_set(*, contact: Contact, stage: Stage | None, actor: Actor) -> Contact:
     """Move the customer to ``stage`` (None clears it) and record the change in the same transaction."""
     with transaction.atomic():
         contact = Contact.objects.select_for_update(of=("self",)).select_related("stage").get(pk=contact.pk)

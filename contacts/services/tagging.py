@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 
+from scrm.tenancy.actors import SYSTEM, Actor
 from scrm.tenancy.models import Tenant
 from scrm.tenancy.principal import Principal
 from scrm.wecom.api import WeComAPI, api_for
@@ -146,7 +147,7 @@ def send_marks(api: WeComAPI, marks: list[Mark], *, heartbeat: Callable[[], None
                 heartbeat()
 
 
-def apply_marks(marks: list[Mark], *, actor=None, job: Job | None = None) -> None:
+def apply_marks(marks: list[Mark], *, actor: Actor = SYSTEM, job: Job | None = None) -> None:
     """Write what WeCom accepted: follows' tag ids, TAGGED/UNTAGGED events, the contacts' facets.
 
     Call inside a transaction. The change is applied to the follow as it is now (locked), not as
@@ -222,7 +223,7 @@ def contact_tags_change(
     result.accepted = [m for m in marks if m.error is None]
     result.failed = [m for m in marks if m.error is not None]
     with transaction.atomic():
-        apply_marks(result.accepted, actor=principal.user)
+        apply_marks(result.accepted, actor=Actor.of(principal))
     return result
 
 
@@ -299,7 +300,7 @@ def _run_bulk(job: Job) -> None:
         total = Follow.objects.filter(follow_scope, contact__in=contacts, status=FollowStatus.ACTIVE).count()
         job_set_total(job, total)
     api = api_for(job.tenant)
-    actor = job.created_by
+    actor = Actor.creator_of(job)
     while True:
         ids = list(contacts.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:CHUNK])
         if not ids:

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from scrm.tenancy.actors import Actor
 from scrm.tenancy.models import Tenant
 from scrm.tenancy.principal import Principal
 from scrm.tenancy.services import audit_record
@@ -116,7 +117,7 @@ def transfer_job_create(
         )
         if created:
             # Handing customers to someone else is a sensitive act: who did it stays on record.
-            audit_record(principal=principal, action=f"contacts.{kind}", data={"job": job.pk, **params})
+            audit_record(actor=Actor.of(principal), action=f"contacts.{kind}", data={"job": job.pk, **params})
             TransferItem.objects.bulk_create(
                 [
                     TransferItem(job=job, contact_id=i, handover=handover, takeover=takeover)
@@ -228,6 +229,7 @@ def transfers_poll(*, tenant: Tenant, job: Job) -> int:
         return 0
     api = api_for(tenant)
     results = _results(api, job, waiting[0].handover.userid, waiting[0].takeover.userid)
+    actor = Actor.creator_of(job)  # the job's creator, member or API key, did what it asked for
     still = 0
     for item in waiting:
         answer = results.get(item.contact.external_userid)
@@ -247,7 +249,7 @@ def transfers_poll(*, tenant: Tenant, job: Job) -> int:
             if not claimed:
                 continue
             if status == TransferStatus.SUCCEEDED:
-                _move_follow(item, when=when, actor=job.created_by, job=job)
+                _move_follow(item, when=when, actor=actor, job=job)
                 job_progress(job, done=1)
             else:
                 events_record(
@@ -256,7 +258,7 @@ def transfers_poll(*, tenant: Tenant, job: Job) -> int:
                             contact_id=item.contact_id,
                             type=EventType.TRANSFER_FAILED,
                             staff_id=item.handover_id,
-                            actor=job.created_by,
+                            actor=actor,
                             payload={
                                 "from": item.handover.userid,
                                 "to": item.takeover.userid,
@@ -281,7 +283,7 @@ def transfers_poll(*, tenant: Tenant, job: Job) -> int:
     return still
 
 
-def _move_follow(item: TransferItem, *, when: dt.datetime, actor, job: Job) -> None:
+def _move_follow(item: TransferItem, *, when: dt.datetime, actor: Actor, job: Job) -> None:
     """What WeCom did on success: the handover's follow ends, the takeover's carries it on."""
     old = (
         Follow.objects.select_for_update()

@@ -26,6 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from scrm.tenancy.actors import SYSTEM, Actor
 from scrm.tenancy.context import require_current_tenant
 from scrm.wecom.api import WeComAPI
 
@@ -204,7 +205,7 @@ def welcome_default_set(*, tenant, welcome: Any) -> dict:
 # --- images --------------------------------------------------------------------------------------
 
 
-def media_asset_create(*, filename: str, content: bytes, actor=None) -> MediaAsset:
+def media_asset_create(*, filename: str, content: bytes, actor: Actor = SYSTEM) -> MediaAsset:
     """Keep an uploaded image (JPG or PNG, ≤ 10 MB); the same bytes twice give the same asset."""
     if not content:
         raise ValidationError({"file": "The file is empty."})
@@ -229,7 +230,7 @@ def media_asset_create(*, filename: str, content: bytes, actor=None) -> MediaAss
         content_type=content_type,
         size=len(content),
         sha256=digest,
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        **actor.as_fields("created_by"),
     )
     asset.file.save(f"{digest[:16]}.{extension}", ContentFile(content), save=False)
     asset.save()

@@ -13,6 +13,7 @@ from rest_framework.routers import SimpleRouter
 
 from contacts.apis.tags import WECOM_ERRORS
 from scrm.api.viewsets import WeComObjectViewSet
+from scrm.tenancy.actors import Actor
 
 from ..models import GroupWelcomeTemplate
 from ..serializers_codes import GroupWelcomeTemplateInputSerializer, GroupWelcomeTemplateSerializer
@@ -42,7 +43,7 @@ from .join_ways import AdminsAndOperators
     ),
 )
 class GroupWelcomeTemplateViewSet(WeComObjectViewSet):
-    queryset = GroupWelcomeTemplate.objects.all()
+    queryset = GroupWelcomeTemplate.objects.select_related("created_by", "created_by_api_key")
     serializer_class = GroupWelcomeTemplateSerializer
     permission_classes = [AdminsAndOperators]
     search_fields = ("name", "text")
@@ -52,7 +53,7 @@ class GroupWelcomeTemplateViewSet(WeComObjectViewSet):
         data.is_valid(raise_exception=True)
         # The attachment as sent: the service validates it field by field (with paths).
         values = {**data.validated_data, "attachment": request.data.get("attachment") or {}}
-        template = welcome_templates.group_welcome_template_create(actor=request.user, **values)
+        template = welcome_templates.group_welcome_template_create(actor=Actor.of(self.principal), **values)
         return Response(GroupWelcomeTemplateSerializer(template).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):

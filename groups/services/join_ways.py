@@ -25,6 +25,7 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from scrm.api.dates import day_start
+from scrm.tenancy.actors import SYSTEM, Actor
 from scrm.tenancy.context import require_current_tenant
 from scrm.tenancy.models import Tenant
 from scrm.wecom.api import WeComAPI, api_for
@@ -140,7 +141,7 @@ def join_way_create(
     auto_create_room: bool = True,
     room_base_name: str = "",
     room_base_id: int = 1,
-    actor=None,
+    actor: Actor = SYSTEM,
 ) -> JoinWay:
     """Create the code in WeCom, then here; a WeCom refusal raises WeComError and keeps nothing.
 
@@ -161,7 +162,7 @@ def join_way_create(
     way = JoinWay(
         tenant=tenant,
         state=_new_state(),
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        **actor.as_fields("created_by"),
         **data,
     )
     api = api_for(tenant)

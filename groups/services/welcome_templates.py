@@ -32,6 +32,7 @@ from contacts.services.welcome import (
     URL_MAX,
     media_ids_ensure,
 )
+from scrm.tenancy.actors import SYSTEM, Actor
 from scrm.tenancy.context import require_current_tenant
 from scrm.wecom.api import WeComAPI, api_for
 from scrm.wecom.errors import WeComError, WeComRateLimitedError
@@ -208,7 +209,9 @@ def _too_many() -> ValidationError:
     )
 
 
-def group_welcome_template_create(*, name: str, text: str = "", attachment: dict | None = None, actor=None):
+def group_welcome_template_create(
+    *, name: str, text: str = "", attachment: dict | None = None, actor: Actor = SYSTEM
+) -> GroupWelcomeTemplate:
     """Add the template in WeCom, then here; a WeCom refusal raises WeComError and keeps nothing.
 
     No transaction is held across the WeCom calls (the image upload, the add): the row is written in
@@ -219,9 +222,7 @@ def group_welcome_template_create(*, name: str, text: str = "", attachment: dict
     if GroupWelcomeTemplate.objects.count() >= MAX_TEMPLATES:
         raise _too_many()
     tenant = require_current_tenant()
-    template = GroupWelcomeTemplate(
-        tenant=tenant, created_by=actor if getattr(actor, "is_authenticated", False) else None, **data
-    )
+    template = GroupWelcomeTemplate(tenant=tenant, **actor.as_fields("created_by"), **data)
     api = api_for(tenant)
     template.template_id = api.group_welcome_template_add(_wecom_parts(template, api))["template_id"]
     try:

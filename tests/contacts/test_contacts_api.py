@@ -275,7 +275,7 @@ def test_detail_has_profile_follows_with_tags_notes_and_timeline(alice_client, w
         {"id": world["cold"].pk, "name": "沉睡", "group_id": world["cold"].group_id}
     ]
     assert [n["content"] for n in body["notes"]] == ["报价已发", "第一次拜访"]
-    assert body["notes"][0]["author"] == "alice"
+    assert body["notes"][0]["author"]["name"] == "alice"
     assert [e["type"] for e in body["timeline"]] == ["note", "note"]
     assert body["timeline"][0]["payload"]["excerpt"] == "报价已发"
 

@@ -10,7 +10,7 @@ from contacts import sync
 from contacts.models import Job, JobKind, Note, RunStatus, SyncRun
 from contacts.services import jobs
 from scrm.tenancy.context import tenant_context
-from scrm.tenancy.models import Role
+from scrm.tenancy.models import ApiKey, Role
 from scrm.tenancy.principal import Principal
 from tests.contacts.builders import run_sync
 from tests.helpers import assert_problem
@@ -23,14 +23,16 @@ def customer(build_a):
     return build_a.contact("王芳", staff=build_a.staff("bob"))
 
 
-def test_an_api_key_can_write_a_note(tenant_a, key_client_for, customer):
+def test_an_api_key_can_write_a_note_as_itself(tenant_a, key_client_for, customer):
     response = key_client_for(tenant_a, Role.OPERATOR).post(
         f"{CONTACTS}{customer.pk}/notes/", {"content": "电话回访，下周到店"}, format="json"
     )
     assert response.status_code == 201, response.content
     with tenant_context(tenant_a):
         note = Note.objects.get()
-    assert (note.content, note.author) == ("电话回访，下周到店", None)
+        key = ApiKey.objects.get()
+    assert (note.content, note.author, note.author_api_key) == ("电话回访，下周到店", None, key)
+    assert response.json()["author"] == {"type": "api_key", "id": key.pk, "name": "operator key"}
 
 
 @pytest.mark.parametrize(

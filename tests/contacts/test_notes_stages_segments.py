@@ -153,7 +153,7 @@ def test_sales_moves_his_own_customers_only(bob_client, charlie_client, world):
 # ==================================================================================================
 
 
-def test_writing_a_note_records_a_note_event(bob_client, world):
+def test_writing_a_note_records_a_note_event(bob, bob_client, world):
     contact = world["bobs"]
     response = bob_client.post(
         f"{CONTACTS}{contact.pk}/notes/", {"content": "  电话沟通，意向强  "}, format="json"
@@ -161,7 +161,7 @@ def test_writing_a_note_records_a_note_event(bob_client, world):
     assert response.status_code == 201, response.content
     note = response.json()
     assert note["content"] == "电话沟通，意向强"
-    assert note["author"] == "bob"
+    assert note["author"] == {"type": "member", "id": bob.pk, "name": "bob"}
     (event,) = events(world, contact, EventType.NOTE)
     assert event.payload["note_id"] == note["id"]
     assert event.actor.username == "bob"

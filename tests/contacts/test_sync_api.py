@@ -16,7 +16,8 @@ def test_an_admin_starts_a_sync_and_watches_it_finish(
     assert response.status_code == 202, response.content
     started = response.json()
     assert started["status"] == "queued"
-    assert started["created_by"] == "alice"
+    assert started["created_by"]["type"] == "member"
+    assert started["created_by"]["name"] == "alice"
 
     body = alice_client.get(f"/api/v1/sync-runs/{started['id']}/").json()
     assert body["status"] == "succeeded", body
@@ -86,7 +87,8 @@ def test_an_admin_api_key_may_start_one(connected, key_client_for, django_captur
     with django_capture_on_commit_callbacks(execute=False):
         response = key_client_for(connected, Role.ADMIN).post("/api/v1/sync-runs/")
     assert response.status_code == 202
-    assert response.json()["created_by"] is None
+    assert response.json()["created_by"]["type"] == "api_key"
+    assert response.json()["created_by"]["name"] == "admin key"
 
 
 def test_other_tenants_runs_are_invisible(tenant_a, charlie_client):

@@ -26,6 +26,7 @@ import { Link } from "react-router";
 
 import { ApiError, client, data, type Schemas } from "../../api/client";
 import { useSession } from "../../auth";
+import { actorName } from "../../lib/actor";
 import { dateTime } from "../../lib/format";
 import { latency } from "../channels/params";
 import { Pager } from "../../components/Pager";
@@ -320,7 +321,7 @@ function Notes({ contactId }: { contactId: number }) {
               <List
                 dataSource={d.results}
                 renderItem={(note) => {
-                  const mine = note.author !== null && note.author === me?.username;
+                  const mine = note.author?.type === "member" && note.author.id === me?.id;
                   return (
                     <List.Item
                       actions={
@@ -343,7 +344,7 @@ function Notes({ contactId }: { contactId: number }) {
                       <List.Item.Meta
                         title={
                           <Space>
-                            <span>{note.author ?? t("notes.unknownAuthor")}</span>
+                            <span>{actorName(note.author, t) ?? t("notes.unknownAuthor")}</span>
                             <Typography.Text type="secondary">{dateTime(note.created_at)}</Typography.Text>
                           </Space>
                         }
@@ -428,7 +429,7 @@ function EventText({ event }: { event: Event }) {
     default:
       if (who) parts.push(t("timeline.with", { who }));
   }
-  if (event.actor) parts.push(t("timeline.by", { actor: event.actor }));
+  if (event.actor) parts.push(t("timeline.by", { actor: actorName(event.actor, t) }));
   return <span>{parts.filter(Boolean).join(" · ")}</span>;
 }
 

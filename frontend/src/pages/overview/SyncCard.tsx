@@ -3,6 +3,7 @@ import { SyncOutlined } from "@ant-design/icons";
 import { Alert, Button, Card, Descriptions, Progress, Space, Tag, Typography } from "antd";
 import { useTranslation } from "react-i18next";
 
+import { actorName } from "../../lib/actor";
 import { dateTimeSeconds } from "../../lib/format";
 import { isActive, SYNC_STATUS_COLOR, type SyncRun, syncErrors, syncPercent } from "../../lib/sync";
 
@@ -97,7 +98,7 @@ export function SyncCard({
           column={1}
           items={[
             { key: "trigger", label: t("sync.triggerLabel"), children: trigger },
-            ...(run.created_by ? [{ key: "by", label: t("sync.by"), children: run.created_by }] : []),
+            ...(run.created_by ? [{ key: "by", label: t("sync.by"), children: actorName(run.created_by, t) }] : []),
             { key: "started", label: t("sync.startedAt"), children: dateTimeSeconds(run.started_at ?? run.created_at) },
             { key: "finished", label: t("sync.finishedAt"), children: dateTimeSeconds(run.finished_at) },
             { key: "created", label: t("sync.created"), children: <span data-testid="sync-created">{run.created}</span> },

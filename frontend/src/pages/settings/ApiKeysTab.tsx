@@ -10,6 +10,7 @@ import { useTranslation } from "react-i18next";
 import { client, data } from "../../api/client";
 import { Pager } from "../../components/Pager";
 import { EmptyState, ErrorState, Loading, errorMessage } from "../../components/states";
+import { actorName } from "../../lib/actor";
 import { dateTime } from "../../lib/format";
 import { type ApiKey, type ApiKeyCreated, PAGE_SIZE, ROLES, type Role, applyFieldErrors, keys } from "./api";
 import CopyButton from "./CopyButton";
@@ -136,7 +137,7 @@ export default function ApiKeysTab() {
       key: "prefix",
       render: (_: unknown, k: ApiKey) => <Typography.Text code>{`${k.prefix}.…`}</Typography.Text>,
     },
-    { title: t("apiKeys.createdBy"), key: "by", render: (_: unknown, k: ApiKey) => k.created_by ?? "—" },
+    { title: t("apiKeys.createdBy"), key: "by", render: (_: unknown, k: ApiKey) => actorName(k.created_by, t) ?? "—" },
     { title: t("apiKeys.createdAt"), key: "created", render: (_: unknown, k: ApiKey) => dateTime(k.created_at) },
     { title: t("apiKeys.lastUsed"), key: "used", render: (_: unknown, k: ApiKey) => (k.last_used_at ? dateTime(k.last_used_at) : t("apiKeys.never")) },
     {

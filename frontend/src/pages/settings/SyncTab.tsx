@@ -14,6 +14,7 @@ import { useTranslation } from "react-i18next";
 import { client, data } from "../../api/client";
 import { Pager } from "../../components/Pager";
 import { EmptyState, ErrorState, Loading, errorMessage } from "../../components/states";
+import { actorName } from "../../lib/actor";
 import { dateTimeSeconds } from "../../lib/format";
 import {
   isActive,
@@ -135,7 +136,7 @@ export default function SyncTab() {
           </Space>
           <Typography.Text type="secondary">
             {t(`sync.trigger.${run.trigger}`, { defaultValue: run.trigger })}
-            {run.created_by ? ` · ${run.created_by}` : ""}
+            {run.created_by ? ` · ${actorName(run.created_by, t)}` : ""}
           </Typography.Text>
         </Space>
       ),
