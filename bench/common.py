@@ -40,6 +40,9 @@ def app_env(database_url: str, **extra: str) -> dict[str, str]:
         FIELD_ENCRYPTION_KEY="rYJ3b-kvtBF2vQBhNUYi2Oyr0M4l2mbfpXQ6ZUhzBxk=",
         DJANGO_SETTINGS_MODULE="scrm.settings.base",
         THROTTLE_WRITE_RATE="100000000/min",
+        WECOM_SANDBOX_ALLOWED="true",  # the bench's WeCom is the sandbox on 127.0.0.1
+        SECURE_SSL_REDIRECT="false",  # and its web server plain http on 127.0.0.1
+        SECURE_COOKIES="false",
         LOG_LEVEL="WARNING",
         **extra,
     )

@@ -1,5 +1,5 @@
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from scrm import frontend
 from scrm.api import errors, health
@@ -18,7 +18,9 @@ urlpatterns = [
     path("wecom/callback/<slug:slug>/", wecom_callback, name="wecom-callback"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as a file (?script): no inline script, so the
+    # Content-Security-Policy can forbid them.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     # Everything else is a dashboard route (client-side routing). Unknown API paths stay JSON 404s,
     # and so does a missing file (an old bundle after a release): HTML in its place would break the
     # page with a syntax error instead of the dashboard's "reload" screen.

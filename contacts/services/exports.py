@@ -17,6 +17,7 @@ from django.core.files import File
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from scrm.tenancy.actors import Actor
 from scrm.tenancy.principal import Principal
 from scrm.tenancy.services import audit_record
 
@@ -40,6 +41,10 @@ EXPORT_COLUMNS = (
     "tags",
     "channels",
 )
+# A cell starting with one of these is a formula to Excel and LibreOffice (=HYPERLINK(...) in a
+# customer's name would run when the file is opened): such cells get a leading apostrophe, which
+# spreadsheets show as text and do not evaluate (OWASP's CSV injection advice).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 GENDERS = {0: "", 1: "男", 2: "女"}
 TYPES = {1: "微信", 2: "企业微信"}
 
@@ -65,7 +70,7 @@ def export_create(
     )
     if created:
         audit_record(
-            principal=principal,
+            actor=Actor.of(principal),
             action="contacts.export",
             data={"job": job.pk, "filters": filters, "segment": segment_id, "columns": columns},
         )
@@ -97,6 +102,13 @@ def _follows_of(contact_ids: list[int]) -> dict[int, list[dict]]:
 
 def _join(values) -> str:
     return "; ".join(dict.fromkeys(v for v in values if v))
+
+
+def _neutralised(row: dict) -> dict:
+    return {
+        column: f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+        for column, value in row.items()
+    }
 
 
 def _row(contact: dict, follows: list[dict], tags: dict[int, str], stages: dict[int, str]) -> dict:
@@ -137,7 +149,7 @@ def export_run(job: Job) -> None:
         writer.writeheader()
         for rows in _chunks(queryset):
             follows = _follows_of([r["id"] for r in rows])
-            writer.writerows(_row(r, follows.get(r["id"], []), tags, stages) for r in rows)
+            writer.writerows(_neutralised(_row(r, follows.get(r["id"], []), tags, stages)) for r in rows)
             job_progress(job, done=len(rows))
         out.flush()
         out.seek(0)

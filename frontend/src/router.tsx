@@ -94,6 +94,8 @@ export const router = createBrowserRouter([
         errorElement: <RouteError />,
         children: [
           { index: true, lazy: page(() => import("./pages/overview/OverviewPage")) },
+          // Any signed-in user, with or without a tenant: the invitations waiting for their answer.
+          { path: "invitations", lazy: page(() => import("./pages/invitations/InvitationsPage")) },
           { path: "customers", lazy: page(() => import("./pages/customers/CustomersPage")) },
           { path: "customers/lost", lazy: page(() => import("./pages/churn/LostPage")) },
           // Sales members see the groups they own (the API scopes them), read-only.

@@ -35,6 +35,8 @@ class LoginFailureLimiter:
     """
 
     def __init__(self, request, username: str):
+        # The connection's address, or the one the configured proxies saw (NUM_PROXIES): never an
+        # X-Forwarded-For the client wrote itself.
         addr = throttling.BaseThrottle().get_ident(request)
         self.window = settings.LOGIN_FAILURE_WINDOW_SECONDS
         self.limits = {

@@ -12,12 +12,21 @@ os.environ.setdefault(
 )
 os.environ.setdefault("REDIS_URL", os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/1"))
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+# Tests serve the WeCom sandbox (and scripted WeComs) on 127.0.0.1.
+os.environ.setdefault("WECOM_SANDBOX_ALLOWED", "true")
+# The live server (browser tests) is plain http on 127.0.0.1: production's HTTPS-only defaults off.
+# tests/test_project.py checks those defaults in a process of their own.
+os.environ.setdefault("SECURE_COOKIES", "false")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
 
 from .base import *  # noqa: F403
 from .base import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.tenantapp"]
 ROOT_URLCONF = "tests.urls"
+# Lets a test's teardown wait for the live server's requests in progress before the database flush.
+MIDDLEWARE = ["tests.inflight.InFlightMiddleware", *MIDDLEWARE]  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # A test database per run (pytest-django adds _gwN per xdist worker), so two suites running at once

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate, login, logout
 from django.middleware.csrf import get_token
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
@@ -15,20 +15,23 @@ from scrm.api.principal import forget_principal, get_principal
 from scrm.api.throttling import LoginFailureLimiter
 from scrm.api.viewsets import TenantAPIView, TenantViewMixin
 
-from . import services
+from . import selectors, services
+from .actors import Actor
 from .authentication import ApiKeyUser
-from .filters import ApiKeyFilter, MemberFilter
-from .models import ApiKey, Membership
+from .filters import ApiKeyFilter, InvitationFilter, MemberFilter
+from .models import ApiKey, Invitation, Membership
 from .principal import SESSION_TENANT_KEY
 from .serializers import (
     ApiKeyCreatedSerializer,
     ApiKeyCreateSerializer,
     ApiKeySerializer,
+    InvitationCreateSerializer,
+    InvitationSerializer,
     LoginSerializer,
-    MemberCreateSerializer,
     MemberSerializer,
     MemberUpdateSerializer,
     MeSerializer,
+    MyInvitationSerializer,
     SwitchTenantSerializer,
     TenantSettingsSerializer,
 )
@@ -145,7 +148,7 @@ class MemberViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Members of the active tenant (admins only)."""
+    """Members of the active tenant (admins only). People join by accepting an invitation."""
 
     queryset = Membership.objects.select_related("user")
     serializer_class = MemberSerializer
@@ -153,25 +156,6 @@ class MemberViewSet(
     filterset_class = MemberFilter
     ordering_fields = ["id", "created_at", "role"]
     ordering = ["id"]
-
-    @extend_schema(
-        summary="Add a user to the tenant", request=MemberCreateSerializer, responses={201: MemberSerializer}
-    )
-    def create(self, request):
-        serializer = MemberCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        membership = services.member_add_user(
-            tenant=self.principal.tenant,
-            username=data["username"],
-            password=data.get("password"),
-            email=data["email"],
-            role=data["role"],
-            data_scope=data.get("data_scope"),
-            wecom_userid=data["wecom_userid"],
-            department_ids=data["department_ids"],
-        )
-        return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Change a member's role or data scope", request=MemberUpdateSerializer)
     def partial_update(self, request, pk=None):
@@ -186,13 +170,91 @@ class MemberViewSet(
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@extend_schema(tags=["members"])
+class InvitationViewSet(
+    TenantViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Invitations of the active tenant (admins only): a user joins when they accept theirs."""
+
+    queryset = Invitation.objects.select_related("created_by", "created_by_api_key")
+    serializer_class = InvitationSerializer
+    permission_classes = [IsTenantAdmin]
+    filterset_class = InvitationFilter
+    ordering_fields = ["id", "created_at"]
+    ordering = ["-id"]
+
+    @extend_schema(
+        summary="Invite a user (an existing account, or a new one created with the password given)",
+        description=(
+            "The invitation waits until the account's owner signs in and accepts it. The answer is the "
+            "same whether or not the username exists; for an existing account the password and email "
+            "are ignored."
+        ),
+        request=InvitationCreateSerializer,
+        responses={201: InvitationSerializer},
+    )
+    def create(self, request):
+        serializer = InvitationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invitation = services.invitation_create(
+            tenant=self.principal.tenant, actor=Actor.of(self.principal), **serializer.validated_data
+        )
+        return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Take back a pending invitation", request=None, responses=InvitationSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        invitation = services.invitation_revoke(invitation=self.get_object())
+        return Response(InvitationSerializer(invitation).data)
+
+
+# The view has no model queryset of its own (each user's is computed), so the id's type is spelled out.
+INVITATION_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
+
+
+@extend_schema(tags=["auth"])
+class MyInvitationViewSet(SessionOnlyMixin, viewsets.GenericViewSet):
+    """The signed-in user's pending invitations, from any tenant: accept or decline each one."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = MyInvitationSerializer
+    pagination_class = None  # a handful at most
+    filter_backends: list = []
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self):
+        return selectors.invitations_pending_for(self.request.user)
+
+    @extend_schema(summary="My pending invitations")
+    def list(self, request):
+        return Response(MyInvitationSerializer(self.get_queryset(), many=True).data)
+
+    @extend_schema(
+        summary="Accept an invitation: become a member of its tenant",
+        request=None,
+        parameters=[INVITATION_ID],
+    )
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        invitation = self.get_object()
+        services.invitation_accept(invitation=invitation, user=request.user)
+        invitation.refresh_from_db()
+        return Response(MyInvitationSerializer(invitation).data)
+
+    @extend_schema(summary="Decline an invitation", request=None, parameters=[INVITATION_ID])
+    @action(detail=True, methods=["post"])
+    def decline(self, request, pk=None):
+        invitation = services.invitation_decline(invitation=self.get_object(), user=request.user)
+        return Response(MyInvitationSerializer(invitation).data)
+
+
 @extend_schema(tags=["api keys"])
 class ApiKeyViewSet(
     TenantViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """API keys of the active tenant (admins only). The full key is returned once, at creation."""
 
-    queryset = ApiKey.objects.select_related("created_by")
+    queryset = ApiKey.objects.select_related("created_by", "created_by_api_key")
     serializer_class = ApiKeySerializer
     permission_classes = [IsTenantAdmin]
     filterset_class = ApiKeyFilter
@@ -205,9 +267,8 @@ class ApiKeyViewSet(
     def create(self, request):
         serializer = ApiKeyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = request.user if not isinstance(request.user, ApiKeyUser) else None
         api_key, key = services.api_key_create(
-            tenant=self.principal.tenant, created_by=user, **serializer.validated_data
+            tenant=self.principal.tenant, actor=Actor.of(self.principal), **serializer.validated_data
         )
         api_key.key = key
         return Response(ApiKeyCreatedSerializer(api_key).data, status=status.HTTP_201_CREATED)

@@ -1,6 +1,6 @@
 import django_filters
 
-from .models import ApiKey, Membership, Role
+from .models import ApiKey, Invitation, InvitationStatus, Membership, Role
 
 
 class MemberFilter(django_filters.FilterSet):
@@ -19,3 +19,11 @@ class ApiKeyFilter(django_filters.FilterSet):
     class Meta:
         model = ApiKey
         fields = ["prefix", "role", "revoked"]
+
+
+class InvitationFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=InvitationStatus.choices)
+
+    class Meta:
+        model = Invitation
+        fields = ["status"]

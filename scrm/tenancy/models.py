@@ -214,6 +214,10 @@ class ApiKey(TenantModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # An admin key may create keys too (scrm.tenancy.actors: a member or a key, never both).
+    created_by_api_key = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -249,3 +253,54 @@ class AuditEntry(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.action} by {self.actor_user_id or self.actor_api_key_id}"
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    REVOKED = "revoked", "Revoked"
+
+
+class Invitation(TenantModel):
+    """A tenant admin's offer of membership to the account named ``username``.
+
+    Nobody joins a tenant without saying yes: the account's owner accepts (or declines) it when signed
+    in. It names a username, not a user, so making one tells the admin nothing about whether such an
+    account exists (another tenant's users are none of their business).
+    """
+
+    username = models.CharField(max_length=150)
+    role = models.CharField(max_length=16, choices=Role.choices)
+    data_scope = models.CharField(max_length=16, choices=DataScope.choices)
+    wecom_userid = models.CharField(max_length=64, blank=True)
+    department_ids = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=16, choices=InvitationStatus.choices, default=InvitationStatus.PENDING
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "username"],
+                condition=models.Q(status="pending"),
+                name="invitation_one_pending_per_username",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status", "-id"], name="invitation_tenant_status"),
+            # A signed-in user's own invitations, across tenants.
+            models.Index(fields=["username", "status"], name="invitation_username_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username}@{self.tenant_id} ({self.status})"

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import base64
-import binascii
-
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from .models import ApiKey, DataScope, Membership, Role, Tenant
+from scrm.api.fields import ActorField
+
+from .models import ApiKey, DataScope, Invitation, Membership, Role, Tenant
 from .services import SECRET_FIELDS
 
 User = get_user_model()
@@ -65,14 +64,43 @@ class MemberSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "username", "email", "created_at", "updated_at"]
 
 
-class MemberCreateSerializer(serializers.Serializer):
+class InvitationSerializer(serializers.ModelSerializer):
+    created_by = ActorField()
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id",
+            "username",
+            "role",
+            "data_scope",
+            "wecom_userid",
+            "department_ids",
+            "status",
+            "created_by",
+            "created_at",
+            "responded_at",
+        ]
+        read_only_fields = fields
+
+
+class InvitationCreateSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
-    email = serializers.EmailField(required=False, default="")
+    email = serializers.EmailField(
+        required=False,
+        default="",
+        max_length=254,
+        help_text="For a new account only; an existing account keeps its own.",
+    )
     password = serializers.CharField(
         required=False,
         write_only=True,
         trim_whitespace=False,
-        help_text="Required when the username does not exist yet (a new user is created).",
+        max_length=128,
+        help_text=(
+            "Creates an account with this password if the username is new; ignored if it exists. "
+            "The answer is the same either way."
+        ),
     )
     role = serializers.ChoiceField(choices=Role.choices)
     data_scope = serializers.ChoiceField(choices=DataScope.choices, required=False)
@@ -80,6 +108,17 @@ class MemberCreateSerializer(serializers.Serializer):
     department_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, default=list
     )
+
+
+class MyInvitationSerializer(serializers.ModelSerializer):
+    """An invitation as the invited user sees it: which tenant, and with which role."""
+
+    tenant = TenantBriefSerializer()
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "tenant", "role", "data_scope", "status", "created_at", "responded_at"]
+        read_only_fields = fields
 
 
 class MemberUpdateSerializer(serializers.Serializer):
@@ -91,7 +130,7 @@ class MemberUpdateSerializer(serializers.Serializer):
 
 class ApiKeySerializer(serializers.ModelSerializer):
     revoked = serializers.BooleanField(read_only=True)
-    created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True)
+    created_by = ActorField()
 
     class Meta:
         model = ApiKey
@@ -123,7 +162,8 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
 
 
 class TenantSettingsSerializer(serializers.ModelSerializer):
-    """Secrets are write-only; reads say only whether each one is set."""
+    """Secrets are write-only; reads say only whether each one is set. WeCom's rules for the values
+    (and the deployment's for the API base) are checked by the service, for the command line too."""
 
     callback_url = serializers.CharField(read_only=True)
     corp_secret = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=128)
@@ -158,19 +198,3 @@ class TenantSettingsSerializer(serializers.ModelSerializer):
 
     def get_encoding_aes_key_set(self, tenant: Tenant) -> bool:
         return bool(tenant.encoding_aes_key)
-
-    def validate_encoding_aes_key(self, value: str) -> str:
-        if not value:
-            return value
-        try:
-            key = base64.b64decode(value + "=", validate=True)
-        except binascii.Error as exc:
-            raise serializers.ValidationError("Not valid base64.") from exc
-        if len(value) != 43 or len(key) != 32:
-            raise serializers.ValidationError("EncodingAESKey is 43 characters of base64 (a 32-byte key).")
-        return value
-
-    def validate_callback_token(self, value: str) -> str:
-        if value and not (value.isascii() and value.isalnum()):
-            raise serializers.ValidationError("The callback token is letters and digits only (WeCom's rule).")
-        return value

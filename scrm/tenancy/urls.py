@@ -5,6 +5,8 @@ from . import apis
 
 router = SimpleRouter(trailing_slash=True)
 router.register("members", apis.MemberViewSet, basename="member")
+router.register("invitations", apis.InvitationViewSet, basename="invitation")
+router.register("auth/invitations", apis.MyInvitationViewSet, basename="my-invitation")
 router.register("api-keys", apis.ApiKeyViewSet, basename="api-key")
 
 urlpatterns = [

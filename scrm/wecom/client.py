@@ -8,12 +8,15 @@
 - wechatpy's unbounded ``auto_retry`` off, replaced by a bounded policy: -1 retried up to 3 times
   with backoff, 40014/42001 refetch the token once, 45009 raises ``WeComRateLimitedError`` with the wait,
   45033 lowers the concurrency and retries; never an unbounded loop;
-- every call inside the per-(corp, API) limiter.
+- every call inside the per-(corp, API) limiter;
+- only the API bases the deployment allows (``api_base_allowed``): a tenant admin sets the base, and
+  must not be able to point the server's requests at anything else (SSRF).
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import threading
 import time
@@ -37,6 +40,43 @@ CONNECT_RETRIES = 2
 TOKEN_ERRORS = (40014, 42001)
 # Tokens are refreshed this long before WeCom expires them, so a call never carries a dying one.
 TOKEN_EARLY_REFRESH = 300
+
+
+def _base_key(url: str) -> tuple[str, str, str]:
+    parts = urlsplit(url.strip())
+    return parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/") + "/"
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def api_base_allowed(url: str) -> bool:
+    """Whether the deployment lets a tenant's WeCom calls go to ``url``.
+
+    ``WECOM_API_BASE`` and ``WECOM_ALLOWED_API_BASES`` (WeCom's own host, or a forward proxy in front
+    of it), and any loopback address when ``WECOM_SANDBOX_ALLOWED`` is on (the demo and the tests
+    serve the sandbox on 127.0.0.1, on a port of their own).
+    """
+    try:
+        parts = urlsplit(url.strip())
+        hostname = parts.hostname
+    except ValueError:  # an unclosed [IPv6 address
+        return False
+    if parts.scheme not in ("http", "https") or not hostname or parts.username or parts.password:
+        return False
+    if parts.query or parts.fragment:
+        return False
+    allowed = {_base_key(base) for base in (settings.WECOM_API_BASE, *settings.WECOM_ALLOWED_API_BASES)}
+    if _base_key(url) in allowed:
+        return True
+    return settings.WECOM_SANDBOX_ALLOWED and _is_loopback(url)
 
 
 def backoff(attempt: int) -> float:
@@ -75,14 +115,21 @@ class WeComClient(WeChatClient):
         # per instance and would make every process refetch on its own.
         return self.session.get(self.access_token_key) or self.fetch_access_token()["access_token"]
 
+    def _require_allowed_base(self, api: str) -> None:
+        # Checked when a tenant's base is saved, and again before every call: the deployment's allowed
+        # bases may have narrowed since (a demo database moved to production, the sandbox turned off).
+        if not api_base_allowed(self.API_BASE_URL):
+            raise WeComError(api, None, "This deployment does not allow the tenant's API base.")
+
     def fetch_access_token(self, *, stale: str | None = None) -> dict:
         """Fetch a token under a lock; whoever waited for the lock reuses the token just fetched."""
+        self._require_allowed_base("gettoken")
         with self.limiter.backend.lock(f"{self.access_token_key}:lock", timeout=15):
             current = self.session.get(self.access_token_key)
             if current and current != stale:
                 return {"access_token": current}
             try:
-                return self._fetch_access_token(
+                answer = self._fetch_access_token(
                     url=f"{self.API_BASE_URL}gettoken",
                     params={"corpid": self.corp_id, "corpsecret": self.secret},
                 )
@@ -90,6 +137,14 @@ class WeComClient(WeChatClient):
                 raise WeComError("gettoken", exc.errcode, exc.errmsg or str(exc)) from exc
             except requests.RequestException as exc:
                 raise WeComError("gettoken", None, str(exc)) from exc
+            except (KeyError, TypeError, ValueError) as exc:
+                # wechatpy reads the answer as if it were always WeCom's: one without a token (or not
+                # an object, or with a non-numeric expires_in) fails inside it with a bare KeyError.
+                raise WeComError("gettoken", None, "WeCom's answer has no usable access_token") from exc
+            if not isinstance(answer.get("access_token"), str) or not answer["access_token"]:
+                self.session.delete(self.access_token_key)
+                raise WeComError("gettoken", None, "WeCom's answer has no usable access_token")
+            return answer
 
     def _api_name(self, url_or_endpoint: str) -> str:
         path = urlsplit(url_or_endpoint).path if "://" in url_or_endpoint else url_or_endpoint
@@ -98,6 +153,7 @@ class WeComClient(WeChatClient):
 
     def _request(self, method, url_or_endpoint, **kwargs):
         api = self._api_name(url_or_endpoint)
+        self._require_allowed_base(api)
         busy = concurrency = connect = 0
         refetched = False
         while True:

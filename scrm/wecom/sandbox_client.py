@@ -20,13 +20,16 @@ from rest_framework.response import Response
 
 from scrm.api.errors import problem
 
+from .client import api_base_allowed
+
 SIMULATE_TIMEOUT = 30
 
 
 def sandbox_base(tenant) -> str | None:
     """The sandbox's root when this tenant's WeCom is the local sandbox (the demo), else None.
 
-    Only a loopback API base counts: a tenant connected to the real WeCom never gets a simulator.
+    Only a loopback API base counts, and only in a deployment that allows the sandbox: a tenant
+    connected to the real WeCom never gets a simulator.
     """
     base = tenant.api_base or settings.WECOM_API_BASE
     host = urlsplit(base).hostname or ""
@@ -34,6 +37,7 @@ def sandbox_base(tenant) -> str | None:
         local = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         local = False
+    local = local and api_base_allowed(base)
     return base.removesuffix("/").removesuffix("cgi-bin").rstrip("/") + "/" if local else None
 
 

@@ -166,24 +166,54 @@ def test_an_api_key_is_shown_once_works_and_stops_working_when_revoked(dashboard
     assert api_status(contacts_url, key) == 401
 
 
-def test_an_admin_adds_a_member_changes_its_role_and_removes_it(dashboard, page, login):
+def test_an_admin_invites_a_member_who_accepts_then_changes_its_role_and_removes_it(
+    dashboard, page, login, browser
+):
     open_settings(page, dashboard, login, "Members")
-    table = page.get_by_role("table")
+    table = page.get_by_role("table", name="Members")
     expect(table).to_contain_text("alice")
     expect(table).to_contain_text("bob")
 
-    page.get_by_role("button", name="Add member").click()
-    dialog = page.get_by_role("dialog", name="Add a member")
+    page.get_by_role("button", name="Invite member").click()
+    dialog = page.get_by_role("dialog", name="Invite a member")
     dialog.get_by_label("Username").fill("carol")
     dialog.get_by_label("Email").fill("carol@example.com")
     dialog.get_by_label("Initial password").fill(PASSWORD)
     role = dialog.locator(".ant-form-item").filter(has=page.get_by_role("combobox", name="Role"))
     expect(role).to_contain_text("Operator")  # by default
-    dialog.get_by_role("button", name="Add member").click()
+    dialog.get_by_role("button", name="Invite member").click()
     expect(dialog).to_be_hidden()
-    row = page.get_by_role("row").filter(has_text="carol")
+    # Not a member until carol says yes: a pending invitation the admin can take back.
+    pending = page.get_by_role("table", name="Pending invitations")
+    expect(pending.get_by_role("row").filter(has_text="carol")).to_contain_text("Operator")
+    expect(table).not_to_contain_text("carol")
+    assert not Membership.unscoped.filter(tenant=dashboard.tenant, user__username="carol").exists()
+    shoot(page, "settings-members-invited")
+
+    # carol signs in with the initial password: with no tenant yet, she lands on her invitations.
+    context = browser.new_context(locale="en-US")
+    try:
+        carol_page = context.new_page()
+        carol_page.goto(f"{dashboard.url}/login")
+        carol_page.get_by_label("Username").fill("carol")
+        carol_page.get_by_label("Password").fill(PASSWORD)
+        carol_page.get_by_role("button", name="Log in").click()
+        expect(carol_page).to_have_url(re.compile(r"/invitations$"))
+        invitation = carol_page.get_by_role("row").filter(has_text="Tenant A")
+        expect(invitation).to_contain_text("Operator")
+        shoot(carol_page, "invitations")
+        invitation.get_by_role("button", name="Accept the invitation of Tenant A").click()
+        expect(carol_page.get_by_test_id("user-menu")).to_contain_text("carol · Operator")
+        expect(carol_page).not_to_have_url(re.compile(r"/invitations$"))
+    finally:
+        context.close()
+
+    page.reload()
+    table = page.get_by_role("table", name="Members")
+    row = table.get_by_role("row").filter(has_text="carol")
     expect(row).to_contain_text("Operator")
     expect(row).to_contain_text("All customers")
+    expect(page.get_by_role("table", name="Pending invitations")).to_have_count(0)
     with tenant_context(dashboard.tenant):
         carol = Membership.objects.select_related("user").get(user__username="carol")
     assert (carol.role, carol.user.email) == (Role.OPERATOR, "carol@example.com")

@@ -165,3 +165,30 @@ def test_a_sales_api_key_exports_nothing(key_client_for, tenant_a, world, django
     response = export(client, django_capture_on_commit_callbacks)
     assert response.status_code == 202, response.content
     assert rows_of(response.json()["id"], world["tenant"]) == []
+
+
+def test_customer_text_that_a_spreadsheet_would_run_is_written_as_text(
+    alice_client, build_a, alice, django_capture_on_commit_callbacks
+):
+    """A customer controls their name and the remarks staff copy from them: =HYPERLINK(...) in a name
+    must open as text in Excel, not as a formula (CSV injection)."""
+    b = build_a
+    ann = b.staff("ann", "安娜")
+    hostile = {
+        '=HYPERLINK("http://evil.example","点我")': "+SUM(1,2)",
+        "@cmd": "-2+3",
+        "\tTAB": "\rCR",
+    }
+    for name, remark in hostile.items():
+        b.contact(name, staff=ann, remark=remark, mobiles=["+8613800000001"])
+    b.contact("王芳 = 客户", staff=ann, remark="a-b")
+    response = export(alice_client, django_capture_on_commit_callbacks)
+    rows = {row["external_userid"]: row for row in rows_of(response.json()["id"], b.tenant)}
+    by_name = {row["name"].lstrip("'"): row for row in rows.values()}
+    for name, remark in hostile.items():
+        row = by_name[name]
+        assert row["name"] == f"'{name}"
+        assert row["remarks"] == f"'{remark}"
+        assert row["mobiles"] == "'+8613800000001"
+    assert by_name["王芳 = 客户"]["name"] == "王芳 = 客户"  # only a leading character counts
+    assert by_name["王芳 = 客户"]["remarks"] == "a-b"

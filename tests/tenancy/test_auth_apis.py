@@ -178,6 +178,30 @@ def test_without_a_success_failures_accumulate_to_the_limit(alice):
     assert_problem(login(client, "alice"), 429, "throttled")
 
 
+def _spoofed_failures(times: int, *, xff) -> list[int]:
+    return [
+        login(APIClient(), "alice", "not-the-password", HTTP_X_FORWARDED_FOR=xff(i)).status_code
+        for i in range(times)
+    ]
+
+
+def test_a_forged_x_forwarded_for_does_not_escape_the_login_throttle(alice):
+    """With no proxy configured (the default), X-Forwarded-For is whatever the client wrote."""
+    statuses = _spoofed_failures(60, xff=lambda i: f"203.0.113.{i}")
+    assert statuses.count(401) == settings.LOGIN_MAX_FAILURES
+    assert set(statuses[settings.LOGIN_MAX_FAILURES :]) == {429}
+
+
+def test_behind_a_configured_proxy_the_address_it_saw_is_the_one_counted(alice, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    # The proxy appends the address it saw; whatever the client put before it does not count.
+    statuses = _spoofed_failures(60, xff=lambda i: f"203.0.113.{i}, 198.51.100.7")
+    assert statuses.count(401) == settings.LOGIN_MAX_FAILURES
+    # Another client behind the same proxy is another address, not throttled by the first one.
+    response = login(APIClient(), "alice", HTTP_X_FORWARDED_FOR="198.51.100.8")
+    assert response.status_code == 200, response.content
+
+
 # --- me -------------------------------------------------------------------------------------------
 
 

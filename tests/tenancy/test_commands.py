@@ -145,3 +145,28 @@ def test_seed_demo_is_idempotent_and_its_printed_logins_work(settings, tmp_path)
     assert first_sync in run("seed_demo")
     with tenant_context(tenant):
         assert sorted(SyncRun.objects.values_list("kind", flat=True)) == ["contacts", "groups"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--aes-key", "k" * 42),  # WeCom's keys are exactly 43 characters
+        ("--aes-key", "k" * 44),
+        ("--aes-key", "k" * 42 + "-"),  # the URL-safe alphabet is not WeCom's
+        ("--token", "tok en"),
+    ],
+)
+def test_create_tenant_refuses_callback_keys_wecom_would_not_accept(option, value):
+    field = {"--aes-key": "encoding_aes_key", "--token": "callback_token"}[option]
+    with pytest.raises(CommandError, match=field):
+        run("create_tenant", "--slug", "acme", "--name", "Acme", option, value)
+    assert not Tenant.objects.filter(slug="acme").exists()
+
+
+@pytest.mark.django_db
+def test_create_tenant_refuses_an_api_base_the_deployment_does_not_allow(settings):
+    settings.WECOM_SANDBOX_ALLOWED = False
+    with pytest.raises(CommandError, match="api_base"):
+        run("create_tenant", "--slug", "acme", "--name", "Acme", "--api-base", "http://127.0.0.1:9/")
+    assert not Tenant.objects.filter(slug="acme").exists()

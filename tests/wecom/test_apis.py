@@ -155,3 +155,27 @@ def test_the_connection_test_uses_the_callers_tenant_only(charlie_client, wecom,
     assert body["ok"] is False
     assert body["checks"][0]["error"]["errmsg"] == "not configured"
     assert wecom.tokens_issued == 0
+
+
+# --- SSRF: the server calls only the API bases the deployment allows --------------------------
+
+
+def test_the_connection_test_never_calls_a_base_the_deployment_does_not_allow(alice_client, wecom, settings):
+    # Saved while the deployment allowed the loopback sandbox; it no longer does.
+    settings.WECOM_SANDBOX_ALLOWED = False
+    wecom.script["gettoken"] = [{"errcode": 40001, "errmsg": "internal secret: db password is hunter2"}]
+    response = alice_client.post(TEST_URL)
+    assert response.status_code == 200
+    [check] = response.json()["checks"]
+    assert (check["check"], check["ok"]) == ("token", False)
+    assert "hunter2" not in response.content.decode()
+    assert wecom.calls == {}
+    assert wecom.script["gettoken"]  # never asked
+
+
+def test_a_gettoken_answer_without_a_token_fails_the_check_cleanly(alice_client, wecom):
+    wecom.script["gettoken"] = [{"errcode": 0, "errmsg": "ok", "expires_in": 7200}]
+    response = alice_client.post(TEST_URL)
+    assert response.status_code == 200
+    [check] = response.json()["checks"]
+    assert (check["check"], check["ok"], check["error"]["api"]) == ("token", False, "gettoken")

@@ -7,9 +7,11 @@ import hashlib
 import os
 import struct
 import time
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
+import time_machine
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from wechatpy.enterprise.crypto import WeChatCrypto
 
@@ -259,12 +261,6 @@ def test_a_signed_message_that_is_not_an_event_is_refused(configured, plain, pos
     assert events(configured) == []
 
 
-def test_unknown_or_unconfigured_tenant_is_404(client, tenant_b, plain):
-    query, body = envelope(plain, event_xml())
-    assert client.generic("POST", f"/wecom/callback/nope/?{query}", body).status_code == 404
-    assert client.generic("POST", f"/wecom/callback/tenant-b/?{query}", body).status_code == 404
-
-
 def test_oversized_body_is_413(configured, plain, post, settings):
     settings.WECOM_CALLBACK_MAX_BYTES = 200
     query, body = envelope(plain, event_xml(ExternalUserID="x" * 300))
@@ -416,3 +412,139 @@ def test_a_drain_with_a_full_batch_queues_another_beside_it(tenant_a, monkeypatc
         assert services.callback_events_drain(tenant=tenant_a) == services.DRAIN_BATCH + 5
         assert set(CallbackEvent.objects.values_list("status", flat=True)) == {EventStatus.IGNORED}
     assert queued == [(tenant_a.id,)]  # after the full first batch, not after the partial second
+
+
+# --- hostile but correctly signed input: always a 4xx, never stored (issues 14 and 20) ------------
+
+
+def signed_query(plain: PlainWXBizMsgCrypt, encrypt: str, **extra: str) -> str:
+    timestamp, nonce = str(int(time.time())), "12345"
+    query = {
+        "msg_signature": plain.signature(timestamp, nonce, encrypt),
+        "timestamp": timestamp,
+        "nonce": nonce,
+    }
+    return urlencode({**query, **extra})
+
+
+def aes_cbc(plain: PlainWXBizMsgCrypt, raw: bytes) -> str:
+    """``raw`` encrypted as WeCom does, with no framing or padding added: the test builds those."""
+    encryptor = Cipher(algorithms.AES(plain.key), modes.CBC(plain.key[:16])).encryptor()
+    return base64.b64encode(encryptor.update(raw) + encryptor.finalize()).decode()
+
+
+def framed(message: bytes, *, length: int | None = None, corp_id: bytes = b"wwA") -> bytes:
+    raw = os.urandom(16) + struct.pack(">I", len(message) if length is None else length) + message + corp_id
+    pad = 32 - len(raw) % 32
+    return raw + bytes([pad]) * pad
+
+
+def signed_body(plain: PlainWXBizMsgCrypt, encrypt: str) -> tuple[str, bytes]:
+    body = f"<xml><ToUserName><![CDATA[wwA]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
+    return signed_query(plain, encrypt), body.encode()
+
+
+DTD_EVENT = (
+    '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY who "wm-entity">]>'
+    "<xml><ToUserName>wwA</ToUserName><Event>change_external_contact</Event>"
+    "<ChangeType>add_external_contact</ChangeType><ExternalUserID>&who;</ExternalUserID></xml>"
+)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b"\x00" * 32, id="garbage-plaintext"),  # struct.error in wechatpy: a 500
+        pytest.param(framed(b"<xml/>", length=4000), id="length-past-the-end"),
+        pytest.param(framed(b"<xml/>")[:-1] + b"\x00", id="bad-padding"),
+        pytest.param(framed(DTD_EVENT.encode()), id="dtd-entity"),
+        pytest.param(framed("<xml>\udcff</xml>".encode("utf-8", "surrogatepass")), id="not-utf8"),
+    ],
+)
+def test_correctly_signed_malformed_ciphertext_is_400_and_stores_nothing(configured, plain, post, raw):
+    response = post(*signed_body(plain, aes_cbc(plain, raw)))
+    assert response.status_code == 400, response.content
+    assert events(configured) == []
+
+
+def test_correctly_signed_ciphertext_that_is_not_base64_is_400(configured, plain, post):
+    assert post(*signed_body(plain, "not*base64!")).status_code == 400
+    assert events(configured) == []
+
+
+def test_a_dtd_in_the_envelope_is_400(configured, plain, post):
+    query, body = envelope(plain, event_xml(ExternalUserID="wm1"))
+    body = b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY e "x">]>' + body
+    assert post(query, body).status_code == 400
+    assert events(configured) == []
+
+
+@pytest.mark.parametrize("echostr", ["not*base64!", "!!!", "", base64.b64encode(b"\x01" * 32).decode()])
+def test_a_correctly_signed_url_check_with_a_bad_echostr_is_400(client, configured, plain, echostr):
+    response = client.get(f"{URL}?{signed_query(plain, echostr, echostr=echostr)}")
+    assert response.status_code == 400, response.content
+
+
+# --- replays: the timestamp is signed, and must be recent -----------------------------------
+
+
+@pytest.mark.parametrize("age", [-3600, -301, 301, 86400])
+def test_a_delivery_signed_outside_the_window_is_refused(configured, plain, post, recorded, age):
+    seen, _ = recorded
+    signed_at = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    with time_machine.travel(signed_at, tick=False):
+        delivery = envelope(plain, event_xml(ExternalUserID="wm1"))
+    with time_machine.travel(signed_at + timedelta(seconds=age), tick=False):
+        assert post(*delivery).status_code == 403
+    assert events(configured) == []
+    assert seen == []
+
+
+@pytest.mark.parametrize("age", [0, 20, 300, -300])
+def test_a_delivery_signed_within_the_window_is_stored(configured, plain, post, recorded, age):
+    seen, _ = recorded
+    signed_at = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    with time_machine.travel(signed_at, tick=False):
+        delivery = envelope(plain, event_xml(ExternalUserID="wm1"))
+    with time_machine.travel(signed_at + timedelta(seconds=age), tick=False):
+        assert post(*delivery).status_code == 200
+    assert seen == [("tenant-a", "wm1")]
+
+
+def test_a_timestamp_that_is_not_a_number_is_refused(configured, plain, post):
+    encrypt = plain.encrypt(event_xml(ExternalUserID="wm1"))
+    query = urlencode(
+        {"msg_signature": plain.signature("soon", "1", encrypt), "timestamp": "soon", "nonce": "1"}
+    )
+    body = f"<xml><ToUserName>wwA</ToUserName><Encrypt>{encrypt}</Encrypt></xml>".encode()
+    assert post(query, body).status_code == 400
+    assert events(configured) == []
+
+
+# --- nothing tells which tenants exist ------------------------------------------------------
+
+
+def test_unknown_slug_unconfigured_tenant_and_bad_signature_answer_alike(client, configured, tenant_b, plain):
+    query, body = envelope(plain, event_xml())
+    forged = query.replace("msg_signature=", "msg_signature=0")
+    answers = {
+        (response.status_code, response.content)
+        for response in (
+            client.generic("POST", f"/wecom/callback/no-such-tenant/?{query}", body),
+            client.generic("POST", f"/wecom/callback/tenant-b/?{query}", body),  # no callback keys
+            client.generic("POST", f"{URL}?{forged}", body),
+            client.get("/wecom/callback/no-such-tenant/", {"msg_signature": "0", "echostr": "x"}),
+            client.get(URL, {"msg_signature": "0", "timestamp": "1", "nonce": "2", "echostr": "x"}),
+        )
+    }
+    assert answers == {(403, b"signature check failed")}
+
+
+def test_a_tenant_with_a_key_saved_before_it_was_checked_refuses_deliveries(client, tenant_a, plain):
+    # 42 characters: refused by the settings now, but a row may hold one from before.
+    tenant_a.callback_token, tenant_a.encoding_aes_key = TOKEN, AES_KEY[:-1]
+    tenant_a.save()
+    query, body = envelope(plain, event_xml(ExternalUserID="wm1"))
+    response = client.generic("POST", f"{URL}?{query}", body, content_type="text/xml")
+    assert (response.status_code, response.content) == (403, b"signature check failed")
+    assert events(tenant_a) == []

@@ -140,3 +140,29 @@ def test_with_redis_a_flag_is_taken_once_until_cleared(db):
     assert backend.add_flag("wecom:drain-queued:1", 30) is False
     backend.delete("wecom:drain-queued:1")
     assert backend.add_flag("wecom:drain-queued:1", 30) is True
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"errcode": 0, "errmsg": "ok", "expires_in": 7200},
+        {"errcode": 0, "errmsg": "ok", "access_token": None},
+        {"errcode": 0, "errmsg": "ok", "access_token": "T", "expires_in": "soon"},
+        ["not", "an", "object"],
+    ],
+    ids=["no-token", "null-token", "bad-expiry", "not-an-object"],
+)
+def test_a_gettoken_answer_without_a_usable_token_is_a_wecom_error(wecom, api, answer):
+    wecom.script["gettoken"] = [answer]
+    with pytest.raises(WeComError) as exc:
+        api.get_follow_user_list()
+    assert (exc.value.api, exc.value.errcode) == ("gettoken", None)
+    assert "externalcontact/get_follow_user_list" not in wecom.calls
+
+
+def test_a_base_the_deployment_does_not_allow_is_never_called(wecom, api, settings):
+    settings.WECOM_SANDBOX_ALLOWED = False
+    with pytest.raises(WeComError):
+        api.get_follow_user_list()
+    assert wecom.tokens_issued == 0
+    assert wecom.calls == {}

@@ -4,6 +4,7 @@ import {
   CommentOutlined,
   DashboardOutlined,
   LogoutOutlined,
+  MailOutlined,
   QrcodeOutlined,
   SettingOutlined,
   TagsOutlined,
@@ -17,7 +18,7 @@ import { App, Button, Dropdown, Layout, Menu, Select, Space, Typography } from "
 import type { ReactNode } from "react";
 import { Suspense } from "react";
 import { useTranslation } from "react-i18next";
-import { Link, Outlet, useLocation, useNavigate } from "react-router";
+import { Link, Navigate, Outlet, useLocation, useNavigate } from "react-router";
 
 import { type Role, useLogout, useSession, useSwitchTenant } from "../auth";
 import { Loading, errorMessage } from "../components/states";
@@ -93,6 +94,10 @@ export default function AppLayout() {
   const logout = useLogout();
   const items = useNavItems(role);
 
+  // Without a tenant nothing but the invitations page has anything to show (a new account, or one
+  // removed from its last tenant): that is where such a user accepts an invitation.
+  if (me && !me.active_tenant && location.pathname !== "/invitations") return <Navigate to="/invitations" replace />;
+
   return (
     <Layout style={{ minHeight: "100vh" }}>
       <Layout.Sider breakpoint="lg" collapsedWidth={0} theme="light" width={200}>
@@ -114,12 +119,19 @@ export default function AppLayout() {
             <Dropdown
               trigger={["click"]}
               menu={{
-                items: [{ key: "logout", icon: <LogoutOutlined />, label: t("shell.logout") }],
-                onClick: () => logout.mutate(undefined, { onSettled: () => navigate("/login") }),
+                items: [
+                  { key: "invitations", icon: <MailOutlined />, label: t("shell.invitations") },
+                  { key: "logout", icon: <LogoutOutlined />, label: t("shell.logout") },
+                ],
+                onClick: ({ key }) => {
+                  if (key === "invitations") void navigate("/invitations");
+                  else logout.mutate(undefined, { onSettled: () => navigate("/login") });
+                },
               }}
             >
               <Button type="text" data-testid="user-menu">
-                {me?.username} · {role ? t(`shell.role.${role}`) : ""}
+                {me?.username}
+                {role ? ` · ${t(`shell.role.${role}`)}` : ""}
               </Button>
             </Dropdown>
           </Space>

@@ -1,9 +1,11 @@
-// Members of the tenant and their roles: list, add (a new or existing user), change role and data
-// scope, remove (the user account stays). Changing or removing one's own membership refreshes the
-// session (role, menu); removing it leaves for the home page.
+// Members of the tenant and their roles: list, invite (an existing account, or a new one created with
+// the password given), change role and data scope, remove (the user account stays). An invited user
+// joins when they accept; pending invitations are listed below the members and can be taken back.
+// Changing or removing one's own membership refreshes the session (role, menu); removing it leaves
+// for the home page.
 import "./strings";
 
-import { DeleteOutlined, EditOutlined, UserAddOutlined } from "@ant-design/icons";
+import { DeleteOutlined, EditOutlined, StopOutlined, UserAddOutlined } from "@ant-design/icons";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { App, AutoComplete, Button, Form, Input, Modal, Popconfirm, Select, Space, Table, Tag, TreeSelect, Typography } from "antd";
 import { useMemo, useState } from "react";
@@ -19,6 +21,7 @@ import {
   DATA_SCOPES,
   type DataScope,
   type DepartmentNode,
+  type Invitation,
   type Member,
   PAGE_SIZE,
   ROLES,
@@ -122,7 +125,7 @@ function MemberModal({ member, open, onClose }: { member: Member | null; open: b
     mutationFn: async (values: MemberValues) => {
       if (!member) {
         return data(
-          client.POST("/api/v1/members/", {
+          client.POST("/api/v1/invitations/", {
             body: {
               ...values,
               // Blank means "not given" for these (the API refuses an empty string).
@@ -130,7 +133,7 @@ function MemberModal({ member, open, onClose }: { member: Member | null; open: b
               wecom_userid: values.wecom_userid || undefined,
               email: values.email || undefined,
               department_ids: values.department_ids ?? [],
-            } as Schemas["MemberCreateRequest"],
+            } as Schemas["InvitationCreateRequest"],
           }),
         );
       }
@@ -146,10 +149,10 @@ function MemberModal({ member, open, onClose }: { member: Member | null; open: b
     // mutation cache (gcTime 0).
     gcTime: 0,
     onSuccess: (saved) => {
-      void queryClient.invalidateQueries({ queryKey: keys.members });
+      void queryClient.invalidateQueries({ queryKey: creating ? keys.invitations : keys.members });
       // My own role, scope or departments changed: the session (menu, permissions) follows.
       if (member && member.username === me?.username) void queryClient.invalidateQueries({ queryKey: ME_KEY });
-      void message.success(creating ? t("members.added", { name: saved.username }) : t("members.updated", { name: saved.username }));
+      void message.success(creating ? t("members.invited", { name: saved.username }) : t("members.updated", { name: saved.username }));
       onClose();
     },
     onError: (error) => {
@@ -193,6 +196,7 @@ function MemberModal({ member, open, onClose }: { member: Member | null; open: b
       >
         {creating && (
           <>
+            <Typography.Paragraph type="secondary">{t("members.inviteHelp")}</Typography.Paragraph>
             <Form.Item name="username" label={t("members.username")} rules={[{ required: true, message: t("required") }]}>
               <Input autoComplete="off" />
             </Form.Item>
@@ -229,6 +233,56 @@ function MemberModal({ member, open, onClose }: { member: Member | null; open: b
         )}
       </Form>
     </Modal>
+  );
+}
+
+/** The tenant's pending invitations: who was invited, with which role, and a way to take it back. */
+function PendingInvitations() {
+  const { t } = useTranslation("settings");
+  const { message } = App.useApp();
+  const queryClient = useQueryClient();
+  const invitations = useQuery({
+    queryKey: keys.invitations,
+    queryFn: () => data(client.GET("/api/v1/invitations/", { params: { query: { status: "pending", page_size: 100 } } })),
+  });
+  const revoke = useMutation({
+    mutationFn: (invitation: Invitation) =>
+      data(client.POST("/api/v1/invitations/{id}/revoke/", { params: { path: { id: invitation.id } } })),
+    onSuccess: (_, invitation) => void message.success(t("members.revoked", { name: invitation.username })),
+    onError: (error) => void message.error(errorMessage(error)),
+    onSettled: () => void queryClient.invalidateQueries({ queryKey: keys.invitations }),
+  });
+  const rows = invitations.data?.results ?? [];
+  if (!rows.length) return null;
+  const columns = [
+    { title: t("members.username"), key: "username", render: (_: unknown, i: Invitation) => <Typography.Text strong>{i.username}</Typography.Text> },
+    { title: t("members.role"), key: "role", render: (_: unknown, i: Invitation) => <Tag color={ROLE_COLOR[i.role]}>{t(`role.${i.role}`)}</Tag> },
+    { title: t("members.invitedBy"), key: "by", render: (_: unknown, i: Invitation) => i.created_by?.name ?? "—" },
+    { title: t("members.invitedAt"), key: "at", render: (_: unknown, i: Invitation) => dateTime(i.created_at) },
+    {
+      title: t("actions"),
+      key: "actions",
+      render: (_: unknown, i: Invitation) => (
+        <Popconfirm
+          title={t("members.revokeConfirm", { name: i.username })}
+          okText={t("members.revoke")}
+          okButtonProps={{ danger: true }}
+          cancelText={t("common:action.cancel")}
+          onConfirm={() => revoke.mutateAsync(i).catch(() => undefined)}
+        >
+          <Button size="small" danger icon={<StopOutlined />} aria-label={t("members.revokeLabel", { name: i.username })}>
+            {t("members.revoke")}
+          </Button>
+        </Popconfirm>
+      ),
+    },
+  ];
+  return (
+    <div style={{ marginTop: 24 }}>
+      <Typography.Title level={5}>{t("members.pending")}</Typography.Title>
+      <Typography.Paragraph type="secondary">{t("members.pendingHelp")}</Typography.Paragraph>
+      <Table<Invitation> rowKey="id" aria-label={t("members.pending")} columns={columns} dataSource={rows} pagination={false} />
+    </div>
   );
 }
 
@@ -377,6 +431,7 @@ export default function MembersTab() {
           <Pager page={page} hasNext={!!members.data.next} onPage={setPage} loading={members.isFetching} />
         </>
       )}
+      <PendingInvitations />
       <MemberModal
         key={editing?.id ?? "new"}
         member={editing}

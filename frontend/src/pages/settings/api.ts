@@ -9,6 +9,7 @@ export { POLL_MS } from "../../lib/sync";
 export type TenantSettings = Schemas["TenantSettings"];
 export type ConnectionTest = Schemas["ConnectionTest"];
 export type Member = Schemas["Member"];
+export type Invitation = Schemas["Invitation"];
 export type ApiKey = Schemas["ApiKey"];
 export type ApiKeyCreated = Schemas["ApiKeyCreated"];
 export type CallbackEvent = Schemas["CallbackEvent"];
@@ -29,6 +30,7 @@ export const keys = {
   tenant: ["settings", "tenant"] as const,
   members: ["settings", "members"] as const,
   memberList: (page: number) => ["settings", "members", page] as const,
+  invitations: ["settings", "invitations"] as const,
   departments: ["departments"] as const,
   staff: (search: string) => ["staff", "options", search, { page_size: STAFF_OPTIONS_SIZE }] as const,
   apiKeys: ["settings", "api-keys"] as const,
