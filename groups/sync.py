@@ -46,7 +46,8 @@ from scrm.wecom.api import WeComAPI, api_for
 from scrm.wecom.errors import WeComError, WeComRateLimitedError
 
 from .models import WECOM_GROUP_STATUS, Group, GroupMember, GroupStatus, JoinScene, MemberType
-from .services.members import ApplyResult, GroupRead, MemberHint, group_dismiss, groups_apply
+from .services.members import ApplyResult, GroupRead, group_dismiss, groups_apply
+from .services.refresh import reads_behind
 from .services.stats import group_stats_fetch
 
 logger = logging.getLogger(__name__)
@@ -138,7 +139,8 @@ class Failed:
     error: WeComError
 
 
-def _fetch(api: WeComAPI | CountingAPI, chat_id: str, status: str | None) -> GroupRead | Gone:
+def group_fetch(api: WeComAPI | CountingAPI, chat_id: str, status: str | None = None) -> GroupRead | Gone:
+    """``groupchat/get`` of one chat (with names), mapped; Gone on 40050; other errors are raised."""
     read_at = timezone.now()  # before the call: what it returns is at least this recent
     try:
         answer = api.groupchat_get(chat_id, need_name=True)
@@ -152,35 +154,23 @@ def _fetch(api: WeComAPI | CountingAPI, chat_id: str, status: str | None) -> Gro
 # --- one group, re-read (callbacks) --------------------------------------------------------------
 
 
-def group_reread(
-    *,
-    api: WeComAPI,
-    chat_id: str,
-    hints: dict[str, MemberHint] | None = None,
-    dismissed_at: dt.datetime | None = None,
-    compare_members: bool = False,
-    first_import_joins: bool = False,
-) -> ApplyResult | None:
-    """Re-read one group and write what changed (call inside a transaction: the group is locked).
+def group_reread(*, api: WeComAPI, chat_id: str, first_import_joins: bool = False) -> ApplyResult | None:
+    """Re-read one group now and write what changed (call inside a transaction: the group is locked).
 
-    A group WeCom no longer has (40050) is marked dismissed (at ``dismissed_at``, else now); returns
-    None then. ``compare_members``: compare the members even when the member_version is the stored
-    one (the delayed re-read: names and nicknames WeCom fills in later do not change the version).
-    ``first_import_joins``: a group seen for the first time is news (a ``create`` callback, a group
-    WeCom opened for a group code): its customers get ``group_joined``. The read's time is stored
-    even when nothing changed, so that an older read arriving later changes nothing.
+    A group WeCom no longer has (40050) is marked dismissed; returns None then. A read behind a
+    pending refresh (WeCom has not caught up with a change a callback or a transfer wrote already,
+    see ``groups.services.refresh``) is not applied: returns None too. ``first_import_joins``: a group
+    seen for the first time is news (one WeCom opened for a group code): its customers get
+    ``group_joined``. The read's time is stored even when nothing changed, so that an older read
+    arriving later changes nothing.
     """
-    read = _fetch(api, chat_id, None)
+    read = group_fetch(api, chat_id)
     if isinstance(read, Gone):
-        group_dismiss(chat_id=chat_id, dismissed_at=dismissed_at or timezone.now(), read_at=read.read_at)
+        group_dismiss(chat_id=chat_id, dismissed_at=read.read_at, read_at=read.read_at)
         return None
-    return groups_apply(
-        reads=[read],
-        hints=hints,
-        compare_members=compare_members,
-        first_import_joins=first_import_joins,
-        touch=True,
-    )
+    if reads_behind([read]):
+        return None
+    return groups_apply(reads=[read], first_import_joins=first_import_joins, touch=True)
 
 
 # --- the full sync ---------------------------------------------------------------------------------
@@ -404,6 +394,9 @@ def _write(batch: list[GroupRead | Gone | Failed], staff_ids: dict[str, int]) ->
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
     reads = [item for item in batch if isinstance(item, GroupRead)]
+    # A group a callback just changed, which WeCom does not show yet: its refresh reads it.
+    behind = reads_behind(reads)
+    reads = [read for read in reads if read.chat_id not in behind]
     result = groups_apply(reads=reads, compare_members=True, staff_ids=staff_ids)
     gone = [item for item in batch if isinstance(item, Gone)]
     closed = sum(
@@ -412,7 +405,9 @@ def _write(batch: list[GroupRead | Gone | Failed], staff_ids: dict[str, int]) ->
     counts = {
         "created": result.created,
         "updated": result.updated,
-        "unchanged": result.unchanged + (len(gone) - closed),  # failed groups are in none of the counts
+        "unchanged": result.unchanged
+        + len(behind)
+        + (len(gone) - closed),  # failed groups are in none of the counts
         "closed": closed,
     }
     return counts, result.stays_inserted
@@ -431,7 +426,7 @@ def _reads(
     pending: deque[tuple[str, Future]] = deque()
     upcoming = iter(chat_ids)
     for chat_id in islice(upcoming, GETS_AHEAD):
-        pending.append((chat_id, pool.submit(_fetch, api, chat_id, statuses.get(chat_id))))
+        pending.append((chat_id, pool.submit(group_fetch, api, chat_id, statuses.get(chat_id))))
     try:
         while pending:
             chat_id, future = pending.popleft()
@@ -443,7 +438,7 @@ def _reads(
                 result = Failed(chat_id, exc)
             following = next(upcoming, None)
             if following is not None:
-                pending.append((following, pool.submit(_fetch, api, following, statuses.get(following))))
+                pending.append((following, pool.submit(group_fetch, api, following, statuses.get(following))))
             yield result
     finally:
         for _, future in pending:

@@ -18,6 +18,7 @@ from rest_framework.routers import SimpleRouter
 from contacts.apis.tags import WECOM_ERRORS
 from scrm.api.permissions import IsTenantAdminOrOperator
 from scrm.api.viewsets import WeComObjectViewSet
+from scrm.tenancy.actors import Actor
 from scrm.wecom.qr import qr_answer, qr_schema
 from scrm.wecom.sandbox_client import sandbox_base, sandbox_post
 
@@ -29,6 +30,7 @@ from ..serializers_codes import (
     JoinWayStatsSerializer,
 )
 from ..services import join_ways
+from ..tasks.sync import refresh_schedule
 from .groups import RANGE, group_date_range
 
 
@@ -58,7 +60,7 @@ class AdminsAndOperators(IsTenantAdminOrOperator):
     ),
 )
 class JoinWayViewSet(WeComObjectViewSet):
-    queryset = JoinWay.objects.all()
+    queryset = JoinWay.objects.select_related("created_by", "created_by_api_key")
     serializer_class = JoinWaySerializer
     permission_classes = [AdminsAndOperators]
 
@@ -85,7 +87,7 @@ class JoinWayViewSet(WeComObjectViewSet):
     def create(self, request, *args, **kwargs):
         data = JoinWayInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        way = join_ways.join_way_create(actor=request.user, **data.validated_data)
+        way = join_ways.join_way_create(actor=Actor.of(self.principal), **data.validated_data)
         return self._one(way, status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
@@ -138,15 +140,23 @@ class JoinWayViewSet(WeComObjectViewSet):
         if isinstance(result, Response):
             return result
         chat_id = result.get("chat_id", "")
-        # What beat and the callbacks would do a little later, done now so the demo shows it at once:
-        # the code lists the group WeCom opened, and the group (with its newcomer) is read.
+        # What beat and the callbacks would do, done now so the demo does not depend on them: the code
+        # lists the group WeCom opened, and the group is read again once WeCom shows the newcomer
+        # (a few seconds: groupchat/get settles late, as WeCom's does).
         join_ways.join_way_refresh(way=way)
-        join_ways.groups_reread(tenant=tenant, chat_ids=[chat_id])
+        created, version = bool(result.get("created")), result.get("member_version") or ""
+        refresh_schedule(
+            tenant=tenant,
+            chat_id=chat_id,
+            versions=("", version) if version else None,
+            exists=created,
+            first_import_joins=created,
+        )
         group = Group.objects.filter(chat_id=chat_id).first()
         data = {
             "chat_id": chat_id,
             "group": {"id": group.pk, "name": group.name} if group else None,
-            "created": bool(result.get("created")),
+            "created": created,
             "external_userid": result.get("external_userid", ""),
             "delivered": all(c.get("delivered") for c in result.get("callbacks") or [{}]),
         }

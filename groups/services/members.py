@@ -1,18 +1,25 @@
-"""Writing what ``groupchat/get`` said: groups, their member stays, and the customers' join/leave events.
+"""Writing what ``groupchat/get`` said, and what a member-change callback says: groups, their member
+stays, and the customers' join/leave events.
 
-One writer serves the full sync (a batch of groups per transaction) and the callback re-reads (one
+One writer serves the full sync (a batch of groups per transaction) and the callbacks' reads (one
 group). It locks the groups it writes (``SELECT … FOR UPDATE``, in id order), so two workers that
-re-read the same group one after the other cannot both record the same join; a new group is
+read the same group one after the other cannot both record the same join; a new group is
 inserted with ``ON CONFLICT DO NOTHING`` and the loser of that race takes the lock after it.
 
 Which read wins: a read carries the time its call was issued (``read_at``) and a group stores the
-time of the read last applied (``synced_at``); a read issued before that is older than what is
-stored and changes nothing (events and re-reads arrive out of order); a callback's re-read stores
-its time even when it changes nothing (``touch``), so that an older read applied after it cannot undo
-it. A re-read whose ``member_version`` is the stored one leaves the members alone (the version is
-WeCom's own marker of the member list; an empty one is unknown, and compared); the full sync and the
-delayed re-read compare members anyway, to catch renamed customers and nicknames, which do not change
-the version. The full sync writes nothing unchanged, so a no-change re-sync writes no row.
+time of the read last applied, or of the callback last applied (``synced_at``); a read issued before
+that is older than what is stored and changes nothing (events and reads arrive out of order); a
+callback's read stores its time even when it changes nothing (``touch``), so that an older read
+applied after it cannot undo it. A read whose ``member_version`` is the stored one leaves the members
+alone (the version is WeCom's own marker of the member list; an empty one is unknown, and compared);
+the full sync and the callbacks' refreshes compare members anyway, to catch renamed customers and
+nicknames, which do not change the version. The full sync writes nothing unchanged, so a no-change
+re-sync writes no row. A read WeCom has not settled yet is kept from here by the callers
+(``groups.services.refresh``).
+
+``members_event_apply`` writes an ``add_member`` / ``del_member`` callback's own news before WeCom's
+group shows it (the stays of ``MemChangeList``, at the event's time); the refresh's read then fills in
+what the event does not carry.
 
 Events: a customer member who is also a Contact (same external_userid) gets ``group_joined`` /
 ``group_left`` on the ContactEvent stream, in the same transaction, for changes seen after the group's
@@ -30,16 +37,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import F
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from contacts.models import Contact, EventType
+from contacts.models import Contact, EventType, Staff
 from contacts.services.events import EventRow, events_record_rows
 from contacts.sync import staff_ids_ensure
 from scrm.tenancy.context import require_current_tenant
 
-from ..models import Group, GroupMember, GroupStatus, MemberType
+from ..models import Group, GroupMember, GroupStatus, JoinScene, MemberType
 
 # A member's fields from groupchat/get, in the order of the stored tuples read back for comparison.
 MEMBER_FIELDS = (
@@ -76,14 +82,6 @@ class GroupRead:
     members: dict[str, dict[str, Any]]  # userid → MEMBER_FIELDS
     read_at: dt.datetime  # when the call was issued: the state it shows is at least this recent
     status: str | None = None  # from groupchat/list; None keeps the stored one (normal for a new group)
-
-
-@dataclass
-class MemberHint:
-    """What a ``del_member`` callback says about a member who left (the re-read cannot say it)."""
-
-    quit_scene: int | None = None
-    left_at: dt.datetime | None = None
 
 
 @dataclass
@@ -204,7 +202,6 @@ def groups_apply(
     *,
     reads: list[GroupRead],
     compare_members: bool = False,
-    hints: dict[str, MemberHint] | None = None,
     staff_ids: dict[str, int] | None = None,
     first_import_joins: bool = False,
     touch: bool = False,
@@ -212,8 +209,7 @@ def groups_apply(
     """Write these reads (one per group) in the caller's transaction; see the module's docstring.
 
     ``compare_members``: compare the members of a group even when its member_version is unchanged
-    (the full sync, the delayed re-read). ``hints``: per userid, what a callback said about members
-    who left (applies to every group of ``reads``: callbacks pass one). ``staff_ids``: a userid →
+    (the full sync, a callback's refresh). ``staff_ids``: a userid →
     Staff id cache the caller keeps across batches (owners unknown to it get a bare Staff row, as
     follows' staff do). ``first_import_joins``: the customers of a group inserted here get
     ``group_joined`` (a group just created). ``touch``: store the read's time on a group it finds
@@ -223,7 +219,6 @@ def groups_apply(
     reads_by_chat = {read.chat_id: read for read in reads}
     if not reads_by_chat:
         return result
-    hints = hints or {}
     staff_ids = {} if staff_ids is None else staff_ids
     owners = {r.group["owner_userid"] for r in reads_by_chat.values() if r.group["owner_userid"]}
     if owners - set(staff_ids):
@@ -294,7 +289,7 @@ def groups_apply(
         members_changed = False
         if row["id"] in compare:
             members_changed = _members_diff(
-                row, read, current[row["id"]], hints, now, tenant_id, member_rows, closes, updates, news
+                row, read, current[row["id"]], now, tenant_id, member_rows, closes, updates, news
             )
         count, customers = (
             _counts(read.members) if row["id"] in compare else (row["member_count"], row["customer_count"])
@@ -350,13 +345,15 @@ def groups_apply(
     result.stays_inserted = len(member_rows)
     result.joined = sum(1 for _, _, m, _ in news if m.get("_joined"))
     groups = {
-        **stored,
-        **{
-            chat_id: {"id": group_id, "owner_id": staff_ids.get(reads_by_chat[chat_id].group["owner_userid"])}
-            for chat_id, group_id in first.items()
-        },
+        chat_id: {
+            "id": first[chat_id] if chat_id in first else stored[chat_id]["id"],
+            "owner_id": staff_ids.get(read.group["owner_userid"]),
+            "name": read.group["name"],
+        }
+        for chat_id, read in reads_by_chat.items()
+        if chat_id in first or chat_id in stored
     }
-    result.events = _events_record(news, groups, reads_by_chat)
+    result.events = _events_record(news, groups)
     return result
 
 
@@ -406,7 +403,6 @@ def _members_diff(
     row: dict[str, Any],
     read: GroupRead,
     current: dict[str, tuple],
-    hints: dict[str, MemberHint],
     now: dt.datetime,
     tenant_id: int,
     member_rows: list[list],
@@ -443,10 +439,10 @@ def _members_diff(
     for userid, stay in current.items():
         if userid in read.members:
             continue
-        hint = hints.get(userid) or MemberHint()
-        left_at = hint.left_at or now
-        closes.append((stay[0], left_at, hint.quit_scene))
-        news.append((chat_id, userid, _as_member(stay[1:]), left_at))
+        # When and how they left is the leave callback's to say (members_event_apply); a read that
+        # finds them gone first knows neither.
+        closes.append((stay[0], now, None))
+        news.append((chat_id, userid, _as_member(stay[1:]), now))
         changed = True
     return changed
 
@@ -456,12 +452,10 @@ def _as_member(values: tuple) -> dict[str, Any]:
 
 
 def _events_record(
-    news: list[tuple[str, str, dict[str, Any], dt.datetime]],
-    groups: dict[str, dict[str, Any]],
-    reads: dict[str, GroupRead],
+    news: list[tuple[str, str, dict[str, Any], dt.datetime]], groups: dict[str, dict[str, Any]]
 ) -> int:
     """group_joined / group_left for the customers among ``news`` who are Contacts (``groups``: chat_id →
-    the group's ``id`` and ``owner_id``)."""
+    the group's ``id``, ``owner_id`` and ``name``)."""
     customers = {userid for _, userid, member, _ in news if member["type"] == MemberType.CUSTOMER}
     if not customers:
         return 0
@@ -473,7 +467,7 @@ def _events_record(
         contact_id = contact_ids.get(userid) if member["type"] == MemberType.CUSTOMER else None
         if contact_id is None:
             continue
-        group, read = groups[chat_id], reads[chat_id]
+        group = groups[chat_id]
         rows.append(
             EventRow(
                 contact_id=contact_id,
@@ -481,7 +475,7 @@ def _events_record(
                 occurred_at=at,
                 staff_id=group["owner_id"],
                 channel=member["state"],
-                payload={"group_id": group["id"], "chat_id": chat_id, "group_name": read.group["name"]},
+                payload={"group_id": group["id"], "chat_id": chat_id, "group_name": group["name"]},
             )
         )
     return events_record_rows(rows)
@@ -500,21 +494,98 @@ def group_dismiss(*, chat_id: str, dismissed_at: dt.datetime, read_at: dt.dateti
     return True
 
 
-def member_quit_scene_fill(*, chat_id: str, hints: dict[str, MemberHint]) -> int:
-    """Give the last closed stays of these members the quit scene a late ``del_member`` callback tells
-    (a re-read closed them first, not knowing it). Stays that already have one are left alone."""
-    filled = 0
-    for userid, hint in hints.items():
-        if hint.quit_scene is None:
+def members_event_apply(
+    *,
+    chat_id: str,
+    at: dt.datetime,
+    joined: list[str] = (),
+    left: list[str] = (),
+    join_scene: int | None = None,
+    quit_scene: int | None = None,
+) -> int:
+    """Apply what an ``add_member`` / ``del_member`` callback says, before WeCom's group shows it:
+    stays opened for ``joined`` and closed for ``left`` at ``at`` (the event's time), with the
+    group's counts and the customers' group_joined / group_left. Returns the stays changed.
+
+    Idempotent and safe out of order, per member: a join is skipped for a member with a current stay,
+    or with a stay closed at or after ``at`` (a later leave came first); a leave closes only a stay
+    opened at or before ``at``, and for a member already gone it only gives the last closed stay the
+    quit scene it lacks (a read closed it first, not knowing how they left). A group not known yet is
+    left to its refresh (the read imports it). The fields a callback does not carry (the inviter, a
+    group code's ``state``, nicknames) come with the refresh's read, which updates these stays.
+    """
+    group = Group.objects.select_for_update().filter(chat_id=chat_id).first()
+    if group is None or group.status == GroupStatus.DISMISSED:
+        return 0
+    userids = set(joined) | set(left)
+    stays: dict[str, list[GroupMember]] = {}
+    for stay in GroupMember.objects.filter(group=group, userid__in=userids).order_by("id"):
+        stays.setdefault(stay.userid, []).append(stay)
+    news: list[tuple[str, str, dict[str, Any], dt.datetime]] = []
+    new_stays = _event_joins(
+        group, [u for u in dict.fromkeys(joined) if u not in left], stays, at, join_scene
+    )
+    news.extend(
+        (chat_id, s.userid, {"type": s.type, "state": s.state, "_joined": True}, at) for s in new_stays
+    )
+    closed = 0
+    for userid in dict.fromkeys(left):
+        current = next((s for s in stays.get(userid, ()) if s.left_at is None), None)
+        if current is None:
+            last = max((s for s in stays.get(userid, ())), key=lambda s: (s.left_at, s.pk), default=None)
+            if last is not None and last.quit_scene is None and quit_scene is not None:
+                closed += GroupMember.objects.filter(pk=last.pk).update(quit_scene=quit_scene)
             continue
-        # The last stay, closed: one still open means the leave is not applied yet (the re-read
-        # that applies it carries the scene itself).
-        stay = (
-            GroupMember.objects.filter(group__chat_id=chat_id, userid=userid)
-            .order_by(F("left_at").desc(nulls_first=True), "-id")
-            .values_list("id", "left_at", "quit_scene")
-            .first()
+        if current.joined_at is not None and current.joined_at > at:
+            continue  # they came back after this leave, and that join is applied already
+        GroupMember.objects.filter(pk=current.pk).update(
+            left_at=at, quit_scene=quit_scene, updated_at=timezone.now()
         )
-        if stay is not None and stay[1] is not None and stay[2] is None:
-            filled += GroupMember.objects.filter(pk=stay[0]).update(quit_scene=hint.quit_scene)
-    return filled
+        news.append((chat_id, userid, {"type": current.type, "state": current.state}, at))
+        closed += 1
+    if not new_stays and not news:
+        return closed
+    current = GroupMember.objects.filter(group=group, left_at__isnull=True)
+    group.member_count = current.count()
+    group.customer_count = current.filter(type=MemberType.CUSTOMER).count()
+    # What the callback said is at least as recent as its time: a read issued before it is older.
+    group.synced_at = max(group.synced_at, at) if group.synced_at else at
+    group.save(update_fields=["member_count", "customer_count", "synced_at", "updated_at"])
+    owner = {chat_id: {"id": group.pk, "owner_id": group.owner_id, "name": group.name}}
+    _events_record(news, owner)
+    return closed + len(new_stays)
+
+
+def _event_joins(
+    group: Group,
+    userids: list[str],
+    stays: dict[str, list[GroupMember]],
+    at: dt.datetime,
+    join_scene: int | None,
+) -> list[GroupMember]:
+    """Insert the stays of the members a callback says joined (see ``members_event_apply``)."""
+    joining = [
+        userid
+        for userid in userids
+        if not any(s.left_at is None or s.left_at >= at for s in stays.get(userid, ()))
+    ]
+    if not joining:
+        return []
+    # Staff are the corp's members (the Staff rows); anyone else in a customer group is external.
+    staff = dict(Staff.objects.filter(userid__in=joining).values_list("userid", "name"))
+    customers = dict(
+        Contact.objects.filter(external_userid__in=joining).values_list("external_userid", "name")
+    )
+    scene = join_scene if join_scene in JoinScene.values else JoinScene.UNKNOWN
+    rows = [
+        GroupMember(
+            group=group,
+            userid=userid,
+            type=MemberType.STAFF if userid in staff else MemberType.CUSTOMER,
+            name=(staff.get(userid) or customers.get(userid) or "")[:128],
+            joined_at=at,
+            join_scene=scene,
+        )
+        for userid in joining
+    ]
+    return GroupMember.objects.bulk_create(rows)

@@ -31,6 +31,7 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from contacts.models import RunStatus, Staff
+from scrm.tenancy.actors import Actor
 from scrm.tenancy.models import Tenant
 from scrm.tenancy.principal import Principal
 from scrm.tenancy.services import audit_record
@@ -85,18 +86,11 @@ def _resigned(group: Group) -> bool:
 # --- create --------------------------------------------------------------------------------------
 
 
-def _idempotency_key(principal: Principal, raw: str) -> str:
+def _idempotency_key(actor: Actor, raw: str) -> str:
     """The key as stored: a key is the caller's own (the same key from another member or API key is
     another request), as contacts' jobs have it."""
     key = (raw or "").strip()[:100]
-    if not key:
-        return ""
-    creator = (
-        f"key{principal.api_key.pk}"
-        if principal.api_key is not None
-        else f"user{getattr(principal.user, 'pk', None)}"
-    )
-    return f"{creator}:{key}"
+    return f"{actor.idempotency_scope()}:{key}" if key else ""
 
 
 def group_transfer_create(
@@ -108,7 +102,8 @@ def group_transfer_create(
 
     Groups the new owner already owns succeed at once, with a note (see ``ALREADY_OWNER_NOTE``).
     """
-    key = _idempotency_key(principal, idempotency_key)
+    actor = Actor.of(principal)
+    key = _idempotency_key(actor, idempotency_key)
     if key:
         existing = GroupTransfer.objects.filter(idempotency_key=key).first()
         if existing is not None:
@@ -140,7 +135,7 @@ def group_transfer_create(
                 total=len(groups),
                 succeeded=already,
                 idempotency_key=key,
-                created_by=principal.user if principal.api_key is None else None,
+                **actor.as_fields("created_by"),
             )
             GroupTransferItem.objects.bulk_create(
                 [
@@ -161,7 +156,7 @@ def group_transfer_create(
             # Handing groups (and their customers) to someone else is a sensitive act: who did it
             # stays on record.
             audit_record(
-                principal=principal,
+                actor=actor,
                 action="groups.transfer",
                 data={
                     "transfer": transfer.pk,
@@ -316,7 +311,7 @@ def group_transfer_run(*, transfer: GroupTransfer, api: WeComAPI | None = None) 
             if wait is not None:
                 return wait
     finally:
-        _resync_soon(transfer.tenant, moved)
+        _resync_soon(transfer.tenant, moved, new_owner=new_owner)
     group_transfer_finish(transfer=transfer)
     return None
 
@@ -344,10 +339,11 @@ def group_transfer_finish(*, transfer: GroupTransfer, give_up: str = "") -> Grou
     return transfer
 
 
-def _resync_soon(tenant: Tenant, chat_ids: Iterable[str]) -> None:
-    """Read the transferred groups again: WeCom adds the new owner as a member if they were not one."""
-    chat_ids = list(chat_ids)
-    if chat_ids:
-        from ..tasks.codes import groups_reread
+def _resync_soon(tenant: Tenant, chat_ids: Iterable[str], *, new_owner: str) -> None:
+    """Read the transferred groups again once WeCom shows their new owner (it settles a few seconds
+    later, and adds the new owner as a member if they were not one); reads showing the old owner
+    meanwhile are not applied (see groups.services.refresh)."""
+    from ..tasks.sync import refresh_schedule
 
-        groups_reread.apply_async((tenant.pk, chat_ids))
+    for chat_id in dict.fromkeys(chat_ids):
+        refresh_schedule(tenant=tenant, chat_id=chat_id, owner=new_owner)

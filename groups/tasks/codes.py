@@ -15,9 +15,9 @@ from scrm.tenancy.tasks import tenant_task
 from scrm.wecom.api import api_for
 from scrm.wecom.errors import WeComError
 
-from ..models import GroupTransfer, JoinWay
+from ..models import Group, GroupTransfer, JoinWay
 from ..services import join_ways, transfers
-from .sync import retry_delay
+from .sync import refresh_schedule, retry_delay
 
 logger = logging.getLogger(__name__)
 
@@ -57,16 +57,22 @@ def join_ways_refresh(tenant) -> int:
 
 @tenant_task(name="groups.reread_chats", queue="default", time_limit=600)
 def groups_reread(tenant, chat_ids: list[str], attempt: int = 1) -> int:
-    """Read these groups from WeCom (created for a group code, or just handed to a new owner); after a
-    rate limit or a transient failure, all of them again later (a read applied twice writes nothing)."""
+    """Read these groups WeCom opened for a group code; after a rate limit or a transient failure, all
+    of them again later (a read applied twice writes nothing). A group WeCom does not show yet (it
+    settles a few seconds after it is opened) is refreshed until it does, as a new group."""
     try:
-        return join_ways.groups_reread(tenant=tenant, chat_ids=chat_ids)
+        read = join_ways.groups_reread(tenant=tenant, chat_ids=chat_ids)
     except WeComError as exc:
         wait = retry_delay(exc, attempt)
         if wait is None:
             raise
         groups_reread.apply_async((tenant.pk, chat_ids, attempt + 1), countdown=wait)
         return 0
+    known = set(Group.objects.filter(chat_id__in=chat_ids).values_list("chat_id", flat=True))
+    for chat_id in dict.fromkeys(chat_ids):
+        if chat_id not in known:
+            refresh_schedule(tenant=tenant, chat_id=chat_id, exists=True, first_import_joins=True)
+    return read
 
 
 # acks_late: the run is idempotent (only pending items are sent; see services.transfers), so a

@@ -62,6 +62,12 @@ PUBLIC_URL = env("PUBLIC_URL", default=f"http://127.0.0.1:{PORT}").rstrip("/")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_URL])
 
 WECOM_API_BASE = env("WECOM_API_BASE", default="https://qyapi.weixin.qq.com/cgi-bin/")
+# The only API bases a tenant may be pointed at, besides WECOM_API_BASE (a tenant admin sets its base,
+# and the server calls it: anything else would let them reach the server's network).
+WECOM_ALLOWED_API_BASES = env.list("WECOM_ALLOWED_API_BASES", default=[])
+# The local WeCom sandbox (any loopback address): on for development (`make run`'s demo) and the tests,
+# off in production unless asked for.
+WECOM_SANDBOX_ALLOWED = env.bool("WECOM_SANDBOX_ALLOWED", default=DEBUG)
 # Where `make run` serves the WeCom sandbox the demo tenant is connected to.
 WECOM_SANDBOX_PORT = env.int("SANDBOX_PORT", default=PORT + 1)
 
@@ -75,6 +81,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "encrypted_model_fields",
+    "csp",
     "scrm.tenancy",
     "scrm.api",
     "scrm.wecom",
@@ -87,6 +94,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before whitenoise, which answers static files without going further down: the dashboard's
+    # index.html (served from WHITENOISE_ROOT) must carry the policy too.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "scrm.api.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -151,8 +161,43 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
+# --- HTTPS and browser protections --------------------------------------------------------
+# Production (DEBUG off) is HTTPS-only by default: secure cookies, a redirect to https and HSTS
+# (`manage.py check --deploy` is clean). Each is an environment knob, for a trial on plain http
+# (docs/operations.md); development (`make run`, DEBUG on) serves http://127.0.0.1 and needs none.
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Health checks come from inside the host (docker's healthcheck, a load balancer) over plain http.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 60 * 60)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+# Behind our own reverse proxy (NUM_PROXIES > 0, see REST_FRAMEWORK below) the connection is plain
+# http from the proxy: it says in X-Forwarded-Proto whether the client's was https (it overwrites
+# whatever the client sent; deploy/nginx.conf does). With no proxy the header is not trusted.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if NUM_PROXIES else None
+
+# Content-Security-Policy (django-csp) on every response: the dashboard, /api/docs/ and the API.
+# Scripts only from this origin (the dashboard's bundles, Swagger UI's files from the sidecar app);
+# inline styles are allowed because Ant Design and Swagger UI write <style> elements at run time.
+# Images may also be data: URIs (icons in Ant Design and Swagger UI) and come from WeChat's and
+# WeCom's avatar hosts (customers' and staff members' pictures are WeCom's URLs).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "*.qlogo.cn", "*.qpic.cn"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -202,7 +247,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "write": env("THROTTLE_WRITE_RATE", default="300/min"),
     },
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["scrm.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -211,8 +256,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "scrm.api.pagination.DualPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "scrm.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "scrm.api.schema.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # How many reverse proxies in front of us append to X-Forwarded-For. The throttles (login failures,
+    # anonymous writes) count the address the outermost of ours saw; with 0, the default, the header is
+    # ignored and the connection's address counts, since a client can write any X-Forwarded-For it
+    # likes. docker-compose.yml's nginx is one (NUM_PROXIES=1 there).
+    "NUM_PROXIES": NUM_PROXIES,
 }
 # Failed logins allowed per (username, client address) within the window before a 429.
 LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=5)
@@ -238,6 +288,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "scrm.tenancy.models.Role",
         "DataScopeEnum": "scrm.tenancy.models.DataScope",
+        "InvitationStatusEnum": "scrm.tenancy.models.InvitationStatus",
         "ContactStatusEnum": "contacts.models.ContactStatus",
         "FollowStatusEnum": "contacts.models.FollowStatus",
         "RunStatusEnum": "contacts.models.RunStatus",
@@ -338,6 +389,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "groups.requeue_stale_transfers",
         "schedule": 15 * 60,
     },
+    # A group refresh (re-read until WeCom shows a callback's change) whose task message was lost.
+    "groups-refresh-overdue": {
+        "task": "groups.refresh_overdue",
+        "schedule": 30,
+    },
 }
 
 LOGGING = {
@@ -362,5 +418,8 @@ WECOM_CONCURRENCY_OVERRIDES = {
 WECOM_CONCURRENCY_WAIT_SECONDS = env.float("WECOM_CONCURRENCY_WAIT_SECONDS", default=30.0)
 # Callback bodies are a few hundred bytes; anything far larger is not from WeCom.
 WECOM_CALLBACK_MAX_BYTES = env.int("WECOM_CALLBACK_MAX_BYTES", default=64 * 1024)
+# A delivery whose signed timestamp is further than this from our clock (either way) is refused, so a
+# captured one cannot be replayed. WeCom's own retries (3, at 5 s) arrive within seconds of signing.
+WECOM_CALLBACK_MAX_AGE_SECONDS = env.int("WECOM_CALLBACK_MAX_AGE_SECONDS", default=300)
 # A failing callback event is retried this many times (with backoff), then parked for replay.
 WECOM_EVENT_MAX_ATTEMPTS = env.int("WECOM_EVENT_MAX_ATTEMPTS", default=5)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -109,6 +110,51 @@ def build_group(tenant_a) -> Callable[..., Group]:
         return group_build(tenant or tenant_a, **kwargs)
 
     return make
+
+
+def sandbox_lag(server) -> float:
+    """How far behind a change the sandbox's groupchat/get answers (WeCom settles details late)."""
+    from scrm.wecom.sandbox.endpoint_helpers import setting
+    from scrm.wecom.sandbox.endpoints_groups import SETTINGS
+
+    return setting(server.state, SETTINGS, "get_lag_seconds")
+
+
+@pytest.fixture
+def wecom_settles(sandbox, time_machine) -> Callable[[], None]:  # noqa: F811 -- the imported fixture
+    """``wecom_settles()``: move the clock (not sleep) past the sandbox's groupchat/get lag, so that
+    the changes simulated so far show in WeCom's group details. The clock keeps ticking."""
+
+    def settle() -> None:
+        time_machine.move_to(time.time() + sandbox_lag(sandbox) + 1, tick=True)
+
+    return settle
+
+
+@pytest.fixture
+def refreshes_run(time_machine) -> Callable[..., int]:
+    """``refreshes_run(tenant)``: the groups' pending refreshes (``groups.refresh``) run as their tasks
+    would, the clock moved to each one's due time (not slept), until none is left; returns the reads.
+
+    Under eager Celery a refresh's own message runs at once, before it is due, and does nothing."""
+    from groups.models import GroupRefresh
+    from groups.services.refresh import REFRESH_DELAYS
+    from groups.tasks.sync import refresh
+
+    def run(tenant) -> int:
+        reads = 0
+        for _ in range(len(REFRESH_DELAYS) + 1):
+            with tenant_context(tenant):
+                due = dict(GroupRefresh.objects.values_list("chat_id", "due_at"))
+            if not due:
+                break
+            time_machine.move_to(max([*due.values(), timezone.now()]), tick=True)
+            for chat_id in due:
+                refresh.run(tenant.pk, chat_id)
+                reads += 1
+        return reads
+
+    return run
 
 
 @pytest.fixture

@@ -1,24 +1,27 @@
 """change_external_chat callbacks: the sandbox acts a change out and sends its real callback (its
 envelope is taken from what the sandbox sent, decoded as the inbox decodes it), and the registered
-handler runs as the inbox runs it. History is written exactly once, whatever the deliveries."""
+handler runs as the inbox runs it. The sandbox's groupchat/get lags a few seconds behind each change,
+as WeCom's does: what the event says is mirrored at once, the rest once the group's refresh reads it
+(its tasks run by ``refreshes_run``, the clock moved rather than slept). History is written exactly
+once, whatever the deliveries."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import threading
-import time
 
 import pytest
 import xmltodict
 from django.db import connection, transaction
 from django.utils import timezone
 
-from contacts.models import Contact, ContactEvent, EventType
+from contacts.models import ContactEvent, EventType
 from groups import handlers
-from groups.models import Group, GroupMember, GroupStatus
+from groups.models import Group, GroupMember, GroupRefresh, GroupStatus
 from groups.services import join_ways
 from groups.services import members as members_service
+from groups.services.refresh import REFRESH_DELAYS
 from groups.sync import group_read, group_reread
 from groups.tasks import sync as group_tasks
 from scrm.tenancy.context import tenant_context
@@ -26,7 +29,6 @@ from scrm.wecom.api import api_for
 from scrm.wecom.errors import WeComError
 from scrm.wecom.handlers import handler_for
 from scrm.wecom.models import CallbackEvent
-from scrm.wecom.sandbox.endpoints_groups import bump_member_version
 from scrm.wecom.sandbox.server import to_xml
 from tests.helpers import connect_tenant, sandbox_control
 
@@ -85,107 +87,6 @@ def group_events(tenant, external_userid: str) -> list[tuple[str, dict]]:
         )
 
 
-@pytest.fixture(autouse=True)
-def delayed_rereads(monkeypatch):
-    """The delayed re-read is scheduled on commit; the tests here that want it run it themselves."""
-    scheduled = []
-    monkeypatch.setattr(group_tasks.reread, "apply_async", lambda *a, **k: scheduled.append((a, k)))
-    return scheduled
-
-
-def test_a_customer_joining_is_recorded_once_even_when_delivered_twice(synced, sandbox):
-    chat = a_chat(sandbox)
-    ext = a_customer_outside(sandbox, chat)
-    joined = sandbox_control(
-        sandbox, "simulate/group-join", {"chat_id": chat.chat_id, "external_userid": ext}
-    )
-    event = sent(sandbox)
-    assert (event["ChangeType"], event["UpdateDetail"], event["JoinScene"]) == ("update", "add_member", "3")
-    handle(synced, event)
-    with tenant_context(synced):
-        group = Group.objects.get(chat_id=chat.chat_id)
-        stay = GroupMember.objects.get(group=group, userid=ext)
-        contact_id = Contact.objects.get(external_userid=ext).pk
-    assert (stay.left_at, stay.join_scene, stay.type) == (None, 3, "customer")
-    assert group.member_version == joined["member_version"]
-    assert group.member_count == len(chat.members)
-    [(type_, payload)] = group_events(synced, ext)
-    assert type_ == EventType.GROUP_JOINED
-    assert payload == {"group_id": group.pk, "chat_id": chat.chat_id, "group_name": chat.name}
-    with tenant_context(synced):
-        assert ContactEvent.objects.get(type=EventType.GROUP_JOINED).contact_id == contact_id
-
-    before = snapshot(synced)
-    handle(synced, event)  # WeCom delivers it again
-    assert snapshot(synced) == before
-
-
-def test_a_customer_leaving_closes_their_stay_with_the_quit_scene_once(synced, sandbox):
-    chat = a_chat(sandbox)
-    member = next(m for m in chat.members if m.type == 2)
-    with tenant_context(synced):
-        assert Contact.objects.filter(external_userid=member.userid).exists()
-    sandbox_control(
-        sandbox, "simulate/group-leave", {"chat_id": chat.chat_id, "external_userid": member.userid}
-    )
-    event = sent(sandbox)
-    handle(synced, event)
-    with tenant_context(synced):
-        [stay] = GroupMember.objects.filter(group__chat_id=chat.chat_id, userid=member.userid)
-        group = Group.objects.get(chat_id=chat.chat_id)
-    assert stay.left_at == dt.datetime.fromtimestamp(int(event["CreateTime"]), tz=dt.UTC)
-    assert stay.quit_scene == 0
-    assert group.member_count == len(chat.members)
-    assert [t for t, _ in group_events(synced, member.userid)] == [EventType.GROUP_LEFT]
-
-    before = snapshot(synced)
-    handle(synced, event)
-    assert snapshot(synced) == before
-
-
-def test_a_late_leave_event_after_a_re_read_applied_it_only_adds_the_quit_scene(synced, sandbox):
-    chat = a_chat(sandbox)
-    member = next(m for m in chat.members if m.type == 2)
-    sandbox_control(
-        sandbox, "simulate/group-leave", {"chat_id": chat.chat_id, "external_userid": member.userid}
-    )
-    event = sent(sandbox)
-    with tenant_context(synced), transaction.atomic():
-        group_reread(api=api_for(synced), chat_id=chat.chat_id)  # e.g. the delayed re-read of another event
-    with tenant_context(synced):
-        assert GroupMember.objects.get(userid=member.userid, group__chat_id=chat.chat_id).quit_scene is None
-    handle(synced, event)
-    with tenant_context(synced):
-        stay = GroupMember.objects.get(userid=member.userid, group__chat_id=chat.chat_id)
-    assert (stay.left_at is not None, stay.quit_scene) == (True, 0)
-    assert len(group_events(synced, member.userid)) == 1
-    before = snapshot(synced)
-    handle(synced, event)
-    assert snapshot(synced) == before
-
-
-def test_out_of_order_updates_end_in_the_latest_state_with_each_change_once(synced, sandbox):
-    chat = a_chat(sandbox)
-    newcomer = a_customer_outside(sandbox, chat)
-    leaver = next(m for m in chat.members if m.type == 2).userid
-    sandbox_control(sandbox, "simulate/group-join", {"chat_id": chat.chat_id, "external_userid": newcomer})
-    join_event = sent(sandbox)
-    sandbox_control(sandbox, "simulate/group-leave", {"chat_id": chat.chat_id, "external_userid": leaver})
-    leave_event = sent(sandbox)
-    assert join_event["CurMemVer"] == leave_event["LastMemVer"]
-
-    handle(synced, leave_event)  # the later event first: its re-read shows both changes
-    after_first = snapshot(synced)
-    with tenant_context(synced):
-        assert Group.objects.get(chat_id=chat.chat_id).member_version == leave_event["CurMemVer"]
-    handle(synced, join_event)  # the older one: its re-read is the stored version, nothing to do
-    assert snapshot(synced) == after_first
-    assert [t for t, _ in group_events(synced, newcomer)] == [EventType.GROUP_JOINED]
-    assert [t for t, _ in group_events(synced, leaver)] == [EventType.GROUP_LEFT]
-    with tenant_context(synced):
-        assert GroupMember.objects.get(group__chat_id=chat.chat_id, userid=leaver).quit_scene == 0
-
-
 def test_a_re_read_issued_before_the_stored_one_changes_nothing(synced, sandbox, monkeypatch):
     """Two workers re-read the group; the one whose call was issued first commits last."""
     chat = a_chat(sandbox)
@@ -202,7 +103,9 @@ def test_a_re_read_issued_before_the_stored_one_changes_nothing(synced, sandbox,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_re_reading_one_join_at_once_record_it_once(tenant_a, sandbox, monkeypatch):
+def test_two_workers_re_reading_one_join_at_once_record_it_once(
+    tenant_a, sandbox, monkeypatch, wecom_settles
+):
     """The inbox drains events concurrently: two re-reads of the same join must not both insert it."""
     connect_tenant(tenant_a, sandbox)
     from tests.contacts.builders import run_sync
@@ -213,6 +116,7 @@ def test_two_workers_re_reading_one_join_at_once_record_it_once(tenant_a, sandbo
     chat = a_chat(sandbox)
     ext = a_customer_outside(sandbox, chat)
     sandbox_control(sandbox, "simulate/group-join", {"chat_id": chat.chat_id, "external_userid": ext})
+    wecom_settles()
     barrier = threading.Barrier(2, timeout=3)
     real = members_service._stored
 
@@ -245,48 +149,14 @@ def test_two_workers_re_reading_one_join_at_once_record_it_once(tenant_a, sandbo
     assert len(group_events(tenant_a, ext)) == 1
 
 
-def test_a_new_group_is_imported_with_its_customers_joining_and_re_read_later(
-    synced, sandbox, django_capture_on_commit_callbacks, delayed_rereads
+def test_a_group_first_seen_through_a_group_code_refresh_records_its_customers_joining(
+    synced, sandbox, wecom_settles
 ):
-    owner = next(c.owner for c in sandbox.state.groups.values())
-    created = sandbox_control(sandbox, "simulate/group-create", {"owner": owner, "name": "新建群"})
-    event = sent(sandbox)
-    assert event["ChangeType"] == "create"
-    with django_capture_on_commit_callbacks(execute=True):
-        handle(synced, event)
-    assert [args for args, _ in delayed_rereads] == [((synced.pk, created["chat_id"]),)]
-    chat = sandbox.state.groups[created["chat_id"]]
-    with tenant_context(synced):
-        group = Group.objects.select_related("owner").get(chat_id=created["chat_id"])
-        members = set(GroupMember.objects.filter(group=group).values_list("userid", flat=True))
-    assert (group.name, group.owner.userid, group.status, group.member_count) == (
-        "新建群",
-        owner,
-        "normal",
-        3,
-    )
-    assert members == {m.userid for m in chat.members}
-    # A group just created is news: its customers joined it (SOPs and webhooks hear of them).
-    customers = [m.userid for m in chat.members if m.type == 2]
-    assert len(customers) == 2
-    payload = {"group_id": group.pk, "chat_id": group.chat_id, "group_name": "新建群"}
-    for ext in customers:
-        assert group_events(synced, ext) == [(EventType.GROUP_JOINED, payload)]
-    with tenant_context(synced):
-        event_row = ContactEvent.objects.filter(type=EventType.GROUP_JOINED).first()
-    assert event_row.staff_id == group.owner_id
-    assert not group_events(synced, owner)
-    before = snapshot(synced)
-    handle(synced, event)  # delivered again
-    group_tasks.reread.run(synced.pk, created["chat_id"])  # and the delayed re-read
-    assert snapshot(synced) == before
-
-
-def test_a_group_first_seen_through_a_group_code_refresh_records_its_customers_joining(synced, sandbox):
     """join_ways.groups_reread reads the groups WeCom opened for a code (its create callback lost):
     news, as a create callback's. A group the full sync sees for the first time stays history."""
     owner = next(c.owner for c in sandbox.state.groups.values())
     opened = sandbox_control(sandbox, "simulate/group-create", {"owner": owner, "name": "福利群9"})["chat_id"]
+    wecom_settles()
     with tenant_context(synced):
         assert join_ways.groups_reread(tenant=synced, chat_ids=[opened]) == 1
     customers = [m.userid for m in sandbox.state.groups[opened].members if m.type == 2]
@@ -295,270 +165,13 @@ def test_a_group_first_seen_through_a_group_code_refresh_records_its_customers_j
     from tests.groups.conftest import run_groups_sync
 
     other = sandbox_control(sandbox, "simulate/group-create", {"owner": owner, "name": "另一个群"})["chat_id"]
+    wecom_settles()
     with tenant_context(synced):
         before = ContactEvent.objects.filter(type__in=GROUP_EVENTS).count()
     assert run_groups_sync(synced).created == 1
     with tenant_context(synced):
         assert Group.objects.filter(chat_id=other).exists()
         assert ContactEvent.objects.filter(type__in=GROUP_EVENTS).count() == before
-
-
-def test_the_delayed_re_read_catches_names_wecom_fills_in_without_a_new_version(
-    synced, sandbox, django_capture_on_commit_callbacks, delayed_rereads
-):
-    """WeCom fills in members' names and nicknames after the callback, without a new member_version:
-    the delayed re-read compares the members anyway."""
-    chat = a_chat(sandbox)
-    sandbox_control(sandbox, "simulate/group-join", {"chat_id": chat.chat_id})
-    with django_capture_on_commit_callbacks(execute=True):
-        handle(synced, sent(sandbox))
-    member = chat.members[-1]
-    with sandbox.state.lock:  # same version
-        member.name, member.group_nickname = "后来的名字", "后来的昵称"
-    [(args, _)] = delayed_rereads
-    group_tasks.reread.run(*args[0])
-    with tenant_context(synced):
-        stay = GroupMember.objects.get(group__chat_id=chat.chat_id, userid=member.userid)
-        assert Group.objects.get(chat_id=chat.chat_id).member_version == chat.member_version
-    assert (stay.name, stay.group_nickname) == ("后来的名字", "后来的昵称")
-
-
-def test_the_delayed_re_read_catches_what_wecom_had_not_applied_yet(
-    synced, sandbox, django_capture_on_commit_callbacks, delayed_rereads
-):
-    """WeCom sends the callback before groupchat/get shows the change; the later read sees it."""
-    chat = a_chat(sandbox)
-    ext = a_customer_outside(sandbox, chat)
-    previous = chat.member_version
-    event = {
-        "ToUserName": sandbox.corp_id,
-        "FromUserName": "sys",
-        "CreateTime": str(int(time.time())),
-        "MsgType": "event",
-        "Event": "change_external_chat",
-        "ChangeType": "update",
-        "ChatId": chat.chat_id,
-        "UpdateDetail": "add_member",
-        "JoinScene": "3",
-        "MemChangeCnt": "1",
-        "MemChangeList": {"Item": ext},
-        "LastMemVer": previous,
-        "CurMemVer": "not-applied-yet",
-    }
-    with django_capture_on_commit_callbacks(execute=True):
-        handle(synced, event)
-        handle(synced, event)  # a second event while the first re-read is pending: one re-read
-    with tenant_context(synced):
-        assert not GroupMember.objects.filter(userid=ext, group__chat_id=chat.chat_id).exists()
-    assert len(delayed_rereads) == 1
-    (args, options) = delayed_rereads[0]
-    assert args == ((synced.pk, chat.chat_id),)
-    assert options["countdown"] == group_tasks.REREAD_DELAY
-
-    # WeCom catches up, then the delayed re-read runs.
-    from scrm.wecom.sandbox.state import GroupMember as WeComMember
-
-    with sandbox.state.lock:
-        chat.members.append(
-            WeComMember(userid=ext, type=2, join_time=int(time.time()), join_scene=3, name="迟到")
-        )
-        bump_member_version(chat)
-    group_tasks.reread.run(synced.pk, chat.chat_id)
-    with tenant_context(synced):
-        assert GroupMember.objects.get(userid=ext, group__chat_id=chat.chat_id).left_at is None
-    assert len(group_events(synced, ext)) == 1
-    # The pending flag is gone: a later event schedules another re-read.
-    with django_capture_on_commit_callbacks(execute=True):
-        handle(synced, {**event, "CurMemVer": "another"})
-    assert len(delayed_rereads) == 2
-
-
-def test_a_leave_re_read_later_keeps_the_quit_scene(
-    synced, sandbox, django_capture_on_commit_callbacks, delayed_rereads
-):
-    chat = a_chat(sandbox)
-    member = next(m for m in chat.members if m.type == 2)
-    event = {
-        "Event": "change_external_chat",
-        "ChangeType": "update",
-        "ChatId": chat.chat_id,
-        "UpdateDetail": "del_member",
-        "QuitScene": "1",
-        "MemChangeCnt": "1",
-        "MemChangeList": {"Item": member.userid},
-        "LastMemVer": chat.member_version,
-        "CurMemVer": "not-applied-yet",
-        "CreateTime": str(int(time.time()) - 3),
-    }
-    with django_capture_on_commit_callbacks(execute=True):
-        handle(synced, event)  # WeCom still lists the member
-    [(args, _)] = delayed_rereads
-    with sandbox.state.lock:
-        chat.members.remove(member)
-        bump_member_version(chat)
-    group_tasks.reread.run(*args[0])
-    with tenant_context(synced):
-        stay = GroupMember.objects.get(userid=member.userid, group__chat_id=chat.chat_id)
-    assert stay.quit_scene == 1
-    assert stay.left_at == dt.datetime.fromtimestamp(int(event["CreateTime"]), tz=dt.UTC)
-
-
-def test_a_dismissed_group_is_confirmed_and_keeps_its_members(synced, sandbox):
-    chat = a_chat(sandbox)
-    with tenant_context(synced):
-        members = sorted(GroupMember.objects.filter(group__chat_id=chat.chat_id).values_list("id", "left_at"))
-    sandbox_control(sandbox, "simulate/group-dismiss", {"chat_id": chat.chat_id})
-    event = sent(sandbox)
-    handle(synced, event)
-    with tenant_context(synced):
-        group = Group.objects.get(chat_id=chat.chat_id)
-        assert sorted(GroupMember.objects.filter(group=group).values_list("id", "left_at")) == members
-    assert group.status == GroupStatus.DISMISSED
-    assert group.dismissed_at == dt.datetime.fromtimestamp(int(event["CreateTime"]), tz=dt.UTC)
-    before = snapshot(synced)
-    handle(synced, event)
-    assert snapshot(synced) == before
-
-
-def test_a_dismiss_event_for_a_group_wecom_still_has_dismisses_it_on_the_delayed_re_read(
-    synced, sandbox, django_capture_on_commit_callbacks, delayed_rereads
-):
-    """groupchat/get may still answer right after the dismiss callback: nothing is dismissed on that
-    read, and the delayed re-read asks again (dismissing it at the event's time then)."""
-    chat = a_chat(sandbox)
-    at = int(time.time()) - 2
-    event = {
-        "Event": "change_external_chat",
-        "ChangeType": "dismiss",
-        "ChatId": chat.chat_id,
-        "CreateTime": str(at),
-    }
-    with django_capture_on_commit_callbacks(execute=True):
-        handle(synced, event)
-    with tenant_context(synced):
-        assert Group.objects.get(chat_id=chat.chat_id).status == GroupStatus.NORMAL
-    [(args, options)] = delayed_rereads
-    dismissed_at = dt.datetime.fromtimestamp(at, tz=dt.UTC)
-    assert args == ((synced.pk, chat.chat_id, {}, dismissed_at.isoformat()),)
-    assert options["countdown"] == group_tasks.REREAD_DELAY
-    with sandbox.state.lock:  # WeCom catches up
-        chat.dismissed = True
-    group_tasks.reread.run(*args[0])
-    with tenant_context(synced):
-        group = Group.objects.get(chat_id=chat.chat_id)
-    assert (group.status, group.dismissed_at) == (GroupStatus.DISMISSED, dismissed_at)
-
-
-def test_a_re_read_that_changes_nothing_still_outdates_older_reads(synced, sandbox):
-    """A callback's re-read stores its time even when nothing changed, so an older read (issued
-    before it, while WeCom still listed a member who had left) cannot open the member's stay again."""
-    chat = a_chat(sandbox)
-    member = next(m for m in chat.members if m.type == 2)
-    with tenant_context(synced):
-        lagging = api_for(synced).groupchat_get(chat.chat_id, need_name=True)[
-            "group_chat"
-        ]  # still lists them
-    sandbox_control(
-        sandbox, "simulate/group-leave", {"chat_id": chat.chat_id, "external_userid": member.userid}
-    )
-    handle(synced, sent(sandbox))  # the leave, applied
-    issued = timezone.now()  # the lagging read is issued now, but WeCom answers as before the leave
-    with tenant_context(synced):
-        group = Group.objects.get(chat_id=chat.chat_id)
-    with tenant_context(synced), transaction.atomic():
-        assert group_reread(api=api_for(synced), chat_id=chat.chat_id).unchanged == 1  # nothing changed…
-    with tenant_context(synced):
-        touched = Group.objects.get(chat_id=chat.chat_id)
-    assert touched.synced_at > issued  # …but its time is stored
-    assert touched.updated_at == group.updated_at
-    before = snapshot(synced)
-    with tenant_context(synced), transaction.atomic():
-        result = members_service.groups_apply(reads=[group_read(lagging, read_at=issued)])
-    assert (result.updated, result.unchanged) == (0, 1)
-    assert snapshot(synced) == before
-    with tenant_context(synced):
-        assert not GroupMember.objects.filter(
-            group__chat_id=chat.chat_id, userid=member.userid, left_at__isnull=True
-        ).exists()
-    assert [t for t, _ in group_events(synced, member.userid)] == [EventType.GROUP_LEFT]
-
-
-@pytest.mark.parametrize("errcode", [-1, None])
-def test_the_delayed_re_read_is_retried_after_a_transient_failure(
-    synced, sandbox, delayed_rereads, monkeypatch, errcode
-):
-    chat = a_chat(sandbox)
-    calls = []
-
-    def busy(**kwargs):
-        calls.append(kwargs)
-        raise WeComError("externalcontact/groupchat/get", errcode, "busy")
-
-    monkeypatch.setattr(group_tasks.sync, "group_reread", busy)
-    group_tasks.reread.run(synced.pk, chat.chat_id)
-    [(args, options)] = delayed_rereads
-    assert args == ((synced.pk, chat.chat_id, None, None, 2),)
-    assert group_tasks.REREAD_RETRY_DELAY <= options["countdown"] <= group_tasks.RETRY_MAX_WAIT
-    assert calls[0]["compare_members"] is True
-    with pytest.raises(WeComError):  # the attempts are spent: the nightly sync catches up
-        group_tasks.reread.run(synced.pk, chat.chat_id, None, None, group_tasks.RETRY_ATTEMPTS)
-    assert len(delayed_rereads) == 1
-
-
-def test_the_code_groups_re_read_is_retried_after_a_transient_failure(synced, sandbox, monkeypatch):
-    from groups.tasks import codes
-
-    retried = []
-    monkeypatch.setattr(codes.groups_reread, "apply_async", lambda *a, **k: retried.append((a, k)))
-    sandbox.set_faults({"apis": {"externalcontact/groupchat/get": {"errors": {"-1": 1.0}}}})
-    chat = a_chat(sandbox)
-    assert codes.groups_reread.run(synced.pk, [chat.chat_id]) == 0
-    assert retried == [(((synced.pk, [chat.chat_id], 2),), {"countdown": group_tasks.RETRY_BACKOFF})]
-    sandbox.set_faults({"apis": {"externalcontact/groupchat/get": {"errors": {"48002": 1.0}}}})
-    with pytest.raises(WeComError):  # not transient: not tried again
-        codes.groups_reread.run(synced.pk, [chat.chat_id])
-    assert len(retried) == 1
-
-
-@pytest.mark.parametrize("detail", ["change_name", "change_notice", "change_owner"])
-def test_name_notice_and_owner_changes_are_re_read(synced, sandbox, detail):
-    chat = a_chat(sandbox)
-    other = next(u for u, s in sandbox.state.staff.items() if u != chat.owner and s.status == 1)
-    with sandbox.state.lock:
-        if detail == "change_name":
-            chat.name = "新群名"
-        elif detail == "change_notice":
-            chat.notice = "新公告"
-        else:
-            chat.owner = other
-    sandbox_control(
-        sandbox,
-        "simulate/callback",
-        {
-            "fields": {
-                "Event": "change_external_chat",
-                "ChangeType": "update",
-                "ChatId": chat.chat_id,
-                "UpdateDetail": detail,
-            }
-        },
-    )
-    handle(synced, sent(sandbox))
-    with tenant_context(synced):
-        group = Group.objects.select_related("owner").get(chat_id=chat.chat_id)
-        assert not ContactEvent.objects.filter(type__in=GROUP_EVENTS).exists()
-    assert (group.name, group.notice, group.owner.userid) == (chat.name, chat.notice, chat.owner)
-
-
-def test_an_update_for_a_group_not_seen_yet_imports_it(connected, sandbox):
-    chat = a_chat(sandbox)
-    sandbox_control(sandbox, "simulate/group-join", {"chat_id": chat.chat_id})
-    handle(connected, sent(sandbox))
-    with tenant_context(connected):
-        assert GroupMember.objects.filter(group__chat_id=chat.chat_id, left_at__isnull=True).count() == len(
-            chat.members
-        )
-        assert not ContactEvent.objects.filter(type__in=GROUP_EVENTS).exists()
 
 
 def test_member_change_lists_of_several_members(synced):
@@ -590,3 +203,351 @@ def test_callbacks_from_the_sandbox_reach_the_groups_through_the_inbox(live_serv
         assert event.status == "done", event.last_error
         assert GroupMember.objects.get(group__chat_id=chat.chat_id, userid=ext).left_at is None
     assert [t for t, _ in group_events(tenant, ext)] == [EventType.GROUP_JOINED]
+
+
+def current_stay(tenant, chat_id: str, userid: str) -> GroupMember | None:
+    with tenant_context(tenant):
+        return GroupMember.objects.filter(group__chat_id=chat_id, userid=userid, left_at__isnull=True).first()
+
+
+def a_group(tenant, chat_id: str) -> Group:
+    with tenant_context(tenant):
+        return Group.objects.select_related("owner").get(chat_id=chat_id)
+
+
+def pending(tenant) -> dict[str, dict]:
+    with tenant_context(tenant):
+        return dict(GroupRefresh.objects.values_list("chat_id", "awaited"))
+
+
+def test_a_join_is_mirrored_at_once_and_completed_when_wecom_settles(
+    synced, sandbox, refreshes_run, django_capture_on_commit_callbacks, monkeypatch
+):
+    queued = []
+    monkeypatch.setattr(group_tasks.refresh, "apply_async", lambda *a, **k: queued.append((a, k)))
+    chat = a_chat(sandbox)
+    ext = a_customer_outside(sandbox, chat)
+    joined = sandbox_control(
+        sandbox, "simulate/group-join", {"chat_id": chat.chat_id, "external_userid": ext}
+    )
+    event = sent(sandbox)
+    with tenant_context(synced):
+        assert (
+            api_for(synced).groupchat_get(chat.chat_id)["group_chat"]["member_version"] == event["LastMemVer"]
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        handle(synced, event)
+    # At once, from the event alone (WeCom's group does not show the newcomer yet).
+    stay = current_stay(synced, chat.chat_id, ext)
+    at = dt.datetime.fromtimestamp(int(event["CreateTime"]), tz=dt.UTC)
+    assert (stay.type, stay.joined_at, stay.join_scene) == ("customer", at, 3)
+    group = a_group(synced, chat.chat_id)
+    assert group.member_count == len(chat.members)
+    assert group.member_version == event["LastMemVer"]  # WeCom's version comes with WeCom's read
+    assert [t for t, _ in group_events(synced, ext)] == [EventType.GROUP_JOINED]
+    assert queued == [(((synced.pk, chat.chat_id),), {"countdown": REFRESH_DELAYS[0]})]
+
+    # The first read (2 s) is still behind (the lag is 3 s) and is not applied; the next settles it.
+    assert refreshes_run(synced) == 2
+    assert pending(synced) == {}
+    group = a_group(synced, chat.chat_id)
+    stay = current_stay(synced, chat.chat_id, ext)
+    assert group.member_version == joined["member_version"] == event["CurMemVer"]
+    assert stay.name == sandbox.state.contacts[ext].name
+    assert stay.joined_at == dt.datetime.fromtimestamp(chat.members[-1].join_time, tz=dt.UTC)
+    assert [t for t, _ in group_events(synced, ext)] == [EventType.GROUP_JOINED]
+
+    before = snapshot(synced)
+    handle(synced, event)  # WeCom delivers it again, late: the stored version is its own
+    assert pending(synced) == {}
+    assert snapshot(synced) == before
+
+
+def test_a_leave_is_mirrored_at_once_with_its_time_and_scene_and_not_undone_by_a_lagging_read(
+    synced, sandbox, refreshes_run
+):
+    chat = a_chat(sandbox)
+    member = next(m for m in chat.members if m.type == 2)
+    sandbox_control(
+        sandbox, "simulate/group-leave", {"chat_id": chat.chat_id, "external_userid": member.userid}
+    )
+    event = sent(sandbox)
+    handle(synced, event)
+    left_at = dt.datetime.fromtimestamp(int(event["CreateTime"]), tz=dt.UTC)
+    with tenant_context(synced):
+        [stay] = GroupMember.objects.filter(group__chat_id=chat.chat_id, userid=member.userid)
+    assert (stay.left_at, stay.quit_scene) == (left_at, 0)
+    assert a_group(synced, chat.chat_id).member_count == len(chat.members)
+    # A read issued now still lists them (WeCom settles later): applied, it would bring them back.
+    with tenant_context(synced), transaction.atomic():
+        assert group_reread(api=api_for(synced), chat_id=chat.chat_id) is None
+    assert current_stay(synced, chat.chat_id, member.userid) is None
+    refreshes_run(synced)
+    with tenant_context(synced):
+        [stay] = GroupMember.objects.filter(group__chat_id=chat.chat_id, userid=member.userid)
+    assert (stay.left_at, stay.quit_scene) == (left_at, 0)
+    assert a_group(synced, chat.chat_id).member_version == event["CurMemVer"]
+    assert [t for t, _ in group_events(synced, member.userid)] == [EventType.GROUP_LEFT]
+
+
+def test_several_members_removed_in_one_event(synced, sandbox, refreshes_run):
+    chat = a_chat(sandbox)
+    removed = [m.userid for m in chat.members if m.type == 2][:2]
+    sandbox_control(sandbox, "simulate/group-remove", {"chat_id": chat.chat_id, "userids": removed})
+    event = sent(sandbox)
+    assert (event["MemChangeCnt"], event["MemChangeList"]) == ("2", {"Item": removed})
+    handle(synced, event)
+    with tenant_context(synced):
+        stays = GroupMember.objects.filter(group__chat_id=chat.chat_id, userid__in=removed)
+        assert {(s.userid, s.quit_scene, s.left_at is not None) for s in stays} == {
+            (u, 1, True) for u in removed
+        }
+    refreshes_run(synced)
+    assert a_group(synced, chat.chat_id).member_count == len(chat.members)
+    assert [len(group_events(synced, u)) for u in removed] == [1, 1]
+
+
+@pytest.mark.parametrize(
+    ("change", "detail"),
+    [
+        ({"name": "新群名"}, "change_name"),
+        ({"notice": "新公告"}, "change_notice"),
+        ({"owner": None}, "change_owner"),
+    ],
+)
+def test_name_notice_and_owner_changes_show_once_wecom_settles(
+    synced, sandbox, refreshes_run, change, detail
+):
+    chat = a_chat(sandbox)
+    if "owner" in change:
+        staff = next(m.userid for m in chat.members if m.type == 1 and m.userid != chat.owner)
+        change = {"owner": staff}
+    before = a_group(synced, chat.chat_id)
+    edited = sandbox_control(sandbox, "simulate/group-edit", {"chat_id": chat.chat_id, **change})
+    assert edited["changed"] == [detail]
+    event = sent(sandbox)
+    assert (event["ChangeType"], event["UpdateDetail"]) == ("update", detail)
+    handle(synced, event)
+    # The event carries no value: nothing to apply yet, and the first read (2 s) shows the old one.
+    assert pending(synced)[chat.chat_id]["fields"]
+    assert refreshes_run(synced) == 2
+    group = a_group(synced, chat.chat_id)
+    assert (group.name, group.notice, group.owner.userid) == (chat.name, chat.notice, chat.owner)
+    assert (group.name, group.notice, group.owner.userid) != (before.name, before.notice, before.owner.userid)
+    with tenant_context(synced):
+        assert not ContactEvent.objects.filter(type__in=GROUP_EVENTS).exists()
+
+
+def test_a_change_that_never_shows_is_read_a_bounded_number_of_times(synced, sandbox, refreshes_run, caplog):
+    """WeCom lagging far longer than it says: the refresh gives up after its reads (the nightly sync
+    catches up), and the event's own change is kept meanwhile, not undone by the stale reads."""
+    sandbox_control(sandbox, "settings/groups", {"get_lag_seconds": 3600})
+    chat = a_chat(sandbox)
+    ext = a_customer_outside(sandbox, chat)
+    sandbox_control(sandbox, "simulate/group-join", {"chat_id": chat.chat_id, "external_userid": ext})
+    handle(synced, sent(sandbox))
+    calls = sandbox.calls["externalcontact/groupchat/get"]
+    assert refreshes_run(synced) == len(REFRESH_DELAYS)
+    assert sandbox.calls["externalcontact/groupchat/get"] - calls == len(REFRESH_DELAYS)
+    assert pending(synced) == {}
+    assert "did not settle" in caplog.text
+    assert current_stay(synced, chat.chat_id, ext) is not None
+    assert len(group_events(synced, ext)) == 1
+
+
+def test_events_out_of_order_and_twice_end_in_wecoms_state_with_each_change_once(
+    synced, sandbox, refreshes_run
+):
+    chat = a_chat(sandbox)
+    newcomer = a_customer_outside(sandbox, chat)
+    leaver = next(m for m in chat.members if m.type == 2).userid
+    sandbox_control(sandbox, "simulate/group-join", {"chat_id": chat.chat_id, "external_userid": newcomer})
+    join_event = sent(sandbox)
+    sandbox_control(sandbox, "simulate/group-leave", {"chat_id": chat.chat_id, "external_userid": leaver})
+    leave_event = sent(sandbox)
+    assert join_event["CurMemVer"] == leave_event["LastMemVer"]
+
+    handle(synced, leave_event)  # the later event first
+    handle(synced, join_event)
+    handle(synced, leave_event)  # and again
+    assert set(pending(synced)[chat.chat_id]["versions"]) == {
+        join_event["CurMemVer"],
+        leave_event["CurMemVer"],
+    }
+    assert current_stay(synced, chat.chat_id, newcomer) is not None
+    assert current_stay(synced, chat.chat_id, leaver) is None
+    refreshes_run(synced)
+    assert a_group(synced, chat.chat_id).member_version == leave_event["CurMemVer"]
+    assert [t for t, _ in group_events(synced, newcomer)] == [EventType.GROUP_JOINED]
+    assert [t for t, _ in group_events(synced, leaver)] == [EventType.GROUP_LEFT]
+    with tenant_context(synced):
+        assert GroupMember.objects.get(group__chat_id=chat.chat_id, userid=leaver).quit_scene == 0
+    before = snapshot(synced)
+    handle(synced, join_event)  # very late: read already
+    assert snapshot(synced) == before
+
+
+def test_a_leave_and_rejoin_delivered_in_reverse_keep_the_member_in(synced, sandbox, refreshes_run):
+    chat = a_chat(sandbox)
+    member = next(m for m in chat.members if m.type == 2).userid
+    sandbox_control(sandbox, "simulate/group-leave", {"chat_id": chat.chat_id, "external_userid": member})
+    leave = sent(sandbox)
+    sandbox_control(sandbox, "simulate/group-join", {"chat_id": chat.chat_id, "external_userid": member})
+    rejoin = {**sent(sandbox), "CreateTime": str(int(leave["CreateTime"]) + 1)}
+    handle(synced, rejoin)  # nothing: they are in already (their stay is current)
+    handle(synced, leave)  # closes the current stay, opened before it
+    refreshes_run(synced)
+    assert current_stay(synced, chat.chat_id, member) is not None  # WeCom lists them: they are back
+    assert a_group(synced, chat.chat_id).member_version == rejoin["CurMemVer"]
+
+
+def test_a_late_leave_event_after_a_read_applied_it_only_adds_the_quit_scene(synced, sandbox, wecom_settles):
+    chat = a_chat(sandbox)
+    member = next(m for m in chat.members if m.type == 2)
+    sandbox_control(
+        sandbox, "simulate/group-leave", {"chat_id": chat.chat_id, "external_userid": member.userid}
+    )
+    event = sent(sandbox)
+    wecom_settles()
+    with tenant_context(synced), transaction.atomic():
+        group_reread(api=api_for(synced), chat_id=chat.chat_id)  # e.g. a refresh for another event
+    with tenant_context(synced):
+        assert GroupMember.objects.get(userid=member.userid, group__chat_id=chat.chat_id).quit_scene is None
+    handle(synced, event)
+    assert pending(synced) == {}  # WeCom's version is stored already: nothing to wait for
+    with tenant_context(synced):
+        stay = GroupMember.objects.get(userid=member.userid, group__chat_id=chat.chat_id)
+    assert (stay.left_at is not None, stay.quit_scene) == (True, 0)
+    assert len(group_events(synced, member.userid)) == 1
+    before = snapshot(synced)
+    handle(synced, event)
+    assert snapshot(synced) == before
+
+
+def test_a_full_sync_meanwhile_does_not_undo_what_an_event_applied(synced, sandbox, refreshes_run):
+    from tests.groups.conftest import run_groups_sync
+
+    chat = a_chat(sandbox)
+    ext = a_customer_outside(sandbox, chat)
+    sandbox_control(sandbox, "simulate/group-join", {"chat_id": chat.chat_id, "external_userid": ext})
+    handle(synced, sent(sandbox))
+    assert run_groups_sync(synced).status == "succeeded"  # its read of the group is still behind
+    assert current_stay(synced, chat.chat_id, ext) is not None
+    refreshes_run(synced)
+    assert len(group_events(synced, ext)) == 1
+
+
+def test_a_new_group_is_imported_once_wecom_shows_it_with_its_customers_joining(
+    synced, sandbox, refreshes_run
+):
+    owner = next(c.owner for c in sandbox.state.groups.values())
+    created = sandbox_control(sandbox, "simulate/group-create", {"owner": owner, "name": "新建群"})
+    event = sent(sandbox)
+    assert event["ChangeType"] == "create"
+    handle(synced, event)
+    handle(synced, event)  # delivered again: still one refresh
+    assert pending(synced) == {created["chat_id"]: {"exists": True}}
+    assert refreshes_run(synced) == 2  # at 2 s WeCom answers 40050 still
+    chat = sandbox.state.groups[created["chat_id"]]
+    group = a_group(synced, created["chat_id"])
+    with tenant_context(synced):
+        members = set(GroupMember.objects.filter(group=group).values_list("userid", flat=True))
+    assert (group.name, group.owner.userid, group.status, group.member_count) == (
+        "新建群",
+        owner,
+        "normal",
+        3,
+    )
+    assert members == {m.userid for m in chat.members}
+    customers = [m.userid for m in chat.members if m.type == 2]
+    payload = {"group_id": group.pk, "chat_id": group.chat_id, "group_name": "新建群"}
+    for ext in customers:
+        assert group_events(synced, ext) == [(EventType.GROUP_JOINED, payload)]
+    before = snapshot(synced)
+    handle(synced, event)  # very late
+    refreshes_run(synced)
+    assert snapshot(synced) == before
+
+
+def test_a_dismissed_group_is_confirmed_once_wecom_settles_and_keeps_its_members(
+    synced, sandbox, refreshes_run
+):
+    chat = a_chat(sandbox)
+    with tenant_context(synced):
+        members = sorted(GroupMember.objects.filter(group__chat_id=chat.chat_id).values_list("id", "left_at"))
+    sandbox_control(sandbox, "simulate/group-dismiss", {"chat_id": chat.chat_id})
+    event = sent(sandbox)
+    handle(synced, event)
+    assert a_group(synced, chat.chat_id).status == GroupStatus.NORMAL  # WeCom still answers for it
+    assert refreshes_run(synced) == 2
+    group = a_group(synced, chat.chat_id)
+    assert (group.status, group.dismissed_at) == (
+        GroupStatus.DISMISSED,
+        dt.datetime.fromtimestamp(int(event["CreateTime"]), tz=dt.UTC),
+    )
+    with tenant_context(synced):
+        assert sorted(GroupMember.objects.filter(group=group).values_list("id", "left_at")) == members
+
+
+def test_a_transient_failure_counts_as_a_read_and_another_error_ends_the_refresh(
+    synced, sandbox, refreshes_run
+):
+    chat = a_chat(sandbox)
+    sandbox_control(sandbox, "simulate/group-edit", {"chat_id": chat.chat_id, "name": "忙"})
+    handle(synced, sent(sandbox))
+    get = "externalcontact/groupchat/get"
+    sandbox.set_faults({"apis": {get: {"errors": {"-1": 1.0}}}})
+    # Every read busy (after the client's own retries): the reads are spent, nothing raised.
+    assert refreshes_run(synced) == len(REFRESH_DELAYS)
+    assert pending(synced) == {}
+    sandbox.set_faults({"apis": {get: {"errors": {"48002": 1.0}}}})
+    sandbox_control(sandbox, "simulate/group-edit", {"chat_id": chat.chat_id, "name": "拒"})
+    handle(synced, sent(sandbox))
+    with pytest.raises(WeComError):
+        refreshes_run(synced)
+    assert pending(synced) == {}
+
+
+def test_events_for_one_group_share_one_refresh_and_one_queued_task(
+    synced, sandbox, monkeypatch, django_capture_on_commit_callbacks
+):
+    queued = []
+    monkeypatch.setattr(group_tasks.refresh, "apply_async", lambda *a, **k: queued.append((a, k)))
+    chat = a_chat(sandbox)
+    for _ in range(3):
+        sandbox_control(sandbox, "simulate/group-join", {"chat_id": chat.chat_id})
+        with django_capture_on_commit_callbacks(execute=True):
+            handle(synced, sent(sandbox))
+    assert len(pending(synced)[chat.chat_id]["versions"]) == 3
+    assert len(queued) == 1
+
+
+def test_a_refresh_whose_message_was_lost_is_run_by_the_beat(synced, sandbox, monkeypatch, time_machine):
+    queued = []
+    monkeypatch.setattr(group_tasks.refresh, "delay", lambda *a: queued.append(a))
+    chat = a_chat(sandbox)
+    sandbox_control(sandbox, "simulate/group-join", {"chat_id": chat.chat_id})
+    handle(synced, sent(sandbox))
+    assert group_tasks.refresh_overdue() == 0  # due in 2 s: its message is on its way
+    time_machine.move_to(timezone.now() + dt.timedelta(minutes=1), tick=True)
+    assert group_tasks.refresh_overdue() == 1
+    assert queued == [(synced.pk, chat.chat_id)]
+
+
+def test_after_a_lost_event_a_read_older_than_both_changes_is_not_applied(synced, sandbox, refreshes_run):
+    """The first join's callback is lost: the second's LastMemVer is not the stored version, and a
+    read still showing the stored one (before both) is behind too."""
+    chat = a_chat(sandbox)
+    first = sandbox_control(sandbox, "simulate/group-join", {"chat_id": chat.chat_id})["external_userid"]
+    second = sandbox_control(sandbox, "simulate/group-join", {"chat_id": chat.chat_id})["external_userid"]
+    event = sent(sandbox)
+    assert event["LastMemVer"] != a_group(synced, chat.chat_id).member_version
+    handle(synced, event)
+    with tenant_context(synced), transaction.atomic():
+        assert group_reread(api=api_for(synced), chat_id=chat.chat_id) is None  # behind: not applied
+    assert current_stay(synced, chat.chat_id, second) is not None
+    assert current_stay(synced, chat.chat_id, first) is None
+    refreshes_run(synced)
+    assert current_stay(synced, chat.chat_id, first) is not None  # the read brings the lost one
+    assert current_stay(synced, chat.chat_id, second) is not None
+    assert a_group(synced, chat.chat_id).member_version == event["CurMemVer"]

@@ -98,14 +98,14 @@ def table_state(tenant) -> dict[str, dict]:
 
 def fails_for(monkeypatch, errors: dict[str, WeComError]) -> None:
     """groupchat/get of these chats fails with these errors (the others are read as usual)."""
-    real = sync._fetch
+    real = sync.group_fetch
 
     def fetch(api, chat_id, status):
         if chat_id in errors:
             raise errors[chat_id]
         return real(api, chat_id, status)
 
-    monkeypatch.setattr(sync, "_fetch", fetch)
+    monkeypatch.setattr(sync, "group_fetch", fetch)
 
 
 def table_writes(queries) -> set[str]:
@@ -313,10 +313,13 @@ def test_a_customer_who_left_and_came_back_between_syncs_has_two_stays(contacts_
     assert types == [EventType.GROUP_LEFT, EventType.GROUP_JOINED]
 
 
-def test_members_who_are_nobodys_customers_are_members_without_events(contacts_synced, sandbox):
+def test_members_who_are_nobodys_customers_are_members_without_events(
+    contacts_synced, sandbox, wecom_settles
+):
     run_groups_sync(contacts_synced)
     chat = next(iter(live_chats(sandbox).values()))
     joined = sandbox_control(sandbox, "simulate/group-join", {"chat_id": chat.chat_id})
+    wecom_settles()
     run_groups_sync(contacts_synced)
     with tenant_context(contacts_synced):
         member = GroupMember.objects.get(group__chat_id=chat.chat_id, userid=joined["external_userid"])
@@ -380,7 +383,7 @@ def test_a_killed_run_resumes_from_its_checkpoint_exactly_once(contacts_synced, 
 
 def test_a_rate_limit_requeues_the_run_with_its_checkpoint(contacts_synced, sandbox, monkeypatch):
     monkeypatch.setattr(sync, "BATCH_MEMBERS", 1)
-    real = sync._fetch
+    real = sync.group_fetch
     fetched = []
 
     def limited_after_five(api, chat_id, status):
@@ -391,7 +394,7 @@ def test_a_rate_limit_requeues_the_run_with_its_checkpoint(contacts_synced, sand
             )
         return real(api, chat_id, status)
 
-    monkeypatch.setattr(sync, "_fetch", limited_after_five)
+    monkeypatch.setattr(sync, "group_fetch", limited_after_five)
     monkeypatch.setattr(sync, "GET_WORKERS", 1)
     monkeypatch.setattr(sync, "GETS_AHEAD", 1)
     with tenant_context(contacts_synced):
@@ -404,7 +407,7 @@ def test_a_rate_limit_requeues_the_run_with_its_checkpoint(contacts_synced, sand
         assert run.status == RunStatus.QUEUED
         assert [e["errcode"] for e in run.errors] == [45009]
         assert run.checkpoint["done"] == 5 == Group.objects.count()
-    monkeypatch.setattr(sync, "_fetch", real)
+    monkeypatch.setattr(sync, "group_fetch", real)
     with tenant_context(contacts_synced):
         run = sync.groups_sync_execute(contacts_sync.sync_run_claim(run.pk))
     assert run.status == RunStatus.SUCCEEDED

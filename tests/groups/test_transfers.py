@@ -66,7 +66,9 @@ def transfer(client, groups, new_owner, capture, **headers) -> dict:
     return done.json()
 
 
-def test_groups_are_handed_over(synced, sandbox, alice_client, cast, django_capture_on_commit_callbacks):
+def test_groups_are_handed_over(
+    synced, sandbox, alice_client, cast, django_capture_on_commit_callbacks, refreshes_run
+):
     new_owner, groups = cast
     result = transfer(alice_client, groups[:2], new_owner, django_capture_on_commit_callbacks)
     assert (result["kind"], result["status"], result["total"], result["succeeded"], result["failed"]) == (
@@ -83,6 +85,10 @@ def test_groups_are_handed_over(synced, sandbox, alice_client, cast, django_capt
         assert new_owner.userid in [m.userid for m in chat.members]  # WeCom made them a member
     with tenant_context(synced):
         moved = Group.objects.filter(pk__in=[g.pk for g in groups[:2]])
+        assert {(g.owner_id, g.status) for g in moved} == {(new_owner.pk, GroupStatus.NORMAL)}
+    # WeCom shows the change a few seconds later; reads before that (the old owner) are not applied.
+    assert refreshes_run(synced) == 4  # each group twice: at 2 s WeCom still shows the old owner
+    with tenant_context(synced):
         assert {(g.owner_id, g.status) for g in moved} == {(new_owner.pk, GroupStatus.NORMAL)}
         # The groups were read again: the new owner's stay is there.
         assert all(g.members.filter(userid=new_owner.userid, left_at__isnull=True).exists() for g in moved)
@@ -314,7 +320,7 @@ def test_a_refusal_of_one_call_touches_only_its_groups(synced, sandbox, cast, fa
 
 def test_transferred_groups_are_updated_in_one_statement_per_status(synced, sandbox, cast, monkeypatch):
     new_owner, groups = cast
-    monkeypatch.setattr(transfers, "_resync_soon", lambda tenant, chat_ids: None)
+    monkeypatch.setattr(transfers, "_resync_soon", lambda tenant, chat_ids, new_owner: None)
     with tenant_context(synced):
         created, _ = transfers.group_transfer_create(
             principal=Principal(tenant=synced, role=Role.ADMIN),

@@ -17,7 +17,8 @@ import requests
 from wechatpy.exceptions import WeChatClientException
 
 from scrm.wecom.sandbox import Sandbox
-from scrm.wecom.sandbox.endpoint_helpers import day_start
+from scrm.wecom.sandbox.endpoint_helpers import day_start, setting
+from scrm.wecom.sandbox.endpoints_groups import SETTINGS as GROUP_SETTINGS
 from scrm.wecom.sandbox.generator import DAY
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -31,6 +32,12 @@ def control(sandbox: Sandbox, path: str, body: dict[str, Any] | None = None, *, 
     response = session.post(f"{sandbox.base_url}/sandbox/{path}", json=body or {}, timeout=10)
     assert response.status_code == status, response.text
     return response.json()
+
+
+def settle(sandbox: Sandbox, time_machine) -> None:
+    """Move the clock (not sleep) past the lag of groupchat/get: the changes so far show in it."""
+    lag = setting(sandbox.state, GROUP_SETTINGS, "get_lag_seconds")
+    time_machine.move_to(time.time() + lag + 1, tick=True)
 
 
 def errcode(call: Callable[[], Any]) -> int:
@@ -145,7 +152,7 @@ def test_groupchat_get_names_members_only_when_asked(wx, sandbox):
             assert "invitor" not in member
 
 
-def test_a_dismissed_group_disappears(wx, sandbox, callback_receiver):
+def test_a_dismissed_group_disappears(wx, sandbox, callback_receiver, time_machine):
     receiver = callback_receiver()
     control(sandbox, "callback-url", {"callback_url": receiver.url})
     chat_id = wx.external_contact_group_chat.list(limit=1)["group_chat_list"][0]["chat_id"]
@@ -161,6 +168,8 @@ def test_a_dismissed_group_disappears(wx, sandbox, callback_receiver):
         "ChatId": chat_id,
     }
     assert chat_id not in [c["chat_id"] for c in wx.external_contact_group_chat.list_all(limit=100)]
+    assert wx.external_contact_group_chat.get(chat_id)["group_chat"]["chat_id"] == chat_id  # not settled yet
+    settle(sandbox, time_machine)
     assert errcode(lambda: wx.external_contact_group_chat.get(chat_id)) == 40050
     assert errcode(lambda: wx.external_contact_group_chat.get("wrNoSuchGroup")) == 40050
     control(sandbox, "simulate/group-dismiss", {"chat_id": chat_id}, status=400)
@@ -197,7 +206,7 @@ def test_group_statistics_follow_the_span_rules(wx, sandbox):
     assert stat(today - DAY) == stat(today - DAY)  # seeded, not random per call
 
 
-def test_group_owner_transfers(wx, sandbox):
+def test_group_owner_transfers(wx, sandbox, time_machine):
     state = sandbox.state
     chat_id = next(iter(state.groups))
     owner = state.groups[chat_id].owner
@@ -205,6 +214,8 @@ def test_group_owner_transfers(wx, sandbox):
     body = {"chat_id_list": [chat_id, "wrNoSuchGroup"], "new_owner": new_owner}
     failed = wx.post("externalcontact/groupchat/onjob_transfer", data=body)["failed_chat_list"]
     assert failed == [{"chat_id": "wrNoSuchGroup", "errcode": 40050, "errmsg": "chatid not found"}]
+    assert wx.external_contact_group_chat.get(chat_id)["group_chat"]["owner"] == owner  # settles later
+    settle(sandbox, time_machine)
     chat = wx.external_contact_group_chat.get(chat_id)["group_chat"]
     assert chat["owner"] == new_owner
     assert new_owner in [m["userid"] for m in chat["member_list"]]
@@ -279,7 +290,7 @@ def test_group_join_ways(wx, sandbox):
     assert errcode(lambda: wx.post(get, data={"config_id": config_id})) == 41044
 
 
-def test_customers_join_and_leave_with_callbacks(wx, sandbox, callback_receiver):
+def test_customers_join_and_leave_with_callbacks(wx, sandbox, callback_receiver, time_machine):
     receiver = callback_receiver()
     control(sandbox, "callback-url", {"callback_url": receiver.url})
     chat_id = next(iter(sandbox.state.groups))
@@ -287,6 +298,8 @@ def test_customers_join_and_leave_with_callbacks(wx, sandbox, callback_receiver)
 
     joined = control(sandbox, "simulate/group-join", {"chat_id": chat_id})
     newcomer = joined["external_userid"]
+    assert wx.external_contact_group_chat.get(chat_id)["group_chat"] == before  # WeCom settles it later
+    settle(sandbox, time_machine)
     after = wx.external_contact_group_chat.get(chat_id)["group_chat"]
     member = after["member_list"][-1]
     assert (member["userid"], member["type"], member["join_scene"]) == (newcomer, 2, 3)
@@ -316,19 +329,22 @@ def test_customers_join_and_leave_with_callbacks(wx, sandbox, callback_receiver)
         {"Item": newcomer},
     )
     assert event["CurMemVer"] == left["member_version"] != event["LastMemVer"]
+    settle(sandbox, time_machine)
     assert newcomer not in [
         m["userid"] for m in wx.external_contact_group_chat.get(chat_id)["group_chat"]["member_list"]
     ]
     control(sandbox, "simulate/group-leave", {"chat_id": chat_id, "external_userid": newcomer}, status=400)
 
 
-def test_a_staff_member_creates_a_group(wx, sandbox, callback_receiver):
+def test_a_staff_member_creates_a_group(wx, sandbox, callback_receiver, time_machine):
     receiver = callback_receiver()
     control(sandbox, "callback-url", {"callback_url": receiver.url})
     owner = followers(sandbox)[0]
     chat_id = control(sandbox, "simulate/group-create", {"owner": owner, "name": "新品体验群"})["chat_id"]
     event = receiver.events()[-1]
     assert (event["ChangeType"], event["ChatId"]) == ("create", chat_id)
+    assert errcode(lambda: wx.external_contact_group_chat.get(chat_id)) == 40050  # not visible yet
+    settle(sandbox, time_machine)
     chat = wx.external_contact_group_chat.get(chat_id)["group_chat"]
     assert (chat["name"], chat["owner"], len(chat["member_list"])) == ("新品体验群", owner, 3)
     control(sandbox, "simulate/group-create", {"owner": "nobody"}, status=400)
@@ -474,7 +490,8 @@ def test_mass_message_errors(wx, sandbox):
     results = wx.post("externalcontact/get_groupmsg_send_result", data={"msgid": msgid, "userid": sender})
     assert len(results["send_list"]) == len(customers_of(sandbox, sender))
 
-    wx.post("externalcontact/remind_groupmsg_send", data={"msgid": msgid})
+    for _ in range(3):  # at most 3 reminders in 24 hours
+        wx.post("externalcontact/remind_groupmsg_send", data={"msgid": msgid})
     assert errcode(lambda: wx.post("externalcontact/remind_groupmsg_send", data={"msgid": msgid})) == 45009
     wx.post("externalcontact/cancel_groupmsg_send", data={"msgid": msgid})
     control(sandbox, "simulate/staff-confirm-msg", {"msgid": msgid, "userid": sender}, status=400)

@@ -3,12 +3,13 @@ opened when all are full (or 86006), members carry the way's state, and the way'
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from scrm.wecom.sandbox import Sandbox
 from scrm.wecom.sandbox.endpoints_groups import MAX_MEMBERS, MEMBER_STATES
 from scrm.wecom.sandbox.state import GroupMember
-from tests.wecom.test_sandbox_groups_marketing import control, errcode
+from tests.wecom.test_sandbox_groups_marketing import control, errcode, settle
 
 ADD = "externalcontact/groupchat/add_join_way"
 GET = "externalcontact/groupchat/get_join_way"
@@ -38,36 +39,50 @@ def add_way(wx, chat_ids: list[str], **extra) -> str:
     return wx.post(ADD, data=body)["config_id"]
 
 
-def members(wx, chat_id: str) -> dict[str, dict]:
+@pytest.fixture
+def members(wx, sandbox, time_machine):
+    """``members(chat_id)``: the group's members as groupchat/get shows them once the changes so far
+    have settled (the clock is moved past the sandbox's lag, not slept)."""
+
+    def read(chat_id: str) -> dict[str, dict]:
+        settle(sandbox, time_machine)
+        return _members(wx, chat_id)
+
+    return read
+
+
+def _members(wx, chat_id: str) -> dict[str, dict]:
     chat = wx.post("externalcontact/groupchat/get", data={"chat_id": chat_id, "need_name": 1})["group_chat"]
     return {m["userid"]: m for m in chat["member_list"]}
 
 
-def test_a_scan_lands_in_the_first_group_with_room_and_carries_the_state(wx, sandbox):
+def test_a_scan_lands_in_the_first_group_with_room_and_carries_the_state(wx, sandbox, members):
     first, second = list(sandbox.state.groups)[:2]
     config_id = add_way(wx, [first, second])
     fill(sandbox, first)
     joined = control(sandbox, "simulate/group-join", {"config_id": config_id})
     assert (joined["chat_id"], joined["created"], joined["state"]) == (second, False, "gc_test")
     newcomer = joined["external_userid"]
-    assert members(wx, second)[newcomer]["state"] == "gc_test"
-    assert members(wx, second)[newcomer]["join_scene"] == 3
+    assert members(second)[newcomer]["state"] == "gc_test"
+    assert members(second)[newcomer]["join_scene"] == 3
     # Members who did not come through a join way have no state at all (WeCom leaves it out).
-    assert all("state" not in m for u, m in members(wx, second).items() if u != newcomer)
+    assert all("state" not in m for u, m in members(second).items() if u != newcomer)
 
     # By state (no config_id), the same way; a plain join by chat_id carries no state.
     again = control(sandbox, "simulate/group-join", {"state": "gc_test"})
     assert again["chat_id"] == second
     plain = control(sandbox, "simulate/group-join", {"chat_id": second})
-    assert "state" not in members(wx, second)[plain["external_userid"]]
+    assert "state" not in members(second)[plain["external_userid"]]
 
     # Leaving drops it: a later join by the group's own QR is not the code's.
     control(sandbox, "simulate/group-leave", {"chat_id": second, "external_userid": newcomer})
     control(sandbox, "simulate/group-join", {"chat_id": second, "external_userid": newcomer})
-    assert "state" not in members(wx, second)[newcomer]
+    assert "state" not in members(second)[newcomer]
 
 
-def test_all_full_opens_a_new_group_owned_by_the_first_groups_owner(wx, sandbox, callback_receiver):
+def test_all_full_opens_a_new_group_owned_by_the_first_groups_owner(
+    wx, sandbox, callback_receiver, time_machine
+):
     receiver = callback_receiver()
     control(sandbox, "callback-url", {"callback_url": receiver.url})
     first, second = list(sandbox.state.groups)[:2]
@@ -79,6 +94,7 @@ def test_all_full_opens_a_new_group_owned_by_the_first_groups_owner(wx, sandbox,
     assert joined["created"] is True
     new_chat = joined["chat_id"]
     assert new_chat not in (first, second)
+    settle(sandbox, time_machine)
     chat = wx.post("externalcontact/groupchat/get", data={"chat_id": new_chat, "need_name": 1})["group_chat"]
     assert chat["name"] == "福利群7"
     assert chat["owner"] == sandbox.state.groups[first].owner
@@ -159,11 +175,11 @@ def test_the_join_ways_qr_image_is_served(wx, sandbox):
     assert errcode(lambda: wx.post(GET, data={"config_id": config_id})) == 41044
 
 
-def test_reading_a_group_writes_nothing(wx, sandbox):
+def test_reading_a_group_writes_nothing(wx, sandbox, members):
     """groupchat/get is a read: it leaves the sandbox's state as it found it."""
     chat_id = next(iter(sandbox.state.groups))
     sandbox.state.ext.pop(MEMBER_STATES, None)
-    members(wx, chat_id)
+    members(chat_id)
     assert MEMBER_STATES not in sandbox.state.ext
 
 

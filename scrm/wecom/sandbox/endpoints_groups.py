@@ -13,9 +13,11 @@ auto-creates rooms, in a new group WeCom opens for it (docs/sandbox.md says what
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import random
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +58,14 @@ SETTINGS = {
     "visible_range_limit": 1000,
     # groupchat/transfer and onjob_transfer: groups one new owner may receive per day.
     "group_transfer_daily_limit": 300,
+    # groupchat/get answers a group as it was this many seconds ago: WeCom sends a change's callback
+    # at once and settles the group's details asynchronously ("e.g. 2 s", wecom-api.md §4, §11).
+    # 0 answers every change at once (the sandbox's old behaviour).
+    "get_lag_seconds": 3.0,
 }
+# sandbox.caches key: chat_id -> [(when it changed, the chat before that change or None, its states)].
+# Seconds-old history, rebuilt by the next changes: not kept in the data file.
+HISTORY = "group_history"
 MAX_MEMBERS = 200  # a customer group holds 200 people (WeCom sells upgrades to 500; not modelled)
 JOIN_WAY_MAX_CHATS = 5
 JOIN_WAY_QR_PATH = "/sandbox/qr/join-way/"  # where a served sandbox serves join way QR images
@@ -216,9 +225,8 @@ def groupchat_list(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
         raise SandboxError(40058, "invalid status_filter")
     owners = str_list_param(body.get("owner_filter") or {}, "userid_list", maximum=100)
     state = sandbox.state
-    visible = sum(1 for s in state.staff.values() if s.status == 1)
-    if not owners and visible > setting(state, SETTINGS, "visible_range_limit"):
-        raise SandboxError(81017, "visible range exceeds the limit, use owner_filter")
+    if not owners:
+        _visible_range_check(state)
     owner_set = set(owners)
 
     def keep(chat: GroupChat) -> bool:
@@ -240,10 +248,45 @@ def groupchat_list(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
 @route("externalcontact/groupchat/get")
 def groupchat_get(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     need_name = int_param(req.json, "need_name", default=0) == 1
-    state = sandbox.state
-    chat = live_chat(state, req.json.get("chat_id"))
-    states = state.ext.get(MEMBER_STATES, {}).get(chat.chat_id, {})  # a read: nothing is set up
+    chat, states = _chat_as_seen(sandbox, req.json.get("chat_id"))
     return {"group_chat": _chat_json(chat, need_name=need_name, states=states)}
+
+
+def _chat_as_seen(sandbox: Sandbox, chat_id: Any) -> tuple[GroupChat, dict[str, str]]:
+    """The chat as groupchat/get shows it: as it was ``get_lag_seconds`` ago (see ``chat_changing``).
+
+    40050 for a chat that did not exist yet then, or was dismissed by then."""
+    state = sandbox.state
+    if not chat_id or not isinstance(chat_id, str):
+        raise SandboxError(40058, "chat_id is required")
+    lag = setting(state, SETTINGS, "get_lag_seconds")
+    seen_from = time.time() - lag
+    for changed_at, before, states in sandbox.caches.get(HISTORY, {}).get(chat_id, ()):
+        if changed_at > seen_from:  # the first change WeCom does not show yet: the chat before it
+            if before is None or before.dismissed:
+                raise SandboxError(40050, "chatid not found")
+            return before, states
+    chat = live_chat(state, chat_id)
+    return chat, state.ext.get(MEMBER_STATES, {}).get(chat.chat_id, {})  # a read: nothing is set up
+
+
+def chat_changing(sandbox: Sandbox, chat_id: str) -> None:
+    """Remember the chat as it is now, just before a change (call under state.lock): groupchat/get
+    keeps answering it until the change is ``get_lag_seconds`` old. Mutations outside the sandbox's
+    own simulations (a test editing the state directly) show at once."""
+    state = sandbox.state
+    lag = setting(state, SETTINGS, "get_lag_seconds")
+    history = sandbox.caches.setdefault(HISTORY, {})
+    current = time.time()
+    kept = [entry for entry in history.get(chat_id, ()) if entry[0] > current - lag]
+    if lag > 0:
+        chat = state.groups.get(chat_id)
+        states = dict(state.ext.get(MEMBER_STATES, {}).get(chat_id, {}))
+        kept.append((current, copy.deepcopy(chat) if chat is not None else None, states))
+    if kept:
+        history[chat_id] = kept
+    else:
+        history.pop(chat_id, None)
 
 
 def live_chat(state: SandboxState, chat_id: Any) -> GroupChat:
@@ -358,8 +401,19 @@ def _range_data(state: SandboxState, owners: list[str], days: list[int]) -> dict
 
 
 def _stat_owners(state: SandboxState, body: dict[str, Any]) -> list[str]:
+    """The owners asked for; without owner_filter, every owner, unless the app sees more people than
+    ``visible_range_limit`` (81017, as groupchat/list: wecom-api.md §9)."""
     owners = str_list_param(body.get("owner_filter") or {}, "userid_list", maximum=100)
-    return owners or sorted({c.owner for c in state.groups.values()})
+    if owners:
+        return owners
+    _visible_range_check(state)
+    return sorted({c.owner for c in state.groups.values()})
+
+
+def _visible_range_check(state: SandboxState) -> None:
+    visible = sum(1 for s in state.staff.values() if s.status == 1)
+    if visible > setting(state, SETTINGS, "visible_range_limit"):
+        raise SandboxError(81017, "visible range exceeds the limit, use owner_filter")
 
 
 @route("externalcontact/groupchat/statistic")
@@ -416,6 +470,7 @@ def _transfer(sandbox: Sandbox, req: SandboxRequest, *, resigned: bool) -> dict[
             failed.append({"chat_id": chat_id, "errcode": error[0], "errmsg": error[1]})
             continue
         groups.transfers_today[quota_key] = groups.transfers_today.get(quota_key, 0) + 1
+        chat_changing(sandbox, chat_id)
         _change_owner(state, state.groups[chat_id], staff.userid, current, inherited=resigned)
     return {"failed_chat_list": failed}
 
@@ -608,13 +663,14 @@ def simulate_group_join(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]
             if contact is None:
                 raise SandboxError(40096, "invalid external_userid")
         if way is not None:
-            chat, created = _join_way_room(state, way, external_userid or "", current)
+            chat, created = _join_way_room(sandbox, way, external_userid or "", current)
         if contact is not None and any(m.userid == contact.external_userid for m in chat.members):
             raise SandboxError(40058, "the customer is already a member")
         if len(chat.members) >= MAX_MEMBERS:
             raise SandboxError(86006, "the group is full")
         if contact is None:
             contact = _new_contact(state)  # only once the join is certain: no stray WeChat users
+        chat_changing(sandbox, chat.chat_id)
         chat.members.append(_customer_member(contact, current, scene=3))
         last, cur = bump_member_version(chat)
         states = member_states(state, chat.chat_id)
@@ -659,7 +715,7 @@ def _scanned_join_way(state: SandboxState, body: dict[str, Any]) -> dict[str, An
 
 
 def _join_way_room(
-    state: SandboxState, way: dict[str, Any], external_userid: str, current: int
+    sandbox: Sandbox, way: dict[str, Any], external_userid: str, current: int
 ) -> tuple[GroupChat, GroupChat | None]:
     """The group a scan of ``way`` lands in, and the group created for it (None if none was).
 
@@ -670,6 +726,7 @@ def _join_way_room(
     the first full group makes room); without it, 86006. A way whose groups were all dismissed has
     nobody to own a new group: 40050, as for a dismissed chat.
     """
+    state = sandbox.state
     chats = [state.groups.get(chat_id) for chat_id in way["chat_id_list"]]
     live = [c for c in chats if c is not None and not c.dismissed]
     for chat in live:
@@ -691,6 +748,7 @@ def _join_way_room(
     )
     chat.members.append(_staff_member(state, first.owner, current, scene=1, invitor=""))
     bump_member_version(chat)
+    chat_changing(sandbox, chat.chat_id)
     state.groups[chat.chat_id] = chat
     way["room_base_id"] += 1
     chat_ids = list(way["chat_id_list"])
@@ -713,12 +771,74 @@ def simulate_group_leave(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any
         member = next((m for m in chat.members if m.type == 2 and m.userid == external_userid), None)
         if member is None:
             raise SandboxError(40096, "the customer is not a member of this group")
+        chat_changing(sandbox, chat.chat_id)
         chat.members.remove(member)
         member_states(state, chat.chat_id).pop(member.userid, None)
         last, cur = bump_member_version(chat)
         fields = _member_change(chat.chat_id, "del_member", member.userid, last, cur, QuitScene=0)
     results = send_callbacks(sandbox, [fields])
     return {"chat_id": chat.chat_id, "member_version": cur, "callbacks": results}
+
+
+@control_route("simulate/group-remove")
+def simulate_group_remove(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """The owner removes members ``{chat_id, userids: [...]}`` at once: one ``del_member`` callback
+    with QuitScene 1 and every userid in MemChangeList (MemChangeCnt their number). The owner cannot
+    be removed (400)."""
+    state = sandbox.state
+    with state.lock:
+        chat = live_chat(state, req.json.get("chat_id"))
+        userids = req.json.get("userids")
+        if not isinstance(userids, list) or not userids or not all(isinstance(u, str) for u in userids):
+            raise ValueError("userids must be a non-empty list of member userids")
+        members = [m for m in chat.members if m.userid in set(userids)]
+        if len(members) != len(set(userids)) or chat.owner in userids:
+            raise ValueError("every userid must be a member of the group, and not its owner")
+        chat_changing(sandbox, chat.chat_id)
+        for member in members:
+            chat.members.remove(member)
+            member_states(state, chat.chat_id).pop(member.userid, None)
+        last, cur = bump_member_version(chat)
+        fields = _member_change(
+            chat.chat_id, "del_member", [m.userid for m in members], last, cur, QuitScene=1
+        )
+    results = send_callbacks(sandbox, [fields])
+    return {"chat_id": chat.chat_id, "member_version": cur, "callbacks": results}
+
+
+@control_route("simulate/group-edit")
+def simulate_group_edit(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """The owner edits the group in the WeCom app: ``{chat_id, name?, notice?, owner?}``. Each change
+    sends its own ``update`` callback (change_name, change_notice, change_owner), which carries no
+    value: the app reads the group, which shows it ``get_lag_seconds`` later. The new owner must be a
+    staff member of the group (400 otherwise); they leave the admin list."""
+    state = sandbox.state
+    body = req.json
+    with state.lock:
+        chat = live_chat(state, body.get("chat_id"))
+        changes = {key: body[key] for key in ("name", "notice", "owner") if body.get(key) is not None}
+        if not changes or not all(isinstance(v, str) for v in changes.values()):
+            raise ValueError("give name, notice or owner (strings)")
+        owner = changes.get("owner")
+        if owner is not None and not any(m.userid == owner and m.type == 1 for m in chat.members):
+            raise ValueError(f"{owner!r} is not a staff member of the group")
+        chat_changing(sandbox, chat.chat_id)
+        details = []
+        if "name" in changes and changes["name"] != chat.name:
+            chat.name = changes["name"]
+            details.append("change_name")
+        if "notice" in changes and changes["notice"] != chat.notice:
+            chat.notice = changes["notice"]
+            details.append("change_notice")
+        if owner is not None and owner != chat.owner:
+            chat.owner = owner
+            chat.admin_list = [userid for userid in chat.admin_list if userid != owner]
+            details.append("change_owner")
+    events = [
+        {"Event": "change_external_chat", "ChangeType": "update", "ChatId": chat.chat_id, "UpdateDetail": d}
+        for d in details
+    ]
+    return {"chat_id": chat.chat_id, "changed": details, "callbacks": send_callbacks(sandbox, events)}
 
 
 @control_route("simulate/group-create")
@@ -745,6 +865,7 @@ def simulate_group_create(sandbox: Sandbox, req: SandboxRequest) -> dict[str, An
             member.invitor = owner.userid
             chat.members.append(member)
         bump_member_version(chat)
+        chat_changing(sandbox, chat.chat_id)
         state.groups[chat.chat_id] = chat
     fields = {"Event": "change_external_chat", "ChangeType": "create", "ChatId": chat.chat_id}
     return {"chat_id": chat.chat_id, "callbacks": send_callbacks(sandbox, [fields])}
@@ -756,6 +877,7 @@ def simulate_group_dismiss(sandbox: Sandbox, req: SandboxRequest) -> dict[str, A
     state = sandbox.state
     with state.lock:
         chat = live_chat(state, req.json.get("chat_id"))
+        chat_changing(sandbox, chat.chat_id)
         chat.dismissed = True
         book(state).dismissed_at[chat.chat_id] = now()
     fields = {"Event": "change_external_chat", "ChangeType": "dismiss", "ChatId": chat.chat_id}
@@ -763,16 +885,17 @@ def simulate_group_dismiss(sandbox: Sandbox, req: SandboxRequest) -> dict[str, A
 
 
 def _member_change(
-    chat_id: str, detail: str, userid: str, last: str, cur: str, **scene: int
+    chat_id: str, detail: str, userids: str | list[str], last: str, cur: str, **scene: int
 ) -> dict[str, Any]:
+    userids = [userids] if isinstance(userids, str) else userids
     return {
         "Event": "change_external_chat",
         "ChangeType": "update",
         "ChatId": chat_id,
         "UpdateDetail": detail,
         **scene,
-        "MemChangeCnt": 1,
-        "MemChangeList": [userid],
+        "MemChangeCnt": len(userids),
+        "MemChangeList": userids,
         "LastMemVer": last,
         "CurMemVer": cur,
     }

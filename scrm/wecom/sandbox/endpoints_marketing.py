@@ -53,7 +53,11 @@ TEXT_MAX_BYTES = 4000
 MOMENT_TEXT_MAX = 2000
 MOMENT_JOB_TTL = DAY  # a jobid answers for 24 hours
 MEDIA_MAX_BYTES = 10 * 1024 * 1024
-REMIND_MAX = 3  # reminders per mass message, at most one per 24 hours
+MEDIA_TTL = 3 * 24 * 3600  # seconds an uploaded media_id stays usable
+REMIND_MAX = 3  # reminders per mass message within any 24 hours (DOC 93338)
+# add_msg_template attachments (wecom-api.md §7): a link's desc and a mini program's title, in UTF-8 bytes.
+LINK_DESC_MAX_BYTES = 512
+MINIPROGRAM_TITLE_MAX_BYTES = 64
 
 
 @dataclass
@@ -187,6 +191,21 @@ def _moment_attachments(value: Any) -> list[dict[str, Any]]:
 # --- 7. mass messages ------------------------------------------------------------------------
 
 
+def _check_attachment_lengths(attachments: list[dict[str, Any]]) -> None:
+    """A link's ``desc`` ≤ 512 bytes and a mini program's ``title`` ≤ 64 bytes (wecom-api.md §7); 45002
+    (content too long) as for the text."""
+    for attachment in attachments:
+        item = attachment[attachment["msgtype"]]
+        if (
+            attachment["msgtype"] == "link"
+            and len(str(item.get("desc") or "").encode()) > LINK_DESC_MAX_BYTES
+        ):
+            raise SandboxError(45002, f"link.desc is longer than {LINK_DESC_MAX_BYTES} bytes")
+        title = str(item.get("title") or "").encode()
+        if attachment["msgtype"] == "miniprogram" and len(title) > MINIPROGRAM_TITLE_MAX_BYTES:
+            raise SandboxError(45002, f"miniprogram.title is longer than {MINIPROGRAM_TITLE_MAX_BYTES} bytes")
+
+
 @route("externalcontact/add_msg_template")
 def add_msg_template(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     body = req.json
@@ -198,6 +217,7 @@ def add_msg_template(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
         raise SandboxError(45002, f"text.content is longer than {TEXT_MAX_BYTES} bytes")
     attachments = body.get("attachments") or []
     check_attachments(attachments)
+    _check_attachment_lengths(attachments)
     if not content and not attachments:
         raise SandboxError(44004, "text and attachments are both empty")
     state = sandbox.state
@@ -380,15 +400,13 @@ def get_groupmsg_send_result(sandbox: Sandbox, req: SandboxRequest) -> dict[str,
 
 @route("externalcontact/remind_groupmsg_send")
 def remind_groupmsg_send(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
-    """Reminds the senders who have not sent yet: three times per message, once per 24 hours."""
+    """Reminds the senders who have not sent yet: at most three times per message in any 24 hours."""
     message = _message(sandbox.state, req.json, dispatched=False)
     current = now()
     if message.cancelled:
         raise SandboxError(41047, "the mass message was cancelled")
-    if len(message.reminded_at) >= REMIND_MAX or (
-        message.reminded_at and current - message.reminded_at[-1] < DAY
-    ):
-        raise SandboxError(45009, "a mass message can be reminded 3 times, once per 24 hours")
+    if sum(1 for at in message.reminded_at if current - at < DAY) >= REMIND_MAX:
+        raise SandboxError(45009, "a mass message can be reminded at most 3 times in 24 hours")
     message.reminded_at.append(current)
     return {}
 
@@ -530,6 +548,7 @@ def _moment_spec(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
             media is None
             or media.attachment_type != 1
             or media.type != ("video" if kind == "video" else "image")
+            or now() - media.created_at > MEDIA_TTL  # a media_id lives 3 days (wecom-api.md §9a)
         ):
             raise SandboxError(40007, f"invalid media_id for the {kind} attachment")
         if kind == "image":

@@ -1,9 +1,14 @@
-"""Injected faults per WeCom API: error probabilities, added latency and a concurrency limit.
+"""Injected faults per WeCom API: error probabilities, added latency and a concurrency limit, and
+WeCom's published frequency limits, always in force.
 
 The gateway must survive what WeCom really does under load: -1 (system busy), 45009 (frequency limit),
 45033 (too many concurrent calls to one API), slow answers. A ``FaultPlan`` holds one ``ApiFaults`` per
 API path (relative to ``cgi-bin/``) plus ``"*"`` for every API; its rolls come from a seeded
 ``random.Random`` so a single-threaded test sees the same faults on every run. See docs/sandbox.md.
+
+Frequency limits (wecom-api.md §12): per corp and API, 10,000 calls a minute and 150,000 an hour; a
+call past one is answered 45009, and so is every call of that API until the window ends (WeCom's
+block lasts as long as its window). Windows are clock minutes and hours; ``rate_limits`` changes them.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ ALL_APIS = "*"
 # WeCom does not publish its per-API concurrency limit; 45033 is reported on remark and mark_tag.
 DEFAULT_CONCURRENCY: dict[str, int] = {"externalcontact/mark_tag": 10, "externalcontact/remark": 10}
 _API_KEYS = frozenset({"errors", "latency_ms", "concurrency"})
+# WeCom's published limits per corp and API (DOC 90454): calls per window, by window length in seconds.
+DEFAULT_RATE_LIMITS: dict[str, int] = {"per_minute": 10_000, "per_hour": 150_000}
+_WINDOWS = {"per_minute": 60, "per_hour": 3600}
 
 
 @dataclass
@@ -42,11 +50,39 @@ class FaultPlan:
         self._rng = random.Random(seed)  # noqa: S311 -- reproducible fault rolls, not secrets
         self._in_flight: Counter[str] = Counter()
         self.apis: dict[str, ApiFaults] = {}
+        self.rate_limits: dict[str, int | None] = {}
+        # (api, window name, window number) -> calls admitted in it; only the current windows are kept.
+        self._calls: Counter[tuple[str, str, int]] = Counter()
         self.reset()
 
     def reset(self) -> None:
         with self._lock:
             self.apis = {path: ApiFaults(concurrency=n) for path, n in DEFAULT_CONCURRENCY.items()}
+            self.rate_limits = dict(DEFAULT_RATE_LIMITS)
+            self._calls.clear()
+
+    def set_rate_limits(self, limits: dict[str, int | None]) -> None:
+        """Merge ``parse_rate_limits``' result; a window set to None is not limited."""
+        with self._lock:
+            self.rate_limits.update(limits)
+
+    def admit(self, path: str, now: float) -> bool:
+        """Count a call of ``path`` against WeCom's frequency limits; False: answer 45009 (the call
+        past a limit, and every call after it until that window ends)."""
+        with self._lock:
+            windows = {name: int(now // _WINDOWS[name]) for name in _WINDOWS}
+            if len(self._calls) > 10_000:  # forget windows that are over
+                current = {(name, number) for name, number in windows.items()}
+                for key in [k for k in self._calls if (k[1], k[2]) not in current]:
+                    del self._calls[key]
+            keys = [(path, name, number) for name, number in windows.items()]
+            for key in keys:
+                limit = self.rate_limits.get(key[1])
+                if limit is not None and self._calls[key] >= limit:
+                    return False
+            for key in keys:
+                self._calls[key] += 1
+            return True
 
     def reseed(self, seed: int) -> None:
         with self._lock:
@@ -107,6 +143,16 @@ class FaultPlan:
                 return code
             r -= probability
         return None
+
+
+def parse_rate_limits(limits: Any) -> dict[str, int | None]:
+    """Validate ``{per_minute?, per_hour?}`` (positive integers, or null for no limit) whole."""
+    if not isinstance(limits, dict) or set(limits) - set(_WINDOWS):
+        raise ValueError(f"rate_limits must be an object with keys among {sorted(_WINDOWS)}")
+    for name, value in limits.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"rate_limits.{name} must be a positive integer or null")
+    return dict(limits)
 
 
 def parse_apis(apis: Any) -> dict[str, dict[str, Any] | None]:

@@ -34,7 +34,7 @@ import xmltodict
 from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 
 from . import generator, registry
-from .faults import FaultPlan, parse_apis
+from .faults import FaultPlan, parse_apis, parse_rate_limits
 from .registry import RawResponse, SandboxError, SandboxNotFoundError, SandboxRequest
 from .state import SandboxState
 
@@ -235,7 +235,9 @@ class Sandbox:
 
     # -- faults -------------------------------------------------------------------------------------
 
-    _FAULT_KEYS = frozenset({"apis", "reset", "seed", "expire_tokens_now", "token_ttl", "welcome_code_ttl"})
+    _FAULT_KEYS = frozenset(
+        {"apis", "reset", "seed", "expire_tokens_now", "token_ttl", "welcome_code_ttl", "rate_limits"}
+    )
 
     def set_faults(self, spec: dict[str, Any]) -> dict[str, Any]:
         """Apply a fault spec (docs/sandbox.md); validated whole before anything changes."""
@@ -247,6 +249,7 @@ class Sandbox:
                 f"unknown fault spec keys {sorted(unknown)}; allowed: {sorted(self._FAULT_KEYS)}"
             )
         apis = parse_apis(spec.get("apis", {}))
+        rate_limits = parse_rate_limits(spec.get("rate_limits", {}))
         for key in ("token_ttl", "welcome_code_ttl"):
             value = spec.get(key)
             if value is not None and (
@@ -261,6 +264,7 @@ class Sandbox:
         if seed is not None:
             self.faults.reseed(seed)
         self.faults.apply(apis)
+        self.faults.set_rate_limits(rate_limits)
         if spec.get("token_ttl") is not None:
             self.token_ttl = spec["token_ttl"]
         if spec.get("welcome_code_ttl") is not None:
@@ -272,6 +276,7 @@ class Sandbox:
     def describe_faults(self) -> dict[str, Any]:
         return {
             "apis": self.faults.describe(),
+            "rate_limits": dict(self.faults.rate_limits),
             "token_ttl": self.token_ttl,
             "welcome_code_ttl": self.welcome_code_ttl,
         }
@@ -456,6 +461,8 @@ class Sandbox:
             payload = _parse_json(body, content_type)
         except SandboxError as e:
             return 200, wecom_error(e.errcode, e.errmsg, ip)
+        if not self.faults.admit(api_path, time.time()):
+            return 200, wecom_error(45009, None, ip)
         faults = self.faults.effective(api_path)
         if not self.faults.enter(api_path, faults.concurrency):
             return 200, wecom_error(45033, None, ip)
