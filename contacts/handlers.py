@@ -178,7 +178,14 @@ def on_transfer_failed(*, tenant: Tenant, event) -> None:
 
 @wecom_handler("change_external_tag")
 def on_tag_changed(*, tenant: Tenant, event) -> None:
-    """A tag or group was created, renamed, reordered, deleted or shuffled in the admin console."""
+    """A tag or group was created, renamed, reordered, deleted or shuffled in the admin console.
+
+    Deleting a group is one event for the group and every tag in it (``tag_change_apply``)."""
     payload = event.payload
     tag_type = "tag" if payload.get("TagType") == "tag" else "tag_group"
-    tag_change_apply(api=api_for(tenant), tag_type=tag_type, wecom_id=payload.get("Id") or "")
+    tag_change_apply(
+        api=api_for(tenant),
+        change_type=event.change_type,
+        tag_type=tag_type,
+        wecom_id=payload.get("Id") or "",
+    )

@@ -5,13 +5,14 @@ write only what changed, with bulk upserts (``INSERT … ON CONFLICT … DO UPDA
 SQLite alike). So a full sync over an unchanged book writes no contact, follow, tag or staff row.
 
 The full sync (``sync_run_execute``) runs in phases: tags (``get_corp_tag_list``), departments and
-staff (``department/list``, ``user/list`` of each root with ``fetch_child``, ``get_follow_user_list``),
-then customers through ``batch/get_by_user`` — 100 staff per call, cursor pages of 100 follows —
-fetched ahead in a thread and written in batches of pages (about 2,000 follows), each batch in one
-transaction with the run's counters, heartbeat and checkpoint (the cursor after its last page). A
-worker that dies mid-run resumes from the checkpoint (the batch it was on was rolled back whole and
-is written again), and the follows the run found unchanged are kept in ``SyncRunSeen`` so a resumed
-run still knows which follows WeCom no longer has (those it wrote carry its time in ``updated_at``).
+staff (``department/list``, ``user/list`` of each department, ``get_follow_user_list``, ``user/get`` of
+the members that walk missed: see ``staff_sync``), then customers through ``batch/get_by_user`` —
+100 staff per call, cursor pages of 100 follows — fetched ahead in a thread and written in batches of
+pages (about 2,000 follows), each batch in one transaction with the run's counters, heartbeat and
+checkpoint (the cursor after its last page). A worker that dies mid-run resumes from the checkpoint
+(the batch it was on was rolled back whole and is written again), and the follows the run found
+unchanged are kept in ``SyncRunSeen`` so a resumed run still knows which follows WeCom no longer has
+(those it wrote carry its time in ``updated_at``).
 
 Counts (created, updated, unchanged, closed) are of follows, the unit WeCom returns: a follow is
 "updated" when it or its customer changed. A follow that a complete walk of its staff member did
@@ -42,6 +43,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
+from scrm.tenancy.actors import SYSTEM, Actor
 from scrm.tenancy.context import require_current_tenant
 from scrm.tenancy.models import Tenant
 from scrm.wecom.api import WeComAPI, api_for
@@ -53,6 +55,7 @@ from .models import (
     STALE_AFTER,
     Contact,
     Department,
+    DirectoryStatus,
     EventType,
     Follow,
     FollowStatus,
@@ -63,9 +66,11 @@ from .models import (
     SyncRunSeen,
     Tag,
     TagGroup,
+    WeComMemberStatus,
     claimable_q,
 )
 from .services.events import EventRow, event_build, events_record, events_record_rows
+from .services.tags import tags_mark_deleted
 
 logger = logging.getLogger(__name__)
 
@@ -506,7 +511,10 @@ def staff_ids_ensure(userids: Iterable[str]) -> dict[str, int]:
     missing = userids - set(ids)
     if missing:
         Staff.objects.bulk_create(
-            [Staff(userid=userid, has_contact_permission=True) for userid in sorted(missing)],
+            [
+                Staff(userid=userid, has_contact_permission=True, directory_status=DirectoryStatus.NOT_READ)
+                for userid in sorted(missing)
+            ],
             ignore_conflicts=True,
         )
         ids = dict(Staff.objects.filter(userid__in=userids).values_list("userid", "id"))
@@ -537,7 +545,7 @@ TAG_FIELDS = ("wecom_id", "group_id", "name", "order", "deleted", "wecom_created
 
 def tag_groups_upsert(groups: list[dict[str, Any]]) -> None:
     """Write the live groups and tags ``get_corp_tag_list`` returned (those it flags ``deleted`` are
-    left to ``tags_mark_deleted``, which also takes them off the customers)."""
+    left to ``services.tags.tags_mark_deleted``, which also takes them off the customers)."""
     groups = [
         {**g, "tag": [t for t in g.get("tag") or () if not t.get("deleted")]}
         for g in groups
@@ -597,145 +605,177 @@ def tag_groups_upsert(groups: list[dict[str, Any]]) -> None:
         contacts_refresh(Follow.objects.filter(carrying).values_list("contact_id", flat=True).distinct())
 
 
-def tags_mark_deleted(tags: Q, groups: Q | None = None) -> int:
-    """Flag the live tags (and groups) matching these filters deleted — never delete them: history
-    and events refer to them. WeCom removes a deleted tag from its customers, so the follows here
-    drop it too and the affected contacts' facets are refreshed. Returns how many tags were flagged."""
-    if groups is not None:
-        gone_groups = list(TagGroup.objects.filter(groups, deleted=False).values_list("id", flat=True))
-        if gone_groups:
-            TagGroup.objects.filter(id__in=gone_groups).update(deleted=True, updated_at=timezone.now())
-    gone = list(Tag.objects.filter(tags, deleted=False).values_list("id", "wecom_id"))
-    if not gone:
-        return 0
-    Tag.objects.filter(id__in=[pk for pk, _ in gone]).update(deleted=True, updated_at=timezone.now())
-    facet_keys = [f"t:{pk}" for pk, _ in gone]
-    wecom_ids = {wecom_id for _, wecom_id in gone}
-    contact_ids = list(Contact.objects.filter(facets__has_any_keys=facet_keys).values_list("id", flat=True))
-    follows = [
-        follow
-        for follow in Follow.objects.filter(contact_id__in=contact_ids).only("id", "tag_ids")
-        if wecom_ids.intersection(follow.tag_ids)
-    ]
-    for follow in follows:
-        follow.tag_ids = [t for t in follow.tag_ids if t not in wecom_ids]
-    Follow.objects.bulk_update(follows, ["tag_ids"], batch_size=1000)
-    contacts_refresh(contact_ids)
-    return len(gone)
+def _live(groups: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """The group ids and tag ids ``get_corp_tag_list`` answered as live (asked by id, WeCom answers
+    deleted ones too, flagged)."""
+    live_groups = [g for g in groups if not g.get("deleted")]
+    tag_ids = [t["id"] for g in live_groups for t in g.get("tag") or () if not t.get("deleted")]
+    return [g["group_id"] for g in live_groups], tag_ids
 
 
 def tags_sync(api: WeComAPI) -> int:
     """All corp tags; local ones WeCom no longer lists are flagged deleted. Returns live tags."""
     groups = api.get_corp_tag_list().get("tag_group") or []
+    group_ids, tag_ids = _live(groups)
     with transaction.atomic():
         tag_groups_upsert(groups)
-        group_ids = [g["group_id"] for g in groups]
-        tag_ids = [t["id"] for g in groups for t in g.get("tag") or ()]
         tags_mark_deleted(~Q(wecom_id__in=tag_ids), ~Q(wecom_id__in=group_ids))
     return len(tag_ids)
 
 
-def tag_change_apply(*, api: WeComAPI, tag_type: str, wecom_id: str) -> None:
-    """Re-read one tag or group (or, without an id, all tags) from WeCom and mirror it."""
+def tag_change_apply(*, api: WeComAPI, change_type: str, tag_type: str, wecom_id: str) -> None:
+    """Mirror a ``change_external_tag`` event: re-read the tag or group (or, without an id, all tags).
+
+    A deletion is applied as the event says, without a re-read: the group goes with every tag in it
+    and WeCom sends no event per tag (wecom-api.md §11), ids are never reused so the event is final,
+    and a re-read made at once may still answer the group, or answer it flagged ``deleted``.
+    """
     if not wecom_id:
         tags_sync(api)
+        return
+    if change_type == "delete":
+        if tag_type == "tag":
+            tags_mark_deleted(Q(wecom_id=wecom_id))
+        else:
+            tags_mark_deleted(Q(group__wecom_id=wecom_id), Q(wecom_id=wecom_id))
         return
     if tag_type == "tag":
         groups = api.get_corp_tag_list(tag_id=[wecom_id]).get("tag_group") or []
         tag_groups_upsert(groups)
-        listed = {t["id"] for g in groups for t in g.get("tag") or () if not t.get("deleted")}
-        if wecom_id not in listed:
+        if wecom_id not in _live(groups)[1]:
             tags_mark_deleted(Q(wecom_id=wecom_id))
         return
     groups = api.get_corp_tag_list(group_id=[wecom_id]).get("tag_group") or []
     tag_groups_upsert(groups)
-    listed = [t["id"] for g in groups for t in g.get("tag") or ()]
-    if groups:
-        tags_mark_deleted(Q(group__wecom_id=wecom_id) & ~Q(wecom_id__in=listed))
+    group_ids, tag_ids = _live(groups)
+    if wecom_id in group_ids:
+        tags_mark_deleted(Q(group__wecom_id=wecom_id) & ~Q(wecom_id__in=tag_ids))
     else:
         tags_mark_deleted(Q(group__wecom_id=wecom_id), Q(wecom_id=wecom_id))
 
 
-def staff_sync(api: WeComAPI) -> int:
-    """Departments and members. Members gone from the contact book stay, inactive, with ``resigned_at``:
-    their customers' history and inheritance need them. Returns the members with contact permission."""
-    departments = api.department_list().get("department") or []
-    known = {d["id"] for d in departments}
-    roots = [d["id"] for d in departments if d.get("parentid") not in known]
+# --- the staff directory (wecom-api.md §2a) ----------------------------------------------------
+
+# department/list refused (forbidden to this app, or no privilege): department/simplelist, the list
+# that keeps working as WeCom tightens what apps may read, gives the ids and parents (no names).
+DEPARTMENT_LIST_REFUSED = (48002, 60011)
+# user/get of a member the app may not read: outside its visible range (60011), or a userid WeCom
+# does not show this app at all (60111, which is also what a member who left the corp gets).
+NO_PRIVILEGE, UNKNOWN_USERID = 60011, 60111
+STAFF_FIELDS = (
+    "userid",
+    "name",
+    "avatar",
+    "position",
+    "department_ids",
+    "leader_department_ids",
+    "is_active",
+    "wecom_status",
+    "directory_status",
+    "has_contact_permission",
+    "resigned_at",
+)
+
+
+def departments_read(api: WeComAPI) -> list[dict]:
+    """Every department the app can see, parents before children; ``name`` is None when WeCom would
+    only give the ids (then the names read before are kept)."""
+    try:
+        return api.department_list().get("department") or []
+    except WeComError as exc:
+        if exc.errcode not in DEPARTMENT_LIST_REFUSED:
+            raise
+    return [{**d, "name": None} for d in api.department_simplelist().get("department_id") or []]
+
+
+def directory_walk(api: WeComAPI, departments: list[dict]) -> dict[str, dict]:
+    """userid → member, for the members of every department given: one ``user/list`` each, since a
+    call lists that department's own members only (the documentation has no ``fetch_child`` any more).
+    A member of several departments is listed by each of them and kept once."""
     members: dict[str, dict] = {}
-    for root in roots:
-        for member in api.user_list(root, fetch_child=True).get("userlist") or []:
-            members[member["userid"]] = member
+    for department in departments:
+        for member in api.user_list(department["id"]).get("userlist") or []:
+            members.setdefault(member["userid"], member)
+    return members
+
+
+def _member_row(member: dict, *, contact_permission: bool, resigned_at: dt.datetime | None) -> dict[str, Any]:
+    departments_of = [int(d) for d in member.get("department") or ()]
+    leads = member.get("is_leader_in_dept") or ()
+    status = int(member.get("status") or WeComMemberStatus.ACTIVE)
+    return {
+        "userid": member["userid"],
+        "name": _text(member, "name", 64),
+        "avatar": _text(member, "avatar", 500),
+        "position": _text(member, "position", 128),
+        "department_ids": departments_of,
+        "leader_department_ids": [d for d, lead in zip(departments_of, leads, strict=False) if lead],
+        "is_active": status != WeComMemberStatus.LEFT,
+        "wecom_status": status if status in WeComMemberStatus.values else WeComMemberStatus.UNKNOWN,
+        "directory_status": DirectoryStatus.LISTED,
+        "has_contact_permission": contact_permission,
+        "resigned_at": resigned_at if status == WeComMemberStatus.LEFT else None,
+    }
+
+
+def staff_sync(api: WeComAPI) -> int:
+    """Departments and members, read as the current documentation says: the department tree, then each
+    department's own members, then ``user/get`` for the members that walk did not find but that
+    matter — those with customer-contact permission (they may sit in departments outside the app's
+    visible range) and those read before (moved out of the range, or left the corp). WeCom calls: two,
+    plus one per department, plus one per such member.
+
+    A member the app may not read is kept with the state ``outside_visible_range`` and what was read
+    of it before, never as a nameless row. Members gone from the contact book stay, inactive, with
+    ``resigned_at``: their customers' history and inheritance need them. Only rows that differ from
+    what is stored are written. Returns the members with customer-contact permission.
+    """
+    departments = departments_read(api)
+    members = directory_walk(api, departments)
     follow_users = set(api.get_follow_user_list().get("follow_user") or [])
+    stored = {row["userid"]: row for row in Staff.objects.values(*STAFF_FIELDS)}
+    unread = sorted(
+        (follow_users | {userid for userid, row in stored.items() if row["resigned_at"] is None})
+        - set(members)
+    )
+    refused: dict[str, int] = {}
+    for userid in unread:
+        try:
+            members[userid] = api.user_get(userid)
+        except WeComError as exc:
+            if exc.errcode not in (NO_PRIVILEGE, UNKNOWN_USERID):
+                raise
+            refused[userid] = exc.errcode
     now = timezone.now()
+    rows = [
+        _member_row(
+            member,
+            contact_permission=userid in follow_users,
+            resigned_at=(stored.get(userid) or {}).get("resigned_at") or now,
+        )
+        for userid, member in members.items()
+    ]
+    for userid, row in stored.items():
+        if userid in members:
+            continue
+        # In the customer-contact range, or refused as outside the visible range: still in the corp.
+        in_corp = userid in follow_users or refused.get(userid) == NO_PRIVILEGE
+        if in_corp:
+            row = {**row, "directory_status": DirectoryStatus.OUTSIDE_VISIBLE_RANGE, "resigned_at": None}
+            row.update(is_active=True, wecom_status=WeComMemberStatus.UNKNOWN)
+        else:
+            row = {**row, "is_active": False, "resigned_at": row["resigned_at"] or now}
+        rows.append({**row, "has_contact_permission": userid in follow_users})
+    for userid in sorted(follow_users - set(members) - set(stored)):
+        rows.append(
+            {
+                **_bare_staff(userid),
+                "directory_status": DirectoryStatus.OUTSIDE_VISIBLE_RANGE,
+                "has_contact_permission": True,
+            }
+        )
     with transaction.atomic():
-        stored_departments = {
-            row["wecom_id"]: row
-            for row in Department.objects.values("wecom_id", "name", "parent_wecom_id", "order")
-        }
-        _upsert(
-            Department,
-            [
-                {
-                    "wecom_id": d["id"],
-                    "name": _text(d, "name", 64),
-                    "parent_wecom_id": int(d.get("parentid") or 0),
-                    "order": int(d.get("order") or 0),
-                }
-                for d in departments
-            ],
-            key="wecom_id",
-            stored=stored_departments,
-        )
-        # A department WeCom no longer has is gone: nothing refers to its row (staff keep WeCom ids).
-        gone = set(stored_departments) - known
-        if gone:
-            Department.objects.filter(wecom_id__in=gone).delete()
-        fields = (
-            "userid",
-            "name",
-            "avatar",
-            "position",
-            "department_ids",
-            "leader_department_ids",
-            "is_active",
-            "has_contact_permission",
-            "resigned_at",
-        )
-        stored = {row["userid"]: row for row in Staff.objects.values(*fields)}
-        rows = []
-        for userid in sorted(set(members) | follow_users):
-            member = members.get(userid)
-            if member is None:  # in the customer-contact range but outside the app's visible range
-                row = {**(stored.get(userid) or _bare_staff(userid))}
-                row.update(is_active=True, has_contact_permission=True, resigned_at=None)
-            else:
-                departments_of = [int(d) for d in member.get("department") or ()]
-                leads = member.get("is_leader_in_dept") or ()
-                row = {
-                    "userid": userid,
-                    "name": _text(member, "name", 64),
-                    "avatar": _text(member, "avatar", 500),
-                    "position": _text(member, "position", 128),
-                    "department_ids": departments_of,
-                    "leader_department_ids": [
-                        d for d, lead in zip(departments_of, leads, strict=False) if lead
-                    ],
-                    "is_active": int(member.get("status") or 1) != 5,
-                    "has_contact_permission": userid in follow_users,
-                    "resigned_at": None,
-                }
-            rows.append(row)
-        for userid, row in stored.items():
-            if userid not in members and userid not in follow_users:
-                rows.append(
-                    {
-                        **row,
-                        "is_active": False,
-                        "has_contact_permission": False,
-                        "resigned_at": row["resigned_at"] or now,
-                    }
-                )
+        _departments_write(departments)
         moved = [
             row["userid"]
             for row in rows
@@ -751,6 +791,32 @@ def staff_sync(api: WeComAPI) -> int:
     return len(follow_users)
 
 
+def _departments_write(departments: list[dict]) -> None:
+    """Upsert the departments read; a department WeCom no longer lists is gone (nothing refers to its
+    row: staff keep WeCom ids)."""
+    columns = ("wecom_id", "name", "parent_wecom_id", "order")
+    stored = {row["wecom_id"]: row for row in Department.objects.values(*columns)}
+    _upsert(
+        Department,
+        [
+            {
+                "wecom_id": d["id"],
+                "name": _text(d, "name", 64)
+                if d.get("name") is not None
+                else stored.get(d["id"], {}).get("name", ""),
+                "parent_wecom_id": int(d.get("parentid") or 0),
+                "order": int(d.get("order") or 0),
+            }
+            for d in departments
+        ],
+        key="wecom_id",
+        stored=stored,
+    )
+    gone = set(stored) - {d["id"] for d in departments}
+    if gone:
+        Department.objects.filter(wecom_id__in=gone).delete()
+
+
 def _bare_staff(userid: str) -> dict[str, Any]:
     return {
         "userid": userid,
@@ -760,6 +826,8 @@ def _bare_staff(userid: str) -> dict[str, Any]:
         "department_ids": [],
         "leader_department_ids": [],
         "is_active": True,
+        "wecom_status": WeComMemberStatus.UNKNOWN,
+        "directory_status": DirectoryStatus.NOT_READ,
         "has_contact_permission": True,
         "resigned_at": None,
     }
@@ -830,7 +898,12 @@ def sync_kind_register(kind: str, task: Any) -> None:
 
 
 def sync_run_start(
-    *, tenant: Tenant, trigger: str, user=None, enqueue: bool = True, kind: str = SyncKind.CONTACTS
+    *,
+    tenant: Tenant,
+    trigger: str,
+    actor: Actor = SYSTEM,
+    enqueue: bool = True,
+    kind: str = SyncKind.CONTACTS,
 ) -> SyncRun:
     """A new queued run of ``kind`` (enqueued on commit), or the tenant's active run of that kind."""
     active = SyncRun.objects.filter(kind=kind, status__in=ACTIVE_RUN_STATUSES).first()
@@ -841,7 +914,7 @@ def sync_run_start(
             run = SyncRun.objects.create(
                 kind=kind,
                 trigger=trigger,
-                created_by=user if getattr(user, "is_authenticated", False) else None,
+                **actor.as_fields("created_by"),
             )
     except IntegrityError:
         # Another request started one between our read and our insert (the one-active constraint).

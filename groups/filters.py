@@ -16,7 +16,8 @@ from rest_framework import exceptions
 from rest_framework.filters import OrderingFilter
 
 from contacts.filters import IntegerFilter, raise_invalid
-from contacts.models import Staff
+from contacts.models import Department, Staff
+from contacts.selectors import department_subtree, staff_ids_in_departments
 from scrm.api.dates import day_start
 
 from .models import Group, GroupStatus, GroupTag, GroupTagging
@@ -59,6 +60,10 @@ class GroupFilter(django_filters.FilterSet):
     members_max = IntegerFilter(
         field_name="member_count", lookup_expr="lte", help_text="At most this many members."
     )
+    department = IntegerFilter(
+        method="filter_department",
+        help_text="Owned by a member of this WeCom department or of a department under it.",
+    )
 
     class Meta:
         model = Group
@@ -71,6 +76,12 @@ class GroupFilter(django_filters.FilterSet):
         # EXISTS, not a join: a group with two of the tags must come once.
         tagged = GroupTagging.objects.filter(group=OuterRef("pk"), tag__in=value)
         return queryset.filter(Exists(tagged))
+
+    def filter_department(self, queryset, name, value):
+        # Members sit in leaf departments: a parent such as 销售中心 means its whole branch.
+        if not Department.objects.filter(wecom_id=value).exists():
+            raise_invalid(name, f"Unknown department {value}.")
+        return queryset.filter(owner_id__in=staff_ids_in_departments(department_subtree(value)))
 
     def filter_q(self, queryset, name, value):
         value = value.strip()

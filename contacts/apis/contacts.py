@@ -27,7 +27,8 @@ from rest_framework.routers import SimpleRouter
 from groups.selectors import contact_groups
 from scrm.api.permissions import IsTenantMember
 from scrm.api.principal import get_principal
-from scrm.api.viewsets import TenantAPIView, TenantViewMixin
+from scrm.api.viewsets import ID_PATTERN, TenantAPIView, TenantViewMixin
+from scrm.tenancy.actors import Actor
 from scrm.tenancy.models import Role
 
 from ..filters import ContactFilter, LostFilter, StaffFilter
@@ -38,10 +39,10 @@ from ..selectors import (
     contact_notes,
     contact_rows_resolve,
     contact_timeline,
-    contacts_matching,
     contacts_visible,
     department_tree,
     follows_lost,
+    segments_deleted_tags,
     staff_with_counts,
 )
 from ..serializers import (
@@ -176,7 +177,7 @@ class StaffViewSet(TenantViewMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = StaffFilter
     ordering_fields = ["name", "id", "customer_count"]
     ordering = ["name", "id"]
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         return staff_with_counts()
@@ -205,7 +206,7 @@ class StageViewSet(TenantViewMixin, viewsets.ModelViewSet):
     permission_classes = [IsAdminForWrites]
     filter_backends = []
     pagination_class = None
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = ID_PATTERN
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def perform_create(self, serializer):
@@ -226,7 +227,7 @@ class ContactViewSet(TenantViewMixin, viewsets.GenericViewSet):
     queryset = Contact.objects
     serializer_class = ContactRowSerializer
     filterset_class = ContactFilter
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = ID_PATTERN
 
     @property
     def filter_backends(self):
@@ -272,7 +273,7 @@ class ContactViewSet(TenantViewMixin, viewsets.GenericViewSet):
         serializer = StageChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         contact = stages.contact_stage_set(
-            contact=contact, stage=serializer.validated_data["stage"], actor=request.user
+            contact=contact, stage=serializer.validated_data["stage"], actor=Actor.of(self.principal)
         )
         return Response(self._row(contact.pk))
 
@@ -304,7 +305,7 @@ class ContactViewSet(TenantViewMixin, viewsets.GenericViewSet):
         serializer = NoteInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         note = notes.note_create(
-            contact=contact, content=serializer.validated_data["content"], author=self.principal.user
+            contact=contact, content=serializer.validated_data["content"], actor=Actor.of(self.principal)
         )
         return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)
 
@@ -316,7 +317,7 @@ class IsNoteAuthorOrAdmin(BasePermission):
         principal = get_principal(request)
         if principal.is_admin:
             return True
-        return principal.api_key is None and obj.author_id == request.user.pk
+        return Actor.of(principal).is_creator_of(obj, "author")
 
 
 @extend_schema(tags=["contacts"])
@@ -329,10 +330,12 @@ class NoteViewSet(
     serializer_class = NoteSerializer
     permission_classes = [IsTenantMember, IsNoteAuthorOrAdmin]
     http_method_names = ["patch", "delete", "options"]
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
-        return Note.objects.filter(contact__in=contacts_visible(self.principal)).select_related("author")
+        return Note.objects.filter(contact__in=contacts_visible(self.principal)).select_related(
+            "author", "author_api_key"
+        )
 
     @extend_schema(summary="Edit a note", request=NoteInputSerializer, responses=NoteSerializer)
     def partial_update(self, request, pk=None):
@@ -400,10 +403,10 @@ class SegmentViewSet(TenantViewMixin, viewsets.ModelViewSet):
     """Saved contact filters. ``count`` is live, within the caller's data scope, on single segments only:
     a list would run one count per segment."""
 
-    queryset = Segment.objects.all()
+    queryset = Segment.objects.select_related("created_by", "created_by_api_key")
     serializer_class = SegmentSerializer
     permission_classes = [IsOperatorForWrites]
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = ID_PATTERN
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     ordering_fields = ["name", "id", "created_at"]
     ordering = ["name", "id"]
@@ -414,7 +417,17 @@ class SegmentViewSet(TenantViewMixin, viewsets.ModelViewSet):
 
     def _counted(self, segment: Segment) -> dict:
         count = segments.segment_count(principal=self.principal, segment=segment)
-        return SegmentSerializer(segment, context={"counts": {segment.pk: count}}).data
+        context = {"counts": {segment.pk: count}, "deleted_tags": segments_deleted_tags([segment])}
+        return SegmentSerializer(segment, context=context).data
+
+    def list(self, request):
+        # The page's deleted tags in one query, whatever its size.
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        rows = list(queryset) if page is None else page
+        context = {**self.get_serializer_context(), "deleted_tags": segments_deleted_tags(rows)}
+        data = self.get_serializer(rows, many=True, context=context).data
+        return Response(data) if page is None else self.get_paginated_response(data)
 
     def retrieve(self, request, pk=None):
         return Response(self._counted(self.get_object()))
@@ -442,7 +455,7 @@ class SegmentViewSet(TenantViewMixin, viewsets.ModelViewSet):
     def contacts(self, request, pk=None):
         # Not get_object(): the contacts' ordering backend does not apply to segments.
         segment = get_object_or_404(self.get_queryset(), pk=pk)
-        return contacts_page(self, contacts_matching(principal=self.principal, filters=segment.filters))
+        return contacts_page(self, segments.segment_contacts(principal=self.principal, segment=segment))
 
 
 router = SimpleRouter(trailing_slash=True)

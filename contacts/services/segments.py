@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 
+from scrm.tenancy.actors import Actor
 from scrm.tenancy.principal import Principal
 
-from ..models import Segment
-from ..selectors import contacts_matching
+from ..models import Contact, Segment
+from ..selectors import contacts_matching, segments_deleted_tags
 
 
 def segment_filters_check(*, principal: Principal, filters: dict[str, str]) -> None:
@@ -20,8 +22,7 @@ def segment_filters_check(*, principal: Principal, filters: dict[str, str]) -> N
 
 def segment_create(*, principal: Principal, name: str, filters: dict[str, str]) -> Segment:
     segment_filters_check(principal=principal, filters=filters)
-    user = principal.user if principal.api_key is None else None
-    return Segment.objects.create(name=name, filters=filters, created_by=user)
+    return Segment.objects.create(name=name, filters=filters, **Actor.of(principal).as_fields("created_by"))
 
 
 def segment_update(*, principal: Principal, segment: Segment, data: dict) -> Segment:
@@ -34,5 +35,27 @@ def segment_update(*, principal: Principal, segment: Segment, data: dict) -> Seg
     return segment
 
 
-def segment_count(*, principal: Principal, segment: Segment) -> int:
+def segment_contacts(*, principal: Principal, segment: Segment) -> QuerySet[Contact]:
+    """The contacts the segment selects now, within the principal's scope.
+
+    A segment naming tags deleted in WeCom (alone, or with their group) no longer means what it was
+    saved to mean: "has tag X" would silently match nobody, "has none of X" everybody. So it is a 400
+    naming those tags under ``filters.<param>``, until the segment's filters are edited.
+    """
+    deleted = segments_deleted_tags([segment])[segment.pk]
+    if deleted:
+        errors: dict[str, list[str]] = {}
+        for tag in deleted:
+            shown = f"{tag['name']} ({tag['group']}, id {tag['id']})" if tag["name"] else f"id {tag['id']}"
+            errors.setdefault(tag["filter"], []).append(
+                f"Tag {shown} was deleted in WeCom: edit the segment's filters."
+            )
+        raise ValidationError({"filters": errors})
+    return contacts_matching(principal=principal, filters=segment.filters)
+
+
+def segment_count(*, principal: Principal, segment: Segment) -> int | None:
+    """How many contacts it selects now; None while its filters name deleted tags (see above)."""
+    if segments_deleted_tags([segment])[segment.pk]:
+        return None
     return contacts_matching(principal=principal, filters=segment.filters).count()

@@ -13,13 +13,15 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from scrm.tenancy.models import Tenant
 from scrm.wecom.api import api_for
 
 from ..facets import contacts_refresh
-from ..models import Contact, Follow, Tag, TagGroup
+from ..models import Contact, EventType, Follow, FollowStatus, Tag, TagGroup
+from .events import EventRow, events_record_rows
 
 T = TypeVar("T", Tag, TagGroup)
 
@@ -128,42 +130,89 @@ def _corp_tag_edit(*, tenant: Tenant, item: T, name: str | None, order: int | No
 
 
 def tag_group_delete(*, tenant: Tenant, group: TagGroup) -> None:
+    """Delete a group with every tag in it, as WeCom does."""
     api_for(tenant).del_corp_tag(group_id=[group.wecom_id])
     with transaction.atomic():
-        tags = list(group.tags.filter(deleted=False))
-        group.deleted = True
-        group.save(update_fields=["deleted", "updated_at"])
-        _tags_deleted(tags)
+        tags_mark_deleted(Q(group=group), Q(pk=group.pk))
 
 
 def tag_delete(*, tenant: Tenant, tag: Tag) -> None:
     """Delete one tag; a group left without tags disappears, as it does in WeCom."""
     api_for(tenant).del_corp_tag(tag_id=[tag.wecom_id])
     with transaction.atomic():
-        _tags_deleted([tag])
-        group = tag.group
-        if not group.tags.filter(deleted=False).exists():
-            group.deleted = True
-            group.save(update_fields=["deleted", "updated_at"])
+        tags_mark_deleted(Q(pk=tag.pk))
 
 
-def _tags_deleted(tags: list[Tag]) -> None:
-    """Mark tags deleted and take them off the follows carrying them (WeCom drops deleted tags from
-    customers), then refresh those contacts' facets."""
-    if not tags:
-        return
-    Tag.objects.filter(pk__in=[t.pk for t in tags]).update(deleted=True, updated_at=timezone.now())
-    wecom_ids = {t.wecom_id for t in tags}
-    # The contacts whose facets carry one of the tags: a key lookup that works on SQLite and
-    # PostgreSQL alike (JSON list containment does not exist on SQLite).
-    contact_ids = list(
-        Contact.objects.filter(facets__has_any_keys=[f"t:{t.pk}" for t in tags]).values_list("id", flat=True)
+TAG_DELETED = "tag_deleted"  # the reason in the UNTAGGED events of a tag's deletion
+
+
+def tags_mark_deleted(tags: Q, groups: Q | None = None) -> int:
+    """Flag the live tags (and groups) matching these filters deleted, and do locally what WeCom did.
+
+    Rows are flagged, never deleted: history and events refer to them. WeCom takes a deleted tag off
+    every customer, so the follows here drop it too — an active one with an UNTAGGED event
+    (``"reason": "tag_deleted"``), as a tag's removal is recorded wherever it happens — and the
+    contacts' facets are refreshed; a group left without live tags is flagged deleted as well (WeCom
+    has no empty groups). A deletion made here, in the admin console (a callback) or found by a full
+    sync all come through here. Returns how many tags were flagged.
+    """
+    now = timezone.now()
+    if groups is not None:
+        # Read first: an UPDATE of no rows is still a write statement, and a no-change sync makes none.
+        gone_groups = list(TagGroup.objects.filter(groups, deleted=False).values_list("id", flat=True))
+        if gone_groups:
+            TagGroup.objects.filter(id__in=gone_groups).update(deleted=True, updated_at=now)
+    gone = list(Tag.objects.filter(tags, deleted=False).values_list("id", "wecom_id", "name", "group_id"))
+    if gone:
+        Tag.objects.filter(id__in=[row[0] for row in gone]).update(deleted=True, updated_at=now)
+        _follows_untag(gone, now)
+    # Groups whose last live tag just went (WeCom removes them with it).
+    emptied = {row[3] for row in gone}
+    if emptied:
+        TagGroup.objects.filter(id__in=emptied, deleted=False).exclude(tags__deleted=False).update(
+            deleted=True, updated_at=now
+        )
+    return len(gone)
+
+
+def _follows_untag(gone: list[tuple[int, str, str, int]], now: dt.datetime) -> None:
+    """Take deleted tags off the follows carrying them and refresh those contacts' facets; an active
+    follow that loses one gets its UNTAGGED event (an ended follow is history: its tags just go).
+
+    The carriers are found through the contacts' facets (a key lookup, indexed on PostgreSQL and
+    working on SQLite too, where JSON containment does not exist), then every follow of theirs.
+    """
+    by_wecom_id = {wecom_id: {"id": pk, "name": name} for pk, wecom_id, name, _ in gone}
+    carrying = Contact.objects.filter(facets__has_any_keys=[f"t:{pk}" for pk, *_ in gone])
+    contact_ids = list(carrying.values_list("id", flat=True))
+    changed, events = [], []
+    follows = (
+        Follow.objects.filter(contact_id__in=contact_ids)
+        .select_related("staff")
+        .only("id", "contact_id", "tag_ids", "state", "status", "staff__userid")
+        .order_by("id")
     )
-    changed = []
-    for follow in Follow.objects.filter(contact_id__in=contact_ids).only("id", "tag_ids"):
-        kept = [t for t in follow.tag_ids if t not in wecom_ids]
-        if kept != follow.tag_ids:
-            follow.tag_ids = kept
-            changed.append(follow)
+    for follow in follows:
+        removed = [t for t in follow.tag_ids if t in by_wecom_id]
+        if not removed:
+            continue
+        follow.tag_ids = [t for t in follow.tag_ids if t not in by_wecom_id]
+        changed.append(follow)
+        if follow.status == FollowStatus.ACTIVE:
+            events.append(
+                EventRow(
+                    contact_id=follow.contact_id,
+                    type=EventType.UNTAGGED,
+                    occurred_at=now,
+                    staff_id=follow.staff_id,
+                    channel=follow.state,
+                    payload={
+                        "tags": [by_wecom_id[t] for t in removed],
+                        "staff": follow.staff.userid,
+                        "reason": TAG_DELETED,
+                    },
+                )
+            )
     Follow.objects.bulk_update(changed, ["tag_ids"], batch_size=1000)
+    events_record_rows(events)
     contacts_refresh(contact_ids)

@@ -28,7 +28,7 @@ from contacts.models import Staff
 from scrm.api.dates import date_range, range_parameters
 from scrm.api.pagination import MAX_PAGE_SIZE, DualPagination, PageNumberPagination
 from scrm.api.permissions import IsTenantMember
-from scrm.api.viewsets import TenantAPIView, TenantViewMixin
+from scrm.api.viewsets import ID_PATTERN, TenantAPIView, TenantViewMixin
 from scrm.tenancy.models import Role
 
 from ..filters import FixedOrdering, GroupFilter, GroupOrdering
@@ -132,7 +132,7 @@ class GroupViewSet(
     serializer_class = GroupSerializer
     filterset_class = GroupFilter
     permission_classes = [OperatorWrites]
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = ID_PATTERN
     # members/: the latest joins first, in page-number and cursor mode alike (FixedOrdering).
     fixed_ordering = ("-joined_sort", "-id")
 
@@ -265,7 +265,7 @@ class GroupTagViewSet(TenantViewMixin, viewsets.ModelViewSet):
     permission_classes = [OperatorWrites]
     filter_backends = [FixedOrdering]
     fixed_ordering = ("order", "id")
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

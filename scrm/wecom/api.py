@@ -33,12 +33,19 @@ class WeComAPI:
     def get_access_token(self) -> str:
         return self.client.access_token
 
-    # --- staff and departments -------------------------------------------------------------
+    # --- 2a. staff and departments ----------------------------------------------------------
     def department_list(self, department_id: int | None = None) -> Json:
         return self._get("department/list", id=department_id)
 
-    def user_list(self, department_id: int, *, fetch_child: bool = True) -> Json:
-        return self._get("user/list", department_id=department_id, fetch_child=int(fetch_child))
+    def department_simplelist(self, department_id: int | None = None) -> Json:
+        return self._get("department/simplelist", id=department_id)
+
+    def user_list(self, department_id: int) -> Json:
+        """The members of this one department (WeCom no longer documents ``fetch_child``)."""
+        return self._get("user/list", department_id=department_id)
+
+    def user_get(self, userid: str) -> Json:
+        return self._get("user/get", userid=userid)
 
     def message_send_text(self, *, agent_id: str, touser: list[str], content: str) -> Json:
         """An application message (DOC 90236) from the tenant's self-built app to members."""

@@ -261,8 +261,11 @@ def test_wecom_calls_are_one_per_page_plus_a_few(connected, sandbox):
     run = run_sync(connected)
     follows = len(wecom_follows(sandbox))
     assert run.api_calls == sum(n for api, n in sandbox.calls.items() if api != "gettoken")
-    # tags, departments, members of the root, contact permission: 4; then one call per page of 100.
-    assert run.api_calls == 4 + math.ceil(follows / 100)
+    # Tags, departments, contact permission: 3; one user/list per department (each lists its own
+    # members; the whole corp is visible, so nobody needs a user/get); one call per page of 100.
+    assert run.api_calls == 3 + len(sandbox.state.departments) + math.ceil(follows / 100)
+    assert sandbox.calls["user/list"] == len(sandbox.state.departments)
+    assert sandbox.calls["user/get"] == 0
     assert sandbox.calls["externalcontact/get"] == 0
 
 

@@ -58,10 +58,14 @@ def a_follow(sandbox) -> tuple[str, str]:
 # --- every endpoint family through the typed methods -------------------------------------
 
 
-def test_staff_and_departments(gw):
+def test_staff_and_departments(gw, sandbox):
     departments = gw.department_list()["department"]
-    assert departments
-    assert gw.user_list(departments[0]["id"])["userlist"]
+    assert [d["id"] for d in gw.department_simplelist()["department_id"]] == [d["id"] for d in departments]
+    # user/list answers one department's own members: the whole staff takes a walk of the tree.
+    members = {u["userid"] for d in departments for u in gw.user_list(d["id"])["userlist"]}
+    assert members == {userid for userid, s in sandbox.state.staff.items() if s.status != 5}
+    userid = sorted(members)[0]
+    assert gw.user_get(userid)["name"] == sandbox.state.staff[userid].name
 
 
 def test_contacts_full_walk_with_batch_get_by_user(gw, sandbox):
@@ -95,7 +99,11 @@ def test_corp_tags_round_trip(gw, sandbox):
     gw.mark_tag(userid=userid, external_userid=external_userid, add_tag=tag_ids)
     assert set(tag_ids) <= set(sandbox.state.contacts[external_userid].follows[userid].tag_ids)
     gw.del_corp_tag(group_id=[created["group_id"]])
-    assert gw.get_corp_tag_list(group_id=[created["group_id"]])["tag_group"] == []
+    assert created["group_id"] not in {g["group_id"] for g in gw.get_corp_tag_list()["tag_group"]}
+    # Asked by its id, WeCom answers the deleted group flagged, with its tags flagged too.
+    [gone] = gw.get_corp_tag_list(group_id=[created["group_id"]])["tag_group"]
+    assert gone["deleted"] is True
+    assert {(t["id"], t["deleted"]) for t in gone["tag"]} == {(t, True) for t in tag_ids}
 
 
 def test_groups_and_join_ways(gw):

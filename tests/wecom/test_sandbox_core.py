@@ -489,6 +489,11 @@ def test_tag_change_callbacks(sandbox_factory, wx_for, callback_receiver):
     ]
     assert all(e["Event"] == "change_external_tag" for e in receiver.events())
     assert group_id not in {g["group_id"] for g in wx.external_contact.get_corp_tag_list()["tag_group"]}
+    # One event for the group, none per tag: its tags went with it. Asked by id, WeCom answers the
+    # group and its tags flagged deleted.
+    [group] = wx.post("externalcontact/get_corp_tag_list", data={"group_id": [group_id]})["tag_group"]
+    assert group["deleted"] is True
+    assert [(t["name"], t["deleted"]) for t in group["tag"]] == [("双十一", True), ("618", True)]
 
 
 def test_callback_delivery_failures_are_reported(sandbox_factory, callback_receiver):
@@ -634,7 +639,7 @@ def test_summary_counts(sandbox, wx):
     wx.external_contact.get_follow_user_list()
     summary = raw(sandbox, "GET", "/sandbox/summary")[1]
     counts = summary["counts"]
-    assert (counts["staff"], counts["contacts"], counts["departments"]) == (8, 300, 7)
+    assert (counts["staff"], counts["contacts"], counts["departments"]) == (8, 300, 9)
     assert counts["follows"] == sum(len(c.follows) for c in sandbox.state.contacts.values())
     assert counts["tags"] == len(live_tag_ids(sandbox))
     assert summary["calls"]["externalcontact/get_follow_user_list"] == 1
@@ -643,16 +648,67 @@ def test_summary_counts(sandbox, wx):
 
 def test_department_and_user_lists(sandbox, wx):
     departments = wx.department.get()
-    assert {d["id"] for d in departments} == set(sandbox.state.departments)
+    assert [d["id"] for d in departments] == [1, 2, 5, 6, 7, 3, 4, 8, 9]  # breadth first
     assert {"id", "name", "parentid", "order", "department_leader"} <= departments[0].keys()
-    sales = {d["id"] for d in wx.department.get(2)}
-    assert sales == {2, 3, 4}
-    everyone = wx.user.list(1, fetch_child=True)
-    assert {u["userid"] for u in everyone} == set(sandbox.state.staff)
-    assert wx.user.list(1) == []  # nobody sits in the root department itself
-    in_sales = wx.user.list(2, fetch_child=True)
-    assert all(set(u["department"]) & {3, 4} for u in in_sales)
+    assert [d["id"] for d in wx.department.get(2)] == [2, 3, 4]
+    simple = wx.get("department/simplelist", params={"id": 7})["department_id"]
+    assert simple == [
+        {"id": d.id, "parentid": d.parentid, "order": d.order}
+        for d in map(sandbox.state.departments.get, (7, 8, 9))
+    ]
+    # The demo corp's members sit in leaves only, one of them in two departments.
+    assert all(not wx.user.list(d) for d in (1, 2, 7))
+    assert any(len(s.department) == 2 for s in sandbox.state.staff.values())
+    # fetch_child is gone from the documentation: each call lists the department's own members only.
+    assert wx.user.list(1, fetch_child=True) == []
+    for dept_id in (3, 8):
+        own = {u for u, s in sandbox.state.staff.items() if dept_id in s.department}
+        assert {u["userid"] for u in wx.user.list(dept_id, fetch_child=True)} == own
+        assert {u["userid"] for u in wx.user.list(dept_id, simple=True)} == own
+    walked = {u["userid"] for d in departments for u in wx.user.list(d["id"])}
+    assert walked == set(sandbox.state.staff)
     assert errcode(wx.user.list, 999) == 60123
+    assert errcode(wx.get, "user/list", params={}) == 60127
+
+
+def test_legacy_fetch_child_is_a_setting(sandbox, wx):
+    assert raw(sandbox, "GET", "/sandbox/settings/directory")[1]["settings"] == {
+        "legacy_fetch_child": False,
+        "visible_range": None,
+    }
+    raw(sandbox, "POST", "/sandbox/settings/directory", {"legacy_fetch_child": True})
+    assert {u["userid"] for u in wx.user.list(1, fetch_child=True)} == set(sandbox.state.staff)
+    assert wx.user.list(1) == []  # without fetch_child=1, still the department's own members
+    for bad in ({"legacy_fetch_child": 1}, {"fetch_child": True}, {"visible_range": {"teams": []}}):
+        assert raw(sandbox, "POST", "/sandbox/settings/directory", bad)[0] == 400
+    assert sandbox.state.legacy_fetch_child is True  # nothing half-applied
+
+
+def test_the_apps_visible_range_limits_the_contact_book(sandbox, wx):
+    """A range of 华东销售部 and one member by name: the rest of the corp answers 60011, yet
+    get_follow_user_list still names every member with customer-contact permission."""
+    outsider = next(u for u, s in sandbox.state.staff.items() if s.department == [6])
+    by_name = next(u for u, s in sandbox.state.staff.items() if s.department == [8])
+    body = {"visible_range": {"departments": [3], "users": [by_name]}}
+    assert raw(sandbox, "POST", "/sandbox/settings/directory", body)[1]["settings"]["visible_range"] == {
+        "departments": [3],
+        "users": [by_name],
+    }
+    assert [d["id"] for d in wx.department.get()] == [3]
+    assert [d["id"] for d in wx.get("department/simplelist")["department_id"]] == [3]
+    assert errcode(wx.department.get, 2) == 60011
+    assert errcode(wx.user.list, 8) == 60011
+    assert {u["userid"] for u in wx.user.list(3)} == {
+        u for u, s in sandbox.state.staff.items() if 3 in s.department
+    }
+    assert wx.user.get(by_name)["department"] == [8]
+    assert errcode(wx.user.get, outsider) == 60011
+    assert errcode(wx.user.get, "nobody") == 60111
+    permitted = {u for u, s in sandbox.state.staff.items() if s.has_contact_permission}
+    assert set(wx.external_contact.get_follow_user_list()["follow_user"]) == permitted
+    with sandbox.state.lock:
+        sandbox.state.staff[by_name].status = 5
+    assert errcode(wx.user.get, by_name) == 60111  # left the corp: gone from the contact book
 
 
 # -- generator and persistence ----------------------------------------------------------------------

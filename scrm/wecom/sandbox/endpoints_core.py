@@ -1,5 +1,6 @@
 """WeCom APIs of wecom-api.md §1 (token), §2 (customers), §3 (corp tags), §5 (channel codes), §6 (welcome
-messages) and the contact book reads (department/list, user/list, user/simplelist).
+messages) and the contact book reads of §2a (department/list and simplelist, user/list, simplelist and
+get, as the app's visible range allows) with their settings route.
 
 Handlers run under ``state.lock`` (the server takes it) and return the success body without
 errcode/errmsg. Where wecom-api.md names no errcode for a bad parameter we answer 40058 ("invalid
@@ -17,8 +18,17 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from .generator import make_id
-from .registry import SandboxError, SandboxRequest, route
-from .state import ContactWay, ExternalContact, FollowInfo, SandboxState, Staff, Tag, TagGroup
+from .registry import SandboxError, SandboxRequest, control_route, route
+from .state import (
+    ContactWay,
+    Department,
+    ExternalContact,
+    FollowInfo,
+    SandboxState,
+    Staff,
+    Tag,
+    TagGroup,
+)
 
 if TYPE_CHECKING:
     from .server import Sandbox
@@ -390,13 +400,19 @@ def _render_group(group: TagGroup, tags: list[Tag], with_deleted: bool = False) 
 
 @route("externalcontact/get_corp_tag_list")
 def get_corp_tag_list(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
-    """All groups; or those of group_id; or (group_id empty) the tags of tag_id, deleted ones flagged."""
+    """All live groups; or those of group_id; or (group_id empty) the tags of tag_id. Asked by id, the
+    groups and tags carry ``deleted``, and deleted ones are answered too (a deleted group with its tags)."""
     state = sandbox.state
     group_ids, tag_ids = str_list(req.json, "group_id"), str_list(req.json, "tag_id")
     if group_ids:
-        wanted = set(group_ids)
-        groups = [g for g in _live_groups(state) if g.group_id in wanted]
-        return {"tag_group": [_render_group(g, [state.tags[t] for t in g.tag_ids]) for g in groups]}
+        # Deleted groups included, flagged with their tags: WeCom returns ``deleted`` when asked by id.
+        wanted = [state.tag_groups[g] for g in dict.fromkeys(group_ids) if g in state.tag_groups]
+        groups = sorted(wanted, key=lambda g: (-g.order, g.create_time))
+        return {
+            "tag_group": [
+                _render_group(g, [state.tags[t] for t in g.tag_ids], with_deleted=True) for g in groups
+            ]
+        }
     if tag_ids:
         by_group: dict[str, list[Tag]] = {}
         for tag_id in dict.fromkeys(tag_ids):
@@ -485,12 +501,14 @@ def edit_corp_tag(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
 
 
 def delete_tags(state: SandboxState, tag_ids: list[str], group_ids: list[str]) -> None:
-    """Delete tags and whole groups; a group left without tags disappears (WeCom has no empty groups)."""
+    """Delete tags and whole groups; a group left without tags disappears (WeCom has no empty groups).
+
+    A deleted group keeps its (deleted) tags: ``get_corp_tag_list`` by its id answers them, flagged.
+    """
     for group_id in group_ids:
         group = state.tag_groups[group_id]
         for tag_id in group.tag_ids:
             state.tags[tag_id].deleted = True
-        group.tag_ids = []
         group.deleted = True
     for tag_id in tag_ids:
         tag = state.tags[tag_id]
@@ -818,7 +836,9 @@ def group_welcome_template_del(sandbox: Sandbox, req: SandboxRequest) -> dict[st
     return {}
 
 
-# -- contact book -----------------------------------------------------------------------------------
+# -- contact book (wecom-api.md §2a) ----------------------------------------------------------------
+
+NO_PRIVILEGE = 60011  # outside the app's visible range
 
 
 def subtree(state: SandboxState, root: int) -> list[int]:
@@ -834,24 +854,57 @@ def subtree(state: SandboxState, root: int) -> list[int]:
     return order
 
 
+def visible_departments(state: SandboxState) -> set[int]:
+    """The departments the app's visible range covers: every one, or those given with all below them."""
+    if state.visible_range is None:
+        return set(state.departments)
+    given = [d for d in state.visible_range.get("departments", ()) if d in state.departments]
+    return {dept_id for root in given for dept_id in subtree(state, root)}
+
+
+def member_visible(state: SandboxState, member: Staff) -> bool:
+    """Whether the app may read the member: in a visible department, or in the range by name."""
+    if state.visible_range is None:
+        return True
+    if member.userid in state.visible_range.get("users", ()):
+        return True
+    return bool(visible_departments(state).intersection(member.department))
+
+
 def _department_id(state: SandboxState, value: Any) -> int:
+    """A department the app may read: 60123 unknown, 60011 outside the visible range."""
     try:
         dept_id = int(value)
     except (TypeError, ValueError):
         dept_id = -1
     if dept_id not in state.departments:
         raise SandboxError(60123, f"invalid department id {value!r}")
+    if dept_id not in visible_departments(state):
+        raise SandboxError(NO_PRIVILEGE, f"no privilege to access department {dept_id}")
     return dept_id
+
+
+def _listed_departments(state: SandboxState, req: SandboxRequest) -> list[Department]:
+    """``id`` and everything below it, or (no id) every visible department; parents before children."""
+    if req.query.get("id"):
+        ids = subtree(state, _department_id(state, req.query["id"]))
+    else:
+        corp_roots = [d.id for d in state.departments.values() if d.parentid not in state.departments]
+        visible = visible_departments(state)
+        # A visible department whose parent is not visible heads a branch of its own.
+        roots = [
+            d
+            for root in corp_roots
+            for d in subtree(state, root)
+            if d in visible and state.departments[d].parentid not in visible
+        ]
+        ids = [i for root in roots for i in subtree(state, root)]
+    return [state.departments[i] for i in ids]
 
 
 @route("department/list", methods=("GET",))
 def department_list(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     state = sandbox.state
-    if req.query.get("id"):
-        ids = subtree(state, _department_id(state, req.query["id"]))
-    else:
-        roots = [d.id for d in state.departments.values() if d.parentid not in state.departments]
-        ids = [i for root in roots for i in subtree(state, root)]
     leaders: dict[int, list[str]] = {}
     for member in state.staff.values():
         for dept_id in member.leader_in:
@@ -866,49 +919,59 @@ def department_list(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
                 "parentid": d.parentid,
                 "order": d.order,
             }
-            for d in (state.departments[i] for i in ids)
+            for d in _listed_departments(state, req)
         ]
     }
 
 
+@route("department/simplelist", methods=("GET",))
+def department_simplelist(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """Ids only (no names): the list that keeps working as WeCom tightens what apps may read."""
+    departments = _listed_departments(sandbox.state, req)
+    return {"department_id": [{"id": d.id, "parentid": d.parentid, "order": d.order} for d in departments]}
+
+
 def _members(state: SandboxState, req: SandboxRequest) -> list[Staff]:
+    """The department's own members: WeCom documents no ``fetch_child`` any more, so it is ignored
+    unless the sandbox is set to the legacy behaviour (then the sub-departments' members come too)."""
     if not req.query.get("department_id"):
         raise SandboxError(60127, "department_id missing")
     dept_id = _department_id(state, req.query["department_id"])
-    wanted = set(subtree(state, dept_id)) if req.query.get("fetch_child") == "1" else {dept_id}
+    legacy = state.legacy_fetch_child and req.query.get("fetch_child") == "1"
+    wanted = set(subtree(state, dept_id)) if legacy else {dept_id}
     # Members who left the corp (status 5) are no longer in the contact book.
     return [s for s in state.staff.values() if s.status != 5 and wanted.intersection(s.department)]
 
 
+def render_member(member: Staff) -> dict[str, Any]:
+    """A member as user/list and user/get answer it."""
+    return {
+        "userid": member.userid,
+        "name": member.name,
+        "department": list(member.department),
+        "order": [0] * len(member.department),
+        "position": member.position,
+        "mobile": member.mobile,
+        "gender": str(member.gender),  # WeCom sends gender as a string here
+        "email": member.email,
+        "is_leader_in_dept": [int(d in member.leader_in) for d in member.department],
+        "direct_leader": [],
+        "avatar": member.avatar,
+        "thumb_avatar": member.avatar.removesuffix("/0") + "/100" if member.avatar else "",
+        "telephone": "",
+        "alias": "",
+        "status": member.status,
+        "address": "",
+        "main_department": member.department[0] if member.department else 0,
+        "extattr": {"attrs": []},
+        "qr_code": f"https://open.work.weixin.qq.com/wwopen/userQRCode?vcode=vc{member.userid}",
+        "external_position": member.position,
+    }
+
+
 @route("user/list", methods=("GET",))
 def user_list(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
-    return {
-        "userlist": [
-            {
-                "userid": s.userid,
-                "name": s.name,
-                "department": list(s.department),
-                "order": [0] * len(s.department),
-                "position": s.position,
-                "mobile": s.mobile,
-                "gender": str(s.gender),  # WeCom sends gender as a string here
-                "email": s.email,
-                "is_leader_in_dept": [int(d in s.leader_in) for d in s.department],
-                "direct_leader": [],
-                "avatar": s.avatar,
-                "thumb_avatar": s.avatar.removesuffix("/0") + "/100" if s.avatar else "",
-                "telephone": "",
-                "alias": "",
-                "status": s.status,
-                "address": "",
-                "main_department": s.department[0] if s.department else 0,
-                "extattr": {"attrs": []},
-                "qr_code": f"https://open.work.weixin.qq.com/wwopen/userQRCode?vcode=vc{s.userid}",
-                "external_position": s.position,
-            }
-            for s in _members(sandbox.state, req)
-        ]
-    }
+    return {"userlist": [render_member(s) for s in _members(sandbox.state, req)]}
 
 
 @route("user/simplelist", methods=("GET",))
@@ -917,6 +980,45 @@ def user_simplelist(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     return {
         "userlist": [{"userid": s.userid, "name": s.name, "department": list(s.department)} for s in members]
     }
+
+
+@route("user/get", methods=("GET",))
+def user_get(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """One member: 60111 unknown or left the corp, 60011 outside the app's visible range."""
+    state = sandbox.state
+    member = _staff(state, req.query.get("userid"))
+    if member.status == 5:
+        raise SandboxError(60111, f"invalid userid {member.userid!r}")
+    if not member_visible(state, member):
+        raise SandboxError(NO_PRIVILEGE, f"no privilege to access member {member.userid}")
+    return render_member(member)
+
+
+DIRECTORY_SETTINGS = ("legacy_fetch_child", "visible_range")
+
+
+@control_route("settings/directory", methods=("GET", "POST"))
+def settings_directory(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """``{legacy_fetch_child?: bool, visible_range?: null | {departments: [ids], users: [userids]}}``
+    → the contact book settings now in force (validated whole before anything changes)."""
+    body, state = req.json if req.method == "POST" else {}, sandbox.state
+    unknown = set(body) - set(DIRECTORY_SETTINGS)
+    if unknown:
+        raise ValueError(f"unknown settings {sorted(unknown)}; allowed: {list(DIRECTORY_SETTINGS)}")
+    if "legacy_fetch_child" in body and not isinstance(body["legacy_fetch_child"], bool):
+        raise ValueError("legacy_fetch_child must be true or false")
+    visible = body.get("visible_range")
+    if visible is not None:
+        if not isinstance(visible, dict) or set(visible) - {"departments", "users"}:
+            raise ValueError('visible_range must be null or {"departments": [ids], "users": [userids]}')
+        visible = {"departments": _int_list(visible, "departments"), "users": str_list(visible, "users")}
+    with state.lock:
+        if "legacy_fetch_child" in body:
+            state.legacy_fetch_child = body["legacy_fetch_child"]
+        if "visible_range" in body:
+            state.visible_range = visible
+        settings = {"legacy_fetch_child": state.legacy_fetch_child, "visible_range": state.visible_range}
+    return {"settings": settings}
 
 
 # -- application messages (DOC 90236; beyond wecom-api.md, used for churn alerts) ------------------

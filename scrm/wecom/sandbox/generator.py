@@ -171,19 +171,32 @@ _TAG_GROUPS = (
     ("消费能力", "高消费 中等消费 价格敏感"),
     ("生命周期", "新客 活跃 复购 流失风险 转介绍"),
 )
-# (id, name, parentid); staff are spread over the leaves (every department but the root and 2).
+# (id, name, parentid), breadth first. Members sit in the leaves only (never in 1, 2 or 7), two and
+# three levels down, as in most corps: listing a department lists its own members only (WeCom has no
+# fetch_child any more), so a directory read must walk the tree.
 _DEPARTMENTS = (
     (1, "思域示范企业", 0),
     (2, "销售中心", 1),
-    (3, "华东销售部", 2),
-    (4, "华南销售部", 2),
     (5, "客户成功部", 1),
     (6, "市场部", 1),
     (7, "门店运营部", 1),
+    (3, "华东销售部", 2),
+    (4, "华南销售部", 2),
+    (8, "上海门店", 7),
+    (9, "杭州门店", 7),
 )
-_STAFF_DEPTS = (3, 3, 4, 4, 5, 6, 7, 7)  # sales-heavy, like a real SCRM customer
-_POSITIONS = {3: "销售顾问", 4: "销售顾问", 5: "客户成功经理", 6: "市场专员", 7: "门店导购"}
-_LEADER_POSITIONS = {3: "华东销售主管", 4: "华南销售主管", 5: "客户成功总监", 6: "市场经理", 7: "门店店长"}
+# Each member's departments, the main one first: sales-heavy, like a real SCRM customer, and one
+# member in two departments (a 华南 salesperson who also serves in 客户成功部).
+_STAFF_DEPTS = ((3,), (3,), (4,), (4, 5), (5,), (6,), (8,), (9,))
+_POSITIONS = {3: "销售顾问", 4: "销售顾问", 5: "客户成功经理", 6: "市场专员", 8: "门店导购", 9: "门店导购"}
+_LEADER_POSITIONS = {
+    3: "华东销售主管",
+    4: "华南销售主管",
+    5: "客户成功总监",
+    6: "市场经理",
+    8: "门店店长",
+    9: "门店店长",
+}
 # (state, remark): the channel codes the generated customers were attributed to.
 _CHANNELS = (
     ("ch_store_qr", "门店收银台二维码"),
@@ -310,11 +323,12 @@ def _staff(state: SandboxState, rng: random.Random, count: int) -> None:
         while userid in state.staff:
             n += 1
             userid = f"{base}{n}"
-        dept = _STAFF_DEPTS[i % len(_STAFF_DEPTS)]
+        departments = _STAFF_DEPTS[i % len(_STAFF_DEPTS)]
+        dept = departments[0]
         member = Staff(
             userid=userid,
             name=name,
-            department=[dept],
+            department=list(departments),
             # The first member always can, so even a one-person corp has customers.
             has_contact_permission=i == 0 or rng.random() < 0.9,
             mobile=mobile(rng),

@@ -162,6 +162,13 @@ class SandboxState:
     counter: int = 0  # for ids that must be unique and deterministic
     # How the corp was made: {"seed", "staff", "contacts", "groups", "anchor"} (shown by /sandbox/summary).
     meta: dict[str, Any] = field(default_factory=dict)
+    # The contact book as the app sees it (settings/directory). ``visible_range``: the app's visible
+    # range, None for the whole corp, else {"departments": [ids, each with everything under it],
+    # "users": [userids]}. ``legacy_fetch_child``: honour user/list's old fetch_child=1, which the
+    # current documentation no longer has. Plain defaults (no factory): a data file written before
+    # they existed loads with them.
+    visible_range: dict[str, list] | None = None
+    legacy_fetch_child: bool = False
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()

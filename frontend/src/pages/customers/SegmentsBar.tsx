@@ -1,8 +1,9 @@
 // Saved segments: open one (its filters replace the current ones), save the current filters as one,
-// delete one. Admins and operators write; everyone may open them.
-import { DeleteOutlined, SaveOutlined } from "@ant-design/icons";
+// delete one. Admins and operators write; everyone may open them. A segment naming tags deleted in
+// WeCom is marked, and opening it says which: it no longer means what it was saved to mean.
+import { DeleteOutlined, SaveOutlined, WarningOutlined } from "@ant-design/icons";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { App, Button, Form, Input, Modal, Popconfirm, Select, Space } from "antd";
+import { Alert, App, Button, Form, Input, Modal, Popconfirm, Select, Space } from "antd";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 
@@ -91,44 +92,79 @@ export default function SegmentsBar({
     onError: (error) => void message.error(errorMessage(error)),
   });
 
+  const deletedTags = active?.deleted_tags ?? [];
+
   return (
-    <Space wrap>
-      <label htmlFor="segment-select">{t("segment.label")}</label>
-      <Select
-        id="segment-select"
-        style={{ minWidth: 220 }}
-        placeholder={segments.isError ? t("segment.loadFailed") : t("segment.placeholder")}
-        loading={segments.isPending}
-        status={segments.isError ? "error" : undefined}
-        showSearch={{ optionFilterProp: "label" }}
-        options={list.map((segment) => ({ value: segment.id, label: segment.name }))}
-        value={active?.id ?? null /* null shows the placeholder */}
-        onChange={(id) => {
-          const segment = list.find((s) => s.id === id);
-          if (segment) onOpen(filtersFromParams(segment.filters));
-        }}
-        notFoundContent={t("segment.none")}
-      />
-      {canWrite && (
-        <Button icon={<SaveOutlined />} disabled={!hasActiveFilters(filters) || !!active} onClick={() => setSaving(true)}>
-          {t("segment.save")}
-        </Button>
-      )}
-      {canWrite && active && (
-        <Popconfirm
-          title={t("segment.deleteConfirm", { name: active.name })}
-          okText={t("common:action.delete")}
-          okButtonProps={{ danger: true }}
-          cancelText={t("common:action.cancel")}
-          // A failure is shown by onError; the promise only keeps the OK button loading.
-          onConfirm={() => remove.mutateAsync(active.id).catch(() => undefined)}
-        >
-          <Button danger icon={<DeleteOutlined />} loading={remove.isPending}>
-            {t("segment.delete")}
+    <Space orientation="vertical" size={8} style={{ maxWidth: "100%" }}>
+      <Space wrap>
+        <label htmlFor="segment-select">{t("segment.label")}</label>
+        <Select
+          id="segment-select"
+          style={{ minWidth: 220 }}
+          placeholder={segments.isError ? t("segment.loadFailed") : t("segment.placeholder")}
+          loading={segments.isPending}
+          status={segments.isError ? "error" : undefined}
+          showSearch={{ optionFilterProp: "label" }}
+          options={list.map((segment) => ({ value: segment.id, label: segment.name }))}
+          optionRender={(option) => {
+            const stale = list.find((s) => s.id === option.value)?.deleted_tags.length;
+            return (
+              <Space size={4}>
+                {option.label}
+                {stale ? <WarningOutlined style={{ color: "#faad14" }} aria-label={t("segment.staleMark")} /> : null}
+              </Space>
+            );
+          }}
+          value={active?.id ?? null /* null shows the placeholder */}
+          onChange={(id) => {
+            const segment = list.find((s) => s.id === id);
+            if (segment) onOpen(filtersFromParams(segment.filters));
+          }}
+          notFoundContent={t("segment.none")}
+        />
+        {canWrite && (
+          <Button
+            icon={<SaveOutlined />}
+            disabled={!hasActiveFilters(filters) || !!active}
+            onClick={() => setSaving(true)}
+          >
+            {t("segment.save")}
           </Button>
-        </Popconfirm>
+        )}
+        {canWrite && active && (
+          <Popconfirm
+            title={t("segment.deleteConfirm", { name: active.name })}
+            okText={t("common:action.delete")}
+            okButtonProps={{ danger: true }}
+            cancelText={t("common:action.cancel")}
+            // A failure is shown by onError; the promise only keeps the OK button loading.
+            onConfirm={() => remove.mutateAsync(active.id).catch(() => undefined)}
+          >
+            <Button danger icon={<DeleteOutlined />} loading={remove.isPending}>
+              {t("segment.delete")}
+            </Button>
+          </Popconfirm>
+        )}
+        <SaveSegmentModal
+          open={saving}
+          filters={filters}
+          onClose={() => setSaving(false)}
+          onSaved={() => setSaving(false)}
+        />
+      </Space>
+      {active && deletedTags.length > 0 && (
+        <Alert
+          type="warning"
+          showIcon
+          data-testid="segment-deleted-tags"
+          title={t("segment.staleTitle", { name: active.name })}
+          description={t("segment.staleBody", {
+            tags: deletedTags
+              .map((tag) => (tag.name ? `${tag.group} / ${tag.name}` : t("segment.unknownTag", { id: tag.id })))
+              .join("、"),
+          })}
+        />
       )}
-      <SaveSegmentModal open={saving} filters={filters} onClose={() => setSaving(false)} onSaved={() => setSaving(false)} />
     </Space>
   );
 }

@@ -54,6 +54,10 @@ const zh = {
     delete: "删除分群",
     deleteConfirm: "删除分群“{{name}}”？引用它的群发和自动化将无法再使用它。",
     deleted: "分群已删除",
+    staleMark: "使用了已删除的标签",
+    staleTitle: "分群“{{name}}”使用了已在企业微信删除的标签",
+    staleBody: "已删除：{{tags}}。该分群不再能按保存时的含义筛选客户，请去掉这些标签后另存为新分群。",
+    unknownTag: "标签 {{id}}",
   },
   bulk: {
     button: "批量标签",
@@ -271,6 +275,11 @@ const en: typeof zh = {
     delete: "Delete segment",
     deleteConfirm: "Delete segment “{{name}}”? Campaigns and automations using it can no longer use it.",
     deleted: "Segment deleted",
+    staleMark: "Uses deleted tags",
+    staleTitle: "Segment “{{name}}” uses tags deleted in WeCom",
+    staleBody:
+      "Deleted: {{tags}}. It can no longer select customers as it was saved to; remove these tags and save the filters as a new segment.",
+    unknownTag: "Tag {{id}}",
   },
   bulk: {
     button: "Bulk tags",

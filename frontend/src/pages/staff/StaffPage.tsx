@@ -123,13 +123,38 @@ function SearchBox({ value, onSearch }: { value: string; onSearch: (search: stri
   );
 }
 
+// WeCom's own statuses besides active (1) and left (5): 2 disabled, 4 not activated.
+const WECOM_STATUS_KEYS: Partial<Record<number, "status.disabled" | "status.notActivated">> = {
+  2: "status.disabled",
+  4: "status.notActivated",
+};
+
 function StatusTag({ staff }: { staff: Staff }) {
   const { t } = useTranslation("staff");
+  const wecomStatus = WECOM_STATUS_KEYS[staff.wecom_status];
+  if (staff.is_active && wecomStatus) return <Tag color="warning">{t(wecomStatus)}</Tag>;
   if (staff.is_active) return <Tag color="success">{t("status.active")}</Tag>;
   if (staff.resigned_at) {
     return <Tag>{t("status.resignedAt", { date: date(staff.resigned_at) })}</Tag>;
   }
   return <Tag color="warning">{t("status.inactive")}</Tag>;
+}
+
+/** What the app could not read of a member: outside its visible range, or known from a callback only. */
+function DirectoryTag({ staff }: { staff: Staff }) {
+  const { t } = useTranslation("staff");
+  if (staff.directory_status === "listed") return null;
+  const [label, hint, color] =
+    staff.directory_status === "outside_visible_range"
+      ? [t("directory.outside"), t("directory.outsideHint"), "orange"]
+      : [t("directory.notRead"), t("directory.notReadHint"), "default"];
+  return (
+    <Tooltip title={hint}>
+      <Tag color={color} tabIndex={0} aria-label={`${label}: ${hint}`} data-testid="directory-status">
+        {label}
+      </Tag>
+    </Tooltip>
+  );
 }
 
 const SORT_ORDER = { ascend: "", descend: "-" } as const;
@@ -167,7 +192,10 @@ export default function StaffPage() {
             {(member.name || member.userid).slice(0, 1)}
           </Avatar>
           <Space orientation="vertical" size={0}>
-            <span>{member.name || member.userid}</span>
+            <Space size={4} wrap>
+              <span>{member.name || member.userid}</span>
+              <DirectoryTag staff={member} />
+            </Space>
             <Typography.Text type="secondary" style={{ fontSize: 12 }}>
               {member.userid}
             </Typography.Text>

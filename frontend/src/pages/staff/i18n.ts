@@ -27,6 +27,14 @@ const zh = {
     active: "在职",
     resignedAt: "{{date}} 离职",
     inactive: "未启用",
+    disabled: "已禁用",
+    notActivated: "未激活",
+  },
+  directory: {
+    outside: "不在应用可见范围",
+    outsideHint: "该成员不在自建应用的可见范围内，企业微信只提供其账号；姓名、职务和部门是之前读取到的（若有）。可在企业微信管理后台扩大应用的可见范围。",
+    notRead: "待同步",
+    notReadHint: "该成员只在回调事件中出现过，下次同步通讯录时读取其资料",
   },
   permission: {
     yes: "有",
@@ -70,6 +78,15 @@ const en: typeof zh = {
     active: "Active",
     resignedAt: "Resigned {{date}}",
     inactive: "Not activated",
+    disabled: "Disabled",
+    notActivated: "Not activated",
+  },
+  directory: {
+    outside: "Outside the app's visible range",
+    outsideHint:
+      "This member is outside the visible range of the self-built app: WeCom gives its userid only, and its name, position and departments are what was read before, if anything. Widen the app's visible range in the WeCom admin console.",
+    notRead: "Not synced yet",
+    notReadHint: "Known from a callback only: the next directory sync reads this member",
   },
   permission: {
     yes: "Allowed",
