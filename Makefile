@@ -60,6 +60,11 @@ run: install frontend
 	$(BIN)/python manage.py seed_demo
 	PATH="$(BIN):$$PATH" exec $(BIN)/honcho start -f Procfile
 
+# Instants the time-dependent tests (marker `clock`) run at again, China time: a weekday 10:00 (inside
+# business hours), a Sunday 03:00 (weekend, night, nightly jobs) and 23:59:50 on a month's last day
+# (the day, week and month turn during the test). tests/conftest.py moves every test's clock there.
+TEST_CLOCKS := 2026-11-23T10:00:00+08:00 2026-11-29T03:00:00+08:00 2026-11-30T23:59:50+08:00
+
 # The whole suite against PostgreSQL and Redis, plus lint and migration checks (CI runs exactly this).
 test: install frontend chromium
 	$(BIN)/python scripts/check_services.py
@@ -67,6 +72,10 @@ test: install frontend chromium
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	cd frontend && npm test --silent
+	@for clock in $(TEST_CLOCKS); do \
+	  echo "== time-dependent tests with the clock at $$clock"; \
+	  SIYU_TEST_CLOCK=$$clock $(BIN)/pytest -n 2 --dist loadgroup -q -m clock || exit 1; \
+	done
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 # Benchmarks (PostgreSQL and Redis required): each prints its figures beside a floor measured in the

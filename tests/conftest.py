@@ -40,6 +40,37 @@ def _urlconf_loaded_outside_any_tenant():
 # only at some hours fails one of those runs.
 MOVED_CLOCK = os.environ.get("SIYU_TEST_CLOCK", "")
 
+# The modules whose code under test reads the clock for more than a timestamp: days in the tenant's
+# time zone, business hours and schedules, daily caps, windows (callbacks, tokens), nightly jobs.
+CLOCK_MODULES = {
+    "tests/contacts/test_api_overview.py",
+    "tests/contacts/test_channels.py",
+    "tests/contacts/test_channels_api.py",
+    "tests/contacts/test_churn.py",
+    "tests/contacts/test_contacts_api.py",
+    "tests/contacts/test_exports.py",
+    "tests/contacts/test_filters.py",
+    "tests/contacts/test_handlers.py",
+    "tests/contacts/test_sync.py",
+    "tests/groups/test_groups_api.py",
+    "tests/groups/test_handlers.py",
+    "tests/groups/test_join_ways.py",
+    "tests/groups/test_join_ways_api.py",
+    "tests/groups/test_selectors.py",
+    "tests/groups/test_stats.py",
+    "tests/groups/test_sync.py",
+    "tests/tenancy/test_tasks.py",
+    "tests/wecom/test_callbacks.py",
+    "tests/wecom/test_client.py",
+    "tests/wecom/test_sandbox_groups_marketing.py",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.nodeid.split("::", 1)[0] in CLOCK_MODULES:
+            item.add_marker(pytest.mark.clock)
+
 
 @pytest.fixture(autouse=True)
 def _moved_clock():

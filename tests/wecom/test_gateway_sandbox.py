@@ -241,7 +241,8 @@ def test_the_concurrency_cap_keeps_wecom_from_answering_45033(gw, sandbox, setti
 
 def test_without_the_cap_wecom_does_answer_45033(gw, sandbox, settings):
     """The control experiment: the previous test would fail if the cap did nothing."""
-    sandbox.set_faults({"apis": {"externalcontact/mark_tag": {"concurrency": 4, "latency_ms": 150}}})
+    # Each call holds its slot 0.4 s: even threads a loaded machine starts one by one overlap past 4.
+    sandbox.set_faults({"apis": {"externalcontact/mark_tag": {"concurrency": 4, "latency_ms": 400}}})
     settings.WECOM_CONCURRENCY_OVERRIDES = {"externalcontact/mark_tag": 50}
     refused, _ = _parallel_mark_tags(gw, sandbox)
     assert refused > 0
