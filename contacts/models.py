@@ -83,12 +83,21 @@ class Staff(TenantModel):
         return f"{self.name} ({self.userid})"
 
 
+def _created_by_app() -> models.BooleanField:
+    """WeCom lets an app edit and delete only the tags and groups it created itself (wecom-api.md §3),
+    and its tag lists do not say who made what: only Siyu's own ``add_corp_tag`` tells. True: created
+    through Siyu; False: found in WeCom (a sync or a callback: an admin's, or another app's); None:
+    rows from before Siyu kept track, tried in WeCom, and set False if WeCom refuses (81011)."""
+    return models.BooleanField(null=True, default=False)
+
+
 class TagGroup(TenantModel):
     wecom_id = models.CharField(max_length=64)
     name = models.CharField(max_length=30)
     order = models.BigIntegerField(default=0)  # larger first, as in WeCom
     deleted = models.BooleanField(default=False)
     wecom_created_at = models.DateTimeField(null=True, blank=True)
+    created_by_app = _created_by_app()
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):
@@ -100,6 +109,11 @@ class TagGroup(TenantModel):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def wecom_editable(self) -> bool:
+        """Whether Siyu may rename or delete it in WeCom (not known: tried, see ``created_by_app``)."""
+        return self.created_by_app is not False
+
 
 class Tag(TenantModel):
     group = models.ForeignKey(TagGroup, on_delete=models.CASCADE, related_name="tags")
@@ -108,6 +122,7 @@ class Tag(TenantModel):
     order = models.BigIntegerField(default=0)
     deleted = models.BooleanField(default=False)
     wecom_created_at = models.DateTimeField(null=True, blank=True)
+    created_by_app = _created_by_app()
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):
@@ -117,6 +132,11 @@ class Tag(TenantModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def wecom_editable(self) -> bool:
+        """Whether Siyu may rename or delete it in WeCom (not known: tried, see ``created_by_app``)."""
+        return self.created_by_app is not False
 
 
 class Stage(TenantModel):

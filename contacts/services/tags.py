@@ -4,6 +4,10 @@ WeCom is the source of truth: every change is sent with ``add/edit/del_corp_tag`
 WeCom accepted (and, for new tags, the ids WeCom gave them) is written locally. A refusal raises
 ``WeComError`` before anything local changed. What the request itself gets wrong (empty or long
 names, a name already taken) is refused here first, so WeCom is not asked for what it would refuse.
+
+WeCom lets an app edit and delete only the tags and groups it created (wecom-api.md §3): those made
+here are ``created_by_app``; those found in WeCom (an admin's, another app's) are refused here with
+``TagNotEditableError`` before any call. Tagging customers with any tag stays allowed.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from django.utils import timezone
 
 from scrm.tenancy.models import Tenant
 from scrm.wecom.api import api_for
+from scrm.wecom.errors import WeComError
 
 from ..facets import contacts_refresh
 from ..models import Contact, EventType, Follow, FollowStatus, Tag, TagGroup
@@ -26,6 +31,46 @@ from .events import EventRow, events_record_rows
 T = TypeVar("T", Tag, TagGroup)
 
 NAME_MAX = 30  # WeCom's limit for tag and group names (40072)
+# WeCom's refusal of a tag the app did not create: 81011 as developers report it; 301002 as one
+# third-party summary has it (the documentation names none). Either means the same here.
+NOT_APP_TAG_ERRCODES = (81011, 301002)
+
+
+class TagNotEditableError(Exception):
+    """The tag or group was not created through Siyu, so WeCom would refuse to change it."""
+
+
+def _require_editable(item: Tag | TagGroup) -> None:
+    if not item.wecom_editable:
+        kind = "tag group" if isinstance(item, TagGroup) else "tag"
+        raise TagNotEditableError(
+            f"The {kind} {item.name!r} was not created through Siyu: WeCom lets an app rename or delete "
+            f"only the tags it created. Change it in the WeCom admin console; tagging customers with it "
+            f"still works."
+        )
+
+
+def _group_require_deletable(group: TagGroup) -> None:
+    """Deleting a group deletes every tag in it: each must be Siyu's."""
+    _require_editable(group)
+    other = next((t for t in group.tags.filter(deleted=False) if not t.wecom_editable), None)
+    if other is not None:
+        raise TagNotEditableError(
+            f"The tag group {group.name!r} holds {other.name!r}, which was not created through Siyu: "
+            f"WeCom would refuse to delete the group. Delete that tag in the WeCom admin console first."
+        )
+
+
+def _wecom_change(item: Tag | TagGroup, call) -> None:
+    """Make the WeCom call; when WeCom says the item is not this app's, remember it and say so."""
+    try:
+        call()
+    except WeComError as exc:
+        if exc.errcode not in NOT_APP_TAG_ERRCODES:
+            raise
+        type(item).objects.filter(pk=item.pk).update(created_by_app=False)
+        item.created_by_app = False
+        _require_editable(item)
 
 
 def _check_name(name: str, field: str) -> str:
@@ -66,6 +111,8 @@ def tag_group_create(*, tenant: Tenant, name: str, order: int = 0, tags: list[di
                 "order": answer.get("order", order),
                 "deleted": False,
                 "wecom_created_at": _created_at(answer.get("create_time")),
+                # A new group: a live name is refused above, and WeCom only adds into a group by name.
+                "created_by_app": True,
             },
         )
         for tag in answer.get("tag", []):
@@ -82,6 +129,7 @@ def _tag_save(group: TagGroup, answer: dict[str, Any]) -> Tag:
             "order": answer.get("order", 0),
             "deleted": False,
             "wecom_created_at": _created_at(answer.get("create_time")),
+            "created_by_app": True,  # add_corp_tag answers the tags it just made
         },
     )
     return tag
@@ -89,6 +137,7 @@ def _tag_save(group: TagGroup, answer: dict[str, Any]) -> Tag:
 
 def tag_group_update(*, tenant: Tenant, group: TagGroup, name: str | None = None, order: int | None = None):
     """Rename and/or reorder a group (edit_corp_tag with the group's id)."""
+    _require_editable(group)
     if name is not None:
         name = _check_name(name, "name")
         if TagGroup.objects.filter(name=name, deleted=False).exclude(pk=group.pk).exists():
@@ -108,6 +157,7 @@ def tag_create(*, tenant: Tenant, group: TagGroup, name: str, order: int = 0) ->
 
 
 def tag_update(*, tenant: Tenant, tag: Tag, name: str | None = None, order: int | None = None) -> Tag:
+    _require_editable(tag)
     if name is not None:
         name = _check_name(name, "name")
         siblings = Tag.objects.filter(group_id=tag.group_id, name=name, deleted=False).exclude(pk=tag.pk)
@@ -120,7 +170,7 @@ def _corp_tag_edit(*, tenant: Tenant, item: T, name: str | None, order: int | No
     """edit_corp_tag takes a group's id or a tag's alike; the local row changes once WeCom said yes."""
     if name is None and order is None:
         return item
-    api_for(tenant).edit_corp_tag(id=item.wecom_id, name=name, order=order)
+    _wecom_change(item, lambda: api_for(tenant).edit_corp_tag(id=item.wecom_id, name=name, order=order))
     if name is not None:
         item.name = name
     if order is not None:
@@ -131,14 +181,16 @@ def _corp_tag_edit(*, tenant: Tenant, item: T, name: str | None, order: int | No
 
 def tag_group_delete(*, tenant: Tenant, group: TagGroup) -> None:
     """Delete a group with every tag in it, as WeCom does."""
-    api_for(tenant).del_corp_tag(group_id=[group.wecom_id])
+    _group_require_deletable(group)
+    _wecom_change(group, lambda: api_for(tenant).del_corp_tag(group_id=[group.wecom_id]))
     with transaction.atomic():
         tags_mark_deleted(Q(group=group), Q(pk=group.pk))
 
 
 def tag_delete(*, tenant: Tenant, tag: Tag) -> None:
     """Delete one tag; a group left without tags disappears, as it does in WeCom."""
-    api_for(tenant).del_corp_tag(tag_id=[tag.wecom_id])
+    _require_editable(tag)
+    _wecom_change(tag, lambda: api_for(tenant).del_corp_tag(tag_id=[tag.wecom_id]))
     with transaction.atomic():
         tags_mark_deleted(Q(pk=tag.pk))
 

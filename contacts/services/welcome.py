@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from scrm.tenancy.actors import SYSTEM, Actor
 from scrm.tenancy.context import require_current_tenant
@@ -46,8 +46,9 @@ MINIPROGRAM_APPID_RE = re.compile(r"^wx[0-9a-f]{16}$")
 
 IMAGE_MAX_BYTES = 10 * 1024 * 1024  # media/upload_attachment's limit for images
 IMAGE_SIGNATURES = {b"\xff\xd8\xff": ("image/jpeg", "jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", "png")}
-# WeCom forgets an uploaded media id after 3 days; a little margin so none expires mid-send.
-MEDIA_ID_FRESH = timedelta(days=3) - timedelta(hours=2)
+# WeCom forgets an uploaded media id after 3 days: re-upload once one is 2.5 days old (wecom-api.md
+# §9a), a margin for clocks that disagree and for a template WeCom holds on to after we sent it.
+MEDIA_ID_FRESH = timedelta(days=2, hours=12)
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -86,7 +87,7 @@ def _media(value: Any, field: str, errors: dict) -> int | None:
         errors[field] = "Upload an image first (its id)."
         return None
     if not MediaAsset.objects.filter(pk=value).exists():
-        errors[field] = "No such image (upload it again)."
+        errors[field] = ErrorDetail("No such image (upload it again).", code="does_not_exist")
         return None
     return value
 
@@ -150,8 +151,10 @@ def welcome_validate(value: Any, *, field: str = "welcome") -> dict:
     if not isinstance(value, dict):
         raise ValidationError({field: "An object with text and attachments."})
     errors: dict[str, str] = {}
-    text = value.get("text") or ""
-    if not isinstance(text, str):
+    text = value.get("text")
+    if text is None:
+        text = ""
+    elif not isinstance(text, str):
         errors[f"{field}.text"] = "Text must be a string."
         text = ""
     text = text.strip()
@@ -170,8 +173,10 @@ def welcome_validate(value: Any, *, field: str = "welcome") -> dict:
             f"Too long: WeCom takes {TEXT_MAX_BYTES} bytes (about {TEXT_MAX_BYTES // 3} Chinese "
             f"characters), placeholders counted at {PLACEHOLDER_WORST_BYTES} bytes each."
         )
-    attachments = value.get("attachments") or []
-    if not isinstance(attachments, list):
+    attachments = value.get("attachments")
+    if attachments is None:
+        attachments = []
+    elif not isinstance(attachments, list):
         errors[f"{field}.attachments"] = "A list of attachments."
         attachments = []
     if len(attachments) > MAX_ATTACHMENTS:

@@ -3,7 +3,9 @@
 The backend is the gateway's shared state across processes: limiter budgets, the token lock, and
 the flags that coalesce callback processing.
 
-Per (corp, API): a requests-per-minute budget under WeCom's 10,000/min, a concurrency cap (WeCom
+Per (corp, API): a requests-per-minute budget under WeCom's 10,000/min and a requests-per-hour one
+under its 150,000/hour (a job past it waits for the next clock hour instead of running into 45009,
+which would block the API for the rest of WeCom's window), a concurrency cap (WeCom
 answers 45033 to too many concurrent calls of one API, seen on ``mark_tag`` and ``remark``), a block
 for the rest of the window after a 45009, and a temporarily lowered cap after a 45033.
 
@@ -175,6 +177,10 @@ class Limiter:
         used = self.backend.count_in_window(f"wecom:rpm:{corp_id}:{api}:{window}", 60)
         if used > settings.WECOM_REQUESTS_PER_MINUTE:
             raise WeComRateLimitedError(api, None, "per-minute budget used up", retry_after=60 - now % 60)
+        hour = int(now // 3600)
+        used = self.backend.count_in_window(f"wecom:rph:{corp_id}:{api}:{hour}", 3600)
+        if used > settings.WECOM_REQUESTS_PER_HOUR:
+            raise WeComRateLimitedError(api, None, "hourly budget used up", retry_after=3600 - now % 3600)
         key = f"wecom:slots:{corp_id}:{api}"
         member = uuid.uuid4().hex
         deadline = time.monotonic() + settings.WECOM_CONCURRENCY_WAIT_SECONDS

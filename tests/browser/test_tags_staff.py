@@ -33,10 +33,18 @@ def db_groups(tenant) -> list[str]:
 
 
 def tag_rows(group) -> list[str]:
-    """The tag names of a group's table, top to bottom."""
-    return [
-        text.strip() for text in group.locator("tbody tr.ant-table-row td:first-child").all_text_contents()
-    ]
+    """The tag names of a group's table, top to bottom (without a read-only badge)."""
+    names = group.locator("tbody tr.ant-table-row td:first-child .ant-typography")
+    return [text.strip() for text in names.all_text_contents()]
+
+
+def made_by_siyu(dashboard, tag: Tag) -> None:
+    """As if Siyu had created the tag (a sync finds every tag read-only: WeCom lets an app change only
+    the tags it created, and its lists do not say whose a tag is)."""
+    with tenant_context(dashboard.tenant):
+        Tag.objects.filter(pk=tag.pk).update(created_by_app=True)
+    with dashboard.sandbox.state.lock:
+        dashboard.sandbox.state.tags[tag.wecom_id].app_created = True
 
 
 def open_tags(page: Page, dashboard, login) -> None:
@@ -62,6 +70,10 @@ def test_admin_creates_renames_and_reorders_tags_in_wecom(synced, page, login):
     expect(region.get_by_role("row").filter(has_text=first_tags[0].name)).to_contain_text(
         first_tags[0].wecom_id
     )
+    # Found in WeCom, not made here: read-only, and the page says why.
+    expect(region).to_contain_text("Read-only")
+    expect(region.get_by_role("button", name=f"Rename group {first.name}")).to_be_disabled()
+    expect(region.get_by_role("button", name=f"Delete tag {first_tags[0].name}", exact=True)).to_be_disabled()
 
     # A new group with two tags: WeCom's add_corp_tag is called, its ids are shown.
     page.get_by_role("button", name="New tag group").click()
@@ -133,6 +145,7 @@ def test_deleting_a_tag_asks_first_then_removes_it_in_wecom_and_from_customers(s
             Tag.objects.filter(deleted=False).select_related("group"), key=lambda t: carried[t.wecom_id]
         )
     assert carried[tag.wecom_id] > 0
+    made_by_siyu(dashboard, tag)
     open_tags(page, dashboard, login)
     region = page.get_by_role("region", name=tag.group.name, exact=True)
     row = region.get_by_role("row").filter(has_text=tag.wecom_id)
@@ -169,6 +182,7 @@ def test_a_wecom_refusal_shows_its_errcode_and_hint(synced, page, login):
     with tenant_context(dashboard.tenant):
         tag = Tag.objects.filter(deleted=False).select_related("group").order_by("id").first()
         sibling = Tag.objects.filter(group=tag.group, deleted=False).exclude(pk=tag.pk).first()
+    made_by_siyu(dashboard, tag)
     # Someone renamed a sibling in the WeCom admin console: our copy is stale, WeCom refuses the name.
     with dashboard.sandbox.state.lock:
         dashboard.sandbox.state.tags[sibling.wecom_id].name = "抢先一步"

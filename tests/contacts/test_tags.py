@@ -1,7 +1,9 @@
 """Corp tags through the API: WeCom (the sandbox) first, local rows only for what WeCom accepted.
 
 ``mirror`` copies a slice of the sandbox corp into tenant A's tables (staff, tags, customers with
-their follows) the way a full sync would, so these tests do not depend on the sync being built.
+their follows) the way a full sync would, so these tests do not depend on the sync being built. It
+also copies who made each tag, as if Siyu had created the app-made ones itself (a sync cannot tell:
+WeCom lets an app edit and delete only its own tags, and its lists do not say whose a tag is).
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from django.utils import timezone
 
 from contacts.facets import contacts_refresh
 from contacts.models import Contact, Follow, Staff, Tag, TagGroup
+from contacts.sync import tag_change_apply, tags_sync
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Role
-from tests.helpers import assert_problem
+from scrm.wecom.api import api_for
+from tests.helpers import assert_problem, sandbox_control
 
 GROUPS_URL = "/api/v1/tag-groups/"
 TAGS_URL = "/api/v1/tags/"
@@ -29,8 +33,14 @@ def mirror(sandbox, tenant, *, contacts: int = 40) -> list[Contact]:
             (s.userid, s.name, list(s.department), s.status, s.has_contact_permission)
             for s in state.staff.values()
         ]
-        groups = [(g.group_id, g.group_name, g.order) for g in state.tag_groups.values() if not g.deleted]
-        tags = [(t.id, t.group_id, t.name, t.order) for t in state.tags.values() if not t.deleted]
+        groups = [
+            (g.group_id, g.group_name, g.order, g.app_created)
+            for g in state.tag_groups.values()
+            if not g.deleted
+        ]
+        tags = [
+            (t.id, t.group_id, t.name, t.order, t.app_created) for t in state.tags.values() if not t.deleted
+        ]
         customers = [
             (
                 c.external_userid,
@@ -63,10 +73,11 @@ def mirror(sandbox, tenant, *, contacts: int = 40) -> list[Contact]:
             for userid, name, depts, status, permission in staff
         }
         by_group = {
-            gid: TagGroup.objects.create(wecom_id=gid, name=name, order=order) for gid, name, order in groups
+            gid: TagGroup.objects.create(wecom_id=gid, name=name, order=order, created_by_app=mine)
+            for gid, name, order, mine in groups
         }
-        for tid, gid, name, order in tags:
-            Tag.objects.create(wecom_id=tid, group=by_group[gid], name=name, order=order)
+        for tid, gid, name, order, mine in tags:
+            Tag.objects.create(wecom_id=tid, group=by_group[gid], name=name, order=order, created_by_app=mine)
         made = []
         for external_userid, name, follows in customers:
             contact = Contact.objects.create(external_userid=external_userid, name=name)
@@ -261,7 +272,7 @@ def test_existing_group_name_is_refused_locally(mirrored, alice_client, sandbox)
 
 def test_wecom_refusal_surfaces_with_errcode_and_hint_and_changes_nothing(mirrored, alice_client, sandbox):
     with tenant_context(mirrored):
-        tag = Tag.objects.filter(deleted=False).first()
+        tag = Tag.objects.filter(deleted=False, created_by_app=True).first()
         sibling = Tag.objects.filter(group=tag.group, deleted=False).exclude(pk=tag.pk).first()
     # Someone renamed a sibling in the admin console; our copy is stale, WeCom refuses the name.
     with sandbox.state.lock:
@@ -289,7 +300,7 @@ def test_wecom_refusal_surfaces_with_errcode_and_hint_and_changes_nothing(mirror
 
 def test_deleted_in_wecom_answers_40068_and_keeps_the_local_row(mirrored, alice_client, sandbox):
     with tenant_context(mirrored):
-        tag = Tag.objects.filter(deleted=False).first()
+        tag = Tag.objects.filter(deleted=False, created_by_app=True).first()
     with sandbox.state.lock:
         sandbox.state.tags[tag.wecom_id].deleted = True
     problem = assert_problem(alice_client.delete(f"{TAGS_URL}{tag.pk}/"), 400, "wecom_error")
@@ -300,7 +311,7 @@ def test_deleted_in_wecom_answers_40068_and_keeps_the_local_row(mirrored, alice_
 
 def test_rename_and_reorder_group_and_tag(mirrored, alice_client, sandbox):
     with tenant_context(mirrored):
-        group = TagGroup.objects.order_by("id").first()
+        group = TagGroup.objects.filter(created_by_app=True).order_by("id").first()
         tag = group.tags.filter(deleted=False).first()
     response = alice_client.patch(f"{GROUPS_URL}{group.pk}/", {"name": "改名组", "order": 99}, format="json")
     assert response.status_code == 200, response.content
@@ -334,8 +345,9 @@ def test_add_tag_to_group(mirrored, alice_client, sandbox):
 
 def test_delete_group_marks_tags_deleted_and_refreshes_contacts(mirrored, alice_client, sandbox):
     with tenant_context(mirrored):
-        follow = Follow.objects.exclude(tag_ids=[]).select_related("contact").first()
-        tag = Tag.objects.get(wecom_id=follow.tag_ids[0])
+        mine = set(Tag.objects.filter(group__created_by_app=True).values_list("wecom_id", flat=True))
+        follow = next(f for f in Follow.objects.select_related("contact") if mine.intersection(f.tag_ids))
+        tag = Tag.objects.get(wecom_id=sorted(mine.intersection(follow.tag_ids))[0])
         group = tag.group
         assert f"t:{tag.pk}" in follow.contact.facets
     assert alice_client.delete(f"{GROUPS_URL}{group.pk}/").status_code == 204
@@ -382,3 +394,118 @@ def test_other_tenant_sees_none_and_gets_404(mirrored, charlie_client, sandbox):
     assert [e["path"] for e in assert_problem(response, 400, "validation_error")["errors"]] == ["group"]
     assert sandbox.records("externalcontact/edit_corp_tag") == []
     assert sandbox.records("externalcontact/del_corp_tag") == []
+
+
+# --- only the tags Siyu created can be changed (wecom-api.md §3) -----------------------------------
+
+
+def test_listings_say_which_tags_siyu_may_change(mirrored, alice_client):
+    groups = {g["name"]: g for g in alice_client.get(GROUPS_URL).json()}
+    assert groups["客户等级"]["editable"] is False  # made by an admin in the WeCom console
+    assert all(t["editable"] is False for t in groups["客户等级"]["tags"])
+    assert groups["生命周期"]["editable"] is True  # made through the app
+    # The app's own tag inside an admin's group: the tag is editable, its group is not.
+    source = groups["客户来源"]
+    assert source["editable"] is False
+    assert {t["name"] for t in source["tags"] if t["editable"]} == {"抖音"}
+    created = alice_client.post(GROUPS_URL, {"name": "会员等级", "tags": [{"name": "金卡"}]}, format="json")
+    assert created.json()["editable"] is True
+    assert created.json()["tags"][0]["editable"] is True
+    tag = alice_client.get(f"{TAGS_URL}{created.json()['tags'][0]['id']}/").json()
+    assert tag["editable"] is True
+
+
+@pytest.mark.parametrize("auth", ["session", "api_key"])
+def test_changing_a_tag_siyu_did_not_create_is_refused_before_wecom(
+    mirrored, alice_client, key_client_for, sandbox, auth
+):
+    client = alice_client if auth == "session" else key_client_for(mirrored, Role.OPERATOR)
+    with tenant_context(mirrored):
+        group = TagGroup.objects.get(name="客户等级")
+        tag = group.tags.filter(deleted=False).first()
+    before = local_snapshot(mirrored)
+    for response in (
+        client.patch(f"{TAGS_URL}{tag.pk}/", {"name": "改名"}, format="json"),
+        client.patch(f"{TAGS_URL}{tag.pk}/", {"order": 9}, format="json"),
+        client.delete(f"{TAGS_URL}{tag.pk}/"),
+        client.patch(f"{GROUPS_URL}{group.pk}/", {"name": "改名"}, format="json"),
+        client.delete(f"{GROUPS_URL}{group.pk}/"),
+    ):
+        problem = assert_problem(response, 409, "tag_not_editable")
+        assert "not created through Siyu" in problem["detail"]
+        assert "WeCom admin console" in problem["detail"]
+    assert sandbox.records("externalcontact/edit_corp_tag") == []
+    assert sandbox.records("externalcontact/del_corp_tag") == []
+    assert local_snapshot(mirrored) == before
+    # Putting the tag on a customer stays allowed.
+    with tenant_context(mirrored):
+        contact = Contact.objects.filter(follows__isnull=False).first()
+    response = client.post(f"/api/v1/contacts/{contact.pk}/tags/", {"add": [tag.pk]}, format="json")
+    assert response.status_code == 200, response.content
+    assert any(tag.wecom_id in r["body"]["add_tag"] for r in sandbox.records("externalcontact/mark_tag"))
+
+
+def test_a_group_holding_a_tag_made_elsewhere_cannot_be_deleted(mirrored, alice_client, sandbox):
+    created = alice_client.post(
+        GROUPS_URL, {"name": "活动", "tags": [{"name": "双十一"}]}, format="json"
+    ).json()
+    # An admin adds a tag to Siyu's group in the console; the callback's re-read brings it here.
+    answer = sandbox_control(
+        sandbox,
+        "simulate/tag-change",
+        {"change_type": "create", "tag_type": "tag", "group_id": created["wecom_id"], "name": "618"},
+    )
+    with tenant_context(mirrored):
+        tag_change_apply(api=api_for(mirrored), change_type="create", tag_type="tag", wecom_id=answer["id"])
+    shown = alice_client.get(f"{GROUPS_URL}{created['id']}/").json()
+    assert shown["editable"] is True
+    assert {t["name"]: t["editable"] for t in shown["tags"]} == {"双十一": True, "618": False}
+    problem = assert_problem(alice_client.delete(f"{GROUPS_URL}{created['id']}/"), 409, "tag_not_editable")
+    assert "'618'" in problem["detail"]
+    assert sandbox.records("externalcontact/del_corp_tag") == []
+    # The group itself can still be renamed, and Siyu's own tag deleted.
+    assert (
+        alice_client.patch(f"{GROUPS_URL}{created['id']}/", {"name": "大促"}, format="json").status_code
+        == 200
+    )
+    assert alice_client.delete(f"{TAGS_URL}{created['tags'][0]['id']}/").status_code == 204
+
+
+def test_a_sync_keeps_who_made_each_tag(connected, sandbox, alice_client):
+    with tenant_context(connected):
+        tags_sync(api_for(connected))
+    made = alice_client.post(
+        GROUPS_URL, {"name": "会员等级", "tags": [{"name": "金卡"}]}, format="json"
+    ).json()
+    with tenant_context(connected):
+        tags_sync(api_for(connected))  # again: Siyu's group is still Siyu's
+        assert TagGroup.objects.get(pk=made["id"]).created_by_app is True
+        assert Tag.objects.get(pk=made["tags"][0]["id"]).created_by_app is True
+        # Found in WeCom (an admin's, or the app's from before Siyu knew it): not Siyu's to change.
+        others = TagGroup.objects.exclude(pk=made["id"])
+        assert others.exists()
+        assert not others.exclude(created_by_app=False).exists()
+        assert not Tag.objects.exclude(group_id=made["id"]).exclude(created_by_app=False).exists()
+
+
+def test_a_tag_of_unknown_origin_is_tried_and_remembered_when_wecom_refuses(mirrored, alice_client, sandbox):
+    """Tags from before Siyu kept track (NULL) are editable until WeCom says they are not the app's."""
+    with tenant_context(mirrored):
+        mine = Tag.objects.filter(created_by_app=True).first()
+        theirs = Tag.objects.filter(created_by_app=False).first()
+        Tag.objects.filter(pk__in=[mine.pk, theirs.pk]).update(created_by_app=None)
+    assert alice_client.get(f"{TAGS_URL}{theirs.pk}/").json()["editable"] is True
+    response = alice_client.patch(f"{TAGS_URL}{mine.pk}/", {"name": "改名了"}, format="json")
+    assert response.status_code == 200, response.content
+    problem = assert_problem(
+        alice_client.patch(f"{TAGS_URL}{theirs.pk}/", {"name": "改名了"}, format="json"),
+        409,
+        "tag_not_editable",
+    )
+    assert "not created through Siyu" in problem["detail"]
+    # WeCom was asked both times (it refused the second: the sandbox records only what it accepted).
+    assert sandbox.calls["externalcontact/edit_corp_tag"] == 2
+    assert [r["body"]["id"] for r in sandbox.records("externalcontact/edit_corp_tag")] == [mine.wecom_id]
+    assert alice_client.get(f"{TAGS_URL}{theirs.pk}/").json()["editable"] is False
+    with tenant_context(mirrored):
+        assert Tag.objects.get(pk=theirs.pk).name == theirs.name

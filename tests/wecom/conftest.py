@@ -8,7 +8,9 @@ stores what the sandbox POSTs and can decrypt it. Nothing here leaves 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -86,6 +88,7 @@ class CallbackReceiver:
     def __init__(self, token: str, aes_key: str, corp_id: str, status: int = 200):
         self.crypto = WeChatCrypto(token, aes_key, corp_id)
         self.status = status
+        self.delay = 0.0  # seconds before answering a POST (an app slower than WeCom's timeout)
         self.requests: list[dict[str, Any]] = []  # {"method", "query", "body", "headers"}
         self.arrived = threading.Event()
         receiver = self
@@ -94,7 +97,10 @@ class CallbackReceiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver._store("POST", self, body)
-                self._answer(receiver.status, b"")
+                time.sleep(receiver.delay)
+                # The sandbox may have stopped waiting (its timeout), as WeCom does.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self._answer(receiver.status, b"")
 
             def do_GET(self) -> None:
                 query = receiver._store("GET", self, b"")

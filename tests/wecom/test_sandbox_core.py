@@ -22,6 +22,7 @@ from django.conf import settings
 from wechatpy.exceptions import APILimitedException, WeChatClientException
 
 from scrm.wecom.sandbox import DEFAULT_CORP_ID, DEFAULT_SECRET, Sandbox, generator, server
+from tests.wecom.test_sandbox_groups_marketing import PNG, upload
 
 
 def raw(sandbox: Sandbox, method: str, path: str, body: Any = None, headers: dict | None = None):
@@ -403,7 +404,7 @@ def test_group_welcome_templates(sandbox, wx):
         wx.post("externalcontact/group_welcome_template/get", data={"template_id": template_id})["text"]
         == text
     )
-    image = {"media_id": "MEDIA_1"}
+    image = {"media_id": upload(wx, PNG)["media_id"]}  # an id the sandbox never issued is 40007
     wx.post("externalcontact/group_welcome_template/edit", data={"template_id": template_id, "image": image})
     got = wx.post("externalcontact/group_welcome_template/get", data={"template_id": template_id})
     assert (got["text"], got["image"]) == (text, image)

@@ -43,9 +43,20 @@ CONTACT_WAY_DEFAULT_SPAN = 90 * 86400  # list_contact_way looks back 90 days by 
 TEMP_WAY_MAX_SECONDS = 14 * 86400
 MAX_TAGS = 3000
 TAG_NAME_MAX = 30
+# An app may edit and delete only the tags and groups it created (wecom-api.md §3). The documentation
+# names no errcode for it; 81011 ("no privilege to access/modify tag") is what developers report for a
+# console-made tag deleted through the API (docs/wecom.md says how sure that is).
+NOT_APP_TAG = 81011
+
+
+def _not_app_tag(what: str) -> SandboxError:
+    return SandboxError(NOT_APP_TAG, f"no privilege to access/modify {what}: not created by this app")
+
+
 REMARK_MAX, DESCRIPTION_MAX = 20, 150
 WAY_TEXT_MAX = 30  # contact way remark and state
 WELCOME_TEXT_MAX_BYTES = 4000
+LINK_DESC_MAX_BYTES, MINIPROGRAM_TITLE_MAX_BYTES = 512, 64  # as for mass messages (wecom-api.md §7)
 MAX_ATTACHMENTS = 9
 ATTACHMENT_TYPES = ("image", "link", "miniprogram", "video", "file")
 MAX_GROUP_WELCOME_TEMPLATES = 100
@@ -459,12 +470,23 @@ def add_corp_tag(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     now = int(time.time())
     if group is None:
         group = TagGroup(
-            make_id(state, "et", 20), body["group_name"], now, order=_opt_int(body, "order") or 0
+            make_id(state, "et", 20),
+            body["group_name"],
+            now,
+            order=_opt_int(body, "order") or 0,
+            app_created=True,
         )
         state.tag_groups[group.group_id] = group
     created = []
     for spec, name in zip(specs, names, strict=True):
-        tag = Tag(make_id(state, "et", 30), group.group_id, name, now, order=_opt_int(spec, "order") or 0)
+        tag = Tag(
+            make_id(state, "et", 30),
+            group.group_id,
+            name,
+            now,
+            order=_opt_int(spec, "order") or 0,
+            app_created=True,
+        )
         state.tags[tag.id] = tag
         group.tag_ids.append(tag.id)
         created.append(tag)
@@ -490,6 +512,8 @@ def edit_corp_tag(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
         target = group
     else:
         raise SandboxError(40068, f"invalid tag id {target_id!r}")
+    if not target.app_created:
+        raise _not_app_tag(f"tag {target_id!r}")
     if name is not None:
         if isinstance(target, Tag):
             target.name = name
@@ -526,12 +550,18 @@ def del_corp_tag(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     if not tag_ids and not group_ids:
         raise _invalid("tag_id and group_id cannot both be empty")
     for tag_id in tag_ids:
-        if live_tag(state, tag_id) is None:
+        tag = live_tag(state, tag_id)
+        if tag is None:
             raise SandboxError(40068, f"invalid tag id {tag_id!r}")
+        if not tag.app_created:
+            raise _not_app_tag(f"tag {tag_id!r}")
     for group_id in group_ids:
         group = state.tag_groups.get(group_id)
         if group is None or group.deleted:
             raise SandboxError(40068, f"invalid tag group id {group_id!r}")
+        # Deleting a group deletes every tag in it: an admin's tag in the app's group is not the app's.
+        if not group.app_created or any(not state.tags[t].app_created for t in group.tag_ids):
+            raise _not_app_tag(f"tag group {group_id!r} (or a tag in it)")
     delete_tags(state, list(dict.fromkeys(tag_ids)), list(dict.fromkeys(group_ids)))
     return {}
 
@@ -727,7 +757,8 @@ def _check_text(text: Any) -> str:
 
 
 def _check_attachment(kind: str, item: Any) -> None:
-    """The fields WeCom requires per attachment type (media ids are not checked against uploads)."""
+    """The fields WeCom requires per attachment type, and its byte limits: a link's ``desc`` ≤ 512 and
+    a mini program's ``title`` ≤ 64, 45002 past them (the text's errcode)."""
     required = {
         "image": (),
         "link": ("title", "url"),
@@ -742,6 +773,30 @@ def _check_attachment(kind: str, item: Any) -> None:
         missing.append("media_id or pic_url")
     if missing:
         raise _invalid(f"{kind} lacks {', '.join(missing)}")
+    if kind == "link" and len(str(item.get("desc") or "").encode()) > LINK_DESC_MAX_BYTES:
+        raise SandboxError(45002, f"link.desc is longer than {LINK_DESC_MAX_BYTES} bytes")
+    if kind == "miniprogram" and len(str(item["title"]).encode()) > MINIPROGRAM_TITLE_MAX_BYTES:
+        raise SandboxError(45002, f"miniprogram.title is longer than {MINIPROGRAM_TITLE_MAX_BYTES} bytes")
+
+
+# The media id an attachment carries, and the kind of upload it must be (wecom-api.md §6, §9a).
+_MEDIA_FIELDS = {"image": ("media_id", "image"), "miniprogram": ("pic_media_id", "image")}
+_MEDIA_FIELDS |= {"video": ("media_id", "video"), "file": ("media_id", "file")}
+
+
+def check_media(state: SandboxState, kind: str, item: dict[str, Any]) -> None:
+    """40007 for a media id the sandbox never issued, of another type, or older than 3 days.
+
+    (An image may come by ``pic_url`` instead, from media/uploadimg: not checked.)
+    """
+    from .endpoints_marketing import MEDIA_TTL, book  # that module imports this one
+
+    if kind not in _MEDIA_FIELDS or (kind == "image" and not item.get("media_id")):
+        return
+    key, media_type = _MEDIA_FIELDS[kind]
+    media = book(state).media.get(item.get(key) or "")
+    if media is None or media.type != media_type or time.time() - media.created_at > MEDIA_TTL:
+        raise SandboxError(40007, f"invalid media_id {item.get(key)!r} for the {kind} attachment")
 
 
 def check_attachments(attachments: Any) -> None:
@@ -766,6 +821,8 @@ def send_welcome_msg(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     content = _check_text(body["text"]) if "text" in body else ""
     attachments = body.get("attachments") or []
     check_attachments(attachments)
+    for attachment in attachments:
+        check_media(state, attachment["msgtype"], attachment[attachment["msgtype"]])
     if not content and not attachments:
         raise _invalid("text and attachments cannot both be empty")
     welcome = state.welcome_codes.get(code)
@@ -780,13 +837,14 @@ def send_welcome_msg(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
 _TEMPLATE_PARTS = ("text", *ATTACHMENT_TYPES)
 
 
-def _template_parts(body: dict[str, Any]) -> dict[str, Any]:
+def _template_parts(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
     parts = {k: body[k] for k in _TEMPLATE_PARTS if body.get(k)}
     if "text" in parts:
         _check_text(parts["text"])
     for kind in ATTACHMENT_TYPES:
         if kind in parts:
             _check_attachment(kind, parts[kind])
+            check_media(state, kind, parts[kind])
     return parts
 
 
@@ -801,7 +859,7 @@ def _template(state: SandboxState, template_id: Any) -> dict[str, Any]:
 def group_welcome_template_add(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     """``%NICKNAME%`` in text.content is kept verbatim: WeCom substitutes it when it sends."""
     state = sandbox.state
-    parts = _template_parts(req.json)
+    parts = _template_parts(state, req.json)
     if not parts:
         raise _invalid("a template needs text or an attachment")
     if len(state.group_welcome_templates) >= MAX_GROUP_WELCOME_TEMPLATES:
@@ -818,7 +876,7 @@ def group_welcome_template_add(sandbox: Sandbox, req: SandboxRequest) -> dict[st
 @route("externalcontact/group_welcome_template/edit")
 def group_welcome_template_edit(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     template = _template(sandbox.state, req.json.get("template_id"))
-    template.update(_template_parts(req.json))
+    template.update(_template_parts(sandbox.state, req.json))
     return {}
 
 
@@ -1021,13 +1079,34 @@ def settings_directory(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     return {"settings": settings}
 
 
-# -- application messages (DOC 90236; beyond wecom-api.md, used for churn alerts) ------------------
+# -- application messages (DOC 90236, wecom-api.md §9a; used for churn alerts and reminders) -------
+
+# A member receives at most this many messages from one app per minute and per hour; WeCom drops the
+# rest silently (the call still answers ok).
+MESSAGES_PER_MINUTE, MESSAGES_PER_HOUR = 30, 1000
+_MESSAGE_TIMES = "message_send"  # state.ext key: userid -> times of the messages the member received
+DROPPED_MESSAGES = "message/send/dropped"  # records key: {"at", "userid", "body"} per dropped delivery
+
+
+def _deliver_messages(state: SandboxState, users: list[str], body: dict[str, Any]) -> None:
+    """Count a message for each member who may still receive one; record the others as dropped."""
+    current = time.time()
+    received: dict[str, list[float]] = state.ext.setdefault(_MESSAGE_TIMES, {})
+    for userid in users:
+        times = [t for t in received.get(userid, ()) if current - t < 3600]
+        last_minute = sum(1 for t in times if current - t < 60)
+        if last_minute >= MESSAGES_PER_MINUTE or len(times) >= MESSAGES_PER_HOUR:
+            state.records[DROPPED_MESSAGES].append({"at": current, "userid": userid, "body": body})
+        else:
+            times.append(current)
+        received[userid] = times
 
 
 @route("message/send")
 def message_send(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     """A text message from the self-built app to members; unknown or departed members are reported
-    in ``invaliduser`` (WeCom still sends to the others), a wrong agentid is 40056."""
+    in ``invaliduser`` (WeCom still sends to the others), a wrong agentid is 40056. A member past 30
+    messages a minute or 1,000 an hour does not get it, and nothing says so (``DROPPED_MESSAGES``)."""
     state, body = sandbox.state, req.json
     if str(body.get("agentid", "")) != sandbox.agent_id:
         raise SandboxError(40056, "invalid agentid")
@@ -1043,5 +1122,6 @@ def message_send(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
         raise SandboxError(40031, "invalid touser: no recipient")
     invalid = [u for u in users if u not in state.staff or state.staff[u].status == 5]
     with state.lock:
+        _deliver_messages(state, [u for u in dict.fromkeys(users) if u not in invalid], body)
         msgid = state.next_id("msg")
     return {"invaliduser": "|".join(invalid), "msgid": msgid}

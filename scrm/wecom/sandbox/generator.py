@@ -171,6 +171,11 @@ _TAG_GROUPS = (
     ("消费能力", "高消费 中等消费 价格敏感"),
     ("生命周期", "新客 活跃 复购 流失风险 转介绍"),
 )
+# An app may edit and delete only the tags it made through the API (wecom-api.md §3), so the corp has
+# both kinds: most groups made by an admin in the console, these two by the sandbox's app, and one
+# tag the app added into an admin's group.
+_APP_TAG_GROUPS = ("消费能力", "生命周期")
+_APP_TAGS = (("客户来源", "抖音"),)
 # (id, name, parentid), breadth first. Members sit in the leaves only (never in 1, 2 or 7), two and
 # three levels down, as in most corps: listing a department lists its own members only (WeCom has no
 # fetch_child any more), so a directory read must walk the tree.
@@ -349,11 +354,17 @@ def _tags(state: SandboxState, rng: random.Random, anchor: int) -> None:
     for g_order, (group_name, names) in enumerate(_TAG_GROUPS):
         group_id = "et" + random_token(rng, 20)
         group = TagGroup(group_id, group_name, created + g_order * 60, order=len(_TAG_GROUPS) - g_order)
+        group.app_created = group_name in _APP_TAG_GROUPS
         tag_names = names.split()
         for t_order, tag_name in enumerate(tag_names):
             tag_id = "et" + random_token(rng, 30)
             state.tags[tag_id] = Tag(
-                tag_id, group_id, tag_name, group.create_time, order=len(tag_names) - t_order
+                tag_id,
+                group_id,
+                tag_name,
+                group.create_time,
+                order=len(tag_names) - t_order,
+                app_created=group.app_created or (group_name, tag_name) in _APP_TAGS,
             )
             group.tag_ids.append(tag_id)
         state.tag_groups[group_id] = group

@@ -49,6 +49,10 @@ DEFAULT_AES_KEY = "SiyuSandboxEncodingAESKeyForDemo0123456789A"
 API_PREFIX = "/cgi-bin/"
 CONTROL_PREFIX = "/sandbox/"
 CALLBACK_TIMEOUT = 5.0  # WeCom gives the app 5 seconds to answer a callback
+# Without a 200 within the timeout WeCom sends the callback again, three times ("总共重试三次"). The
+# documentation gives no interval: 5 s is our choice. All three are settings (settings/callbacks).
+CALLBACK_RETRIES = 3
+CALLBACK_RETRY_INTERVAL = 5.0
 SAVE_DELAY = 2.0  # seconds between a change and the data file write that includes it
 MAX_BODY = 20 * 1024 * 1024  # upload_attachment takes files up to 20 MB
 CALLBACK_RECORDS = "callbacks"  # records key of the callbacks sent (GET /sandbox/records/callbacks)
@@ -121,6 +125,11 @@ class Sandbox:
         self.callback_url = callback_url
         self.token_ttl = token_ttl
         self.welcome_code_ttl = 20.0  # WeCom: a welcome_code is usable for 20 seconds
+        # Callback delivery (settings/callbacks): tests shorten them rather than wait 3 × 5 s.
+        self.callback_timeout = CALLBACK_TIMEOUT
+        self.callback_retries = CALLBACK_RETRIES
+        self.callback_retry_interval = CALLBACK_RETRY_INTERVAL
+        self._stopping = threading.Event()  # set by shutdown: pending retries give up
         self.crypto = WeChatCrypto(token, aes_key, corp_id)
         self.faults = FaultPlan(seed)
         # Derived, rebuildable data of endpoint modules (paging snapshots...): never persisted.
@@ -333,6 +342,10 @@ class Sandbox:
     def send_callback(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Encrypt an event as WeCom does and POST it to callback_url; wait for the answer (≤ 5 s).
 
+        Without a 200 in time the same request is sent again, ``callback_retries`` times
+        ``callback_retry_interval`` apart, from a thread (this returns the first attempt's result);
+        each retry's result is added to the callback's record under ``retries``.
+
         Never call it while holding ``state.lock``: the app may call the sandbox back while handling
         the event (to re-read the customer, send the welcome message) and would wait on that lock.
         """
@@ -345,17 +358,34 @@ class Sandbox:
             "MsgType": "event",
             **fields,
         }
-        if self.callback_url:
-            result = self._deliver(to_xml(envelope))
+        request = self._callback_request(to_xml(envelope)) if self.callback_url else None
+        if request is not None:
+            result, _ = _fetch(request, self.callback_timeout)
         else:
             result = {"delivered": False, "status": None, "error": "no callback_url configured"}
+        record = {"at": time.time(), "body": envelope, "query": {}, "result": result, "retries": []}
         with self.state.lock:
-            self.state.records[CALLBACK_RECORDS].append(
-                {"at": time.time(), "body": envelope, "query": {}, "result": result}
+            self.state.records[CALLBACK_RECORDS].append(record)
+        if request is not None and not result["delivered"] and self.callback_retries > 0:
+            thread = threading.Thread(
+                target=self._retry_callback, args=(request, record), name="wecom-sandbox-retry", daemon=True
             )
+            self.event_threads = [t for t in self.event_threads if t.is_alive()] + [thread]
+            thread.start()
         return result
 
-    def _deliver(self, xml: str) -> dict[str, Any]:
+    def _retry_callback(self, request: urllib.request.Request, record: dict[str, Any]) -> None:
+        """WeCom's retries of a callback the app did not answer with a 200 in time: the same request."""
+        for _ in range(self.callback_retries):
+            if self._stopping.wait(self.callback_retry_interval):
+                return
+            result, _ = _fetch(request, self.callback_timeout)
+            with self.state.lock:
+                record["retries"].append(result)
+            if result["delivered"]:
+                return
+
+    def _callback_request(self, xml: str) -> urllib.request.Request:
         assert self.callback_url
         nonce, timestamp = secrets.token_hex(8), str(int(time.time()))
         encrypted = xmltodict.parse(self.crypto.encrypt_message(xml, nonce, timestamp))["xml"]
@@ -371,8 +401,7 @@ class Sandbox:
             method="POST",
             headers={"Content-Type": "text/xml; charset=utf-8", "User-Agent": "WeCom-Sandbox"},
         )
-        result, _ = _fetch(request)
-        return result
+        return request
 
     def verify_callback_url(self) -> dict[str, Any]:
         """Do what WeCom does when an admin saves the callback URL: GET with an encrypted echostr.
@@ -389,7 +418,7 @@ class Sandbox:
         ).hexdigest()
         query = {"msg_signature": signature, "timestamp": timestamp, "nonce": nonce, "echostr": echostr}
         request = urllib.request.Request(_with_query(self.callback_url, query), method="GET")  # noqa: S310
-        result, content = _fetch(request)
+        result, content = _fetch(request, CALLBACK_TIMEOUT)
         answer = content.decode("utf-8", "replace")
         verified = result["delivered"] and answer == plain
         error = result["error"] or (None if verified else f"answered {answer[:100]!r}, expected {plain!r}")
@@ -528,6 +557,7 @@ class Sandbox:
             host, port, self.wsgi_app, server_class=_ThreadingServer, handler_class=_QuietHandler
         )
         self._server = server
+        self._stopping.clear()
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="wecom-sandbox", daemon=True
         )
@@ -538,6 +568,7 @@ class Sandbox:
 
     def shutdown(self) -> None:
         """Stop serving and write pending changes to the data file."""
+        self._stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -565,6 +596,10 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
+    # wsgiref writes the headers and the body in two sends: with Nagle's algorithm on, the body
+    # waits for the client's delayed ACK of the headers (40 ms on Linux) on every call.
+    disable_nagle_algorithm = True
+
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("WeCom sandbox: " + format, *args)
 
@@ -637,12 +672,12 @@ def _with_query(url: str, params: dict[str, str]) -> str:
     return url + ("&" if "?" in url else "?") + urlencode(params)
 
 
-def _fetch(request: urllib.request.Request) -> tuple[dict[str, Any], bytes]:
+def _fetch(request: urllib.request.Request, timeout: float) -> tuple[dict[str, Any], bytes]:
     """Send a request to the app: ({delivered, status, error}, the answer's first 64 KB)."""
     if not request.full_url.startswith(("http://", "https://")):
         return {"delivered": False, "status": None, "error": "callback_url must be http(s)"}, b""
     try:
-        with _DIRECT.open(request, timeout=CALLBACK_TIMEOUT) as response:
+        with _DIRECT.open(request, timeout=timeout) as response:
             content = response.read(65536)
             return {
                 "delivered": 200 <= response.status < 300,
@@ -653,6 +688,33 @@ def _fetch(request: urllib.request.Request) -> tuple[dict[str, Any], bytes]:
         return {"delivered": False, "status": e.code, "error": f"HTTP {e.code} {e.reason}"}, b""
     except (urllib.error.URLError, OSError) as e:
         return {"delivered": False, "status": None, "error": str(getattr(e, "reason", e))}, b""
+
+
+CALLBACK_SETTINGS = {
+    "timeout": "callback_timeout",
+    "retries": "callback_retries",
+    "interval": "callback_retry_interval",
+}
+
+
+@registry.control_route("settings/callbacks", methods=("GET", "POST"))
+def settings_callbacks(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """``{timeout?: seconds, retries?: int, interval?: seconds}`` → the callback delivery now in force:
+    how long the app has to answer 200, how many times an unanswered callback is sent again, and how
+    long apart (WeCom: 5 s, 3 times; the interval is not documented). Validated whole first."""
+    changes = req.json if req.method == "POST" else {}
+    unknown = set(changes) - set(CALLBACK_SETTINGS)
+    if unknown:
+        raise ValueError(f"unknown settings {sorted(unknown)}; allowed: {sorted(CALLBACK_SETTINGS)}")
+    for key, value in changes.items():
+        integer = key == "retries"
+        if isinstance(value, bool) or not isinstance(value, int if integer else int | float) or value < 0:
+            raise ValueError(f"{key} must be a non-negative {'integer' if integer else 'number'}")
+    if changes.get("timeout") == 0:
+        raise ValueError("timeout must be more than 0")
+    for key, value in changes.items():
+        setattr(sandbox, CALLBACK_SETTINGS[key], value)
+    return {"settings": {key: getattr(sandbox, attr) for key, attr in CALLBACK_SETTINGS.items()}}
 
 
 def _load_endpoint_modules() -> None:

@@ -73,6 +73,9 @@ class Tag:
     create_time: int
     order: int = 0
     deleted: bool = False
+    # Made through the API by the sandbox's app (add_corp_tag), not by an admin in the console: an app
+    # may edit and delete only those (wecom-api.md §3). A plain default: older data files load as admin-made.
+    app_created: bool = False
 
 
 @dataclass
@@ -83,6 +86,7 @@ class TagGroup:
     order: int = 0
     deleted: bool = False
     tag_ids: list[str] = field(default_factory=list)
+    app_created: bool = False  # as Tag.app_created
 
 
 @dataclass

@@ -1,6 +1,17 @@
 // Tags: the corp's tag groups and tags. Every change is made in WeCom first (the API calls
 // add/edit/del_corp_tag) and each item shows its WeCom id and whether it is in sync with WeCom.
-import { ArrowDownOutlined, ArrowUpOutlined, CheckCircleOutlined, DeleteOutlined, EditOutlined, PlusOutlined, ReloadOutlined } from "@ant-design/icons";
+// WeCom lets an app rename, reorder and delete only the tags it created: the others (`editable:
+// false`, made in the admin console) are shown read-only, with their actions disabled and why.
+import {
+  ArrowDownOutlined,
+  ArrowUpOutlined,
+  CheckCircleOutlined,
+  DeleteOutlined,
+  EditOutlined,
+  LockOutlined,
+  PlusOutlined,
+  ReloadOutlined,
+} from "@ant-design/icons";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { App, Button, Card, Space, Switch, Table, Tag as AntTag, Tooltip, Typography } from "antd";
 import type { ColumnsType } from "antd/es/table";
@@ -11,7 +22,7 @@ import { canManage, useSession } from "../../auth";
 import { EmptyState, errorMessage, QueryState } from "../../components/states";
 import { api, keys, type Tag, type TagGroup, useTagGroups } from "./api";
 import { CreateGroupDialog, NameDialog } from "./dialogs";
-import { byWeComOrder, planMove } from "./order";
+import { byWeComOrder, type Ordered, planMove } from "./order";
 import { RefusalNote, type WeComRefusal, wecomRefusal } from "./wecom";
 import { dateTime } from "../../lib/format";
 
@@ -98,6 +109,28 @@ function SyncState({
   );
 }
 
+function ReadOnlyBadge({ name }: { name: string }) {
+  const { t } = useTranslation("tags");
+  return (
+    <Tooltip title={t("readOnly.tooltip")}>
+      <AntTag icon={<LockOutlined />} tabIndex={0} aria-label={`${name}: ${t("readOnly.badge")}. ${t("readOnly.tooltip")}`}>
+        {t("readOnly.badge")}
+      </AntTag>
+    </Tooltip>
+  );
+}
+
+type Editable = Ordered & { editable: boolean };
+
+/** The move, changing the order of none but the items WeCom lets this app edit (empty: impossible). */
+function planEditableMove(items: readonly Editable[], index: number, delta: -1 | 1): Ordered[] {
+  const editable = new Map(items.map((item) => [item.id, item.editable]));
+  return planMove(items, index, delta, (id) => editable.get(id) === true);
+}
+
+const movable = (items: readonly Editable[], index: number, delta: -1 | 1) =>
+  planEditableMove(items, index, delta).length > 0;
+
 function WeComId({ id }: { id: string }) {
   const { t } = useTranslation("tags");
   return (
@@ -112,6 +145,7 @@ function MoveButtons({
   labels,
   first,
   last,
+  blocked,
   busy,
   onMove,
 }: {
@@ -119,28 +153,32 @@ function MoveButtons({
   labels: { up: string; down: string };
   first: boolean;
   last: boolean;
+  /** The move would reorder an item this app may not edit in WeCom. */
+  blocked: { up: boolean; down: boolean };
   busy: boolean;
   onMove: (direction: Direction) => void;
 }) {
+  const { t } = useTranslation("tags");
+  const hint = (direction: Direction) => (!(direction === "up" ? first : last) && blocked[direction] ? t("readOnly.moveBlocked") : labels[direction]);
   return (
     <Space.Compact>
-      <Tooltip title={labels.up}>
+      <Tooltip title={hint("up")}>
         <Button
           size="small"
           icon={<ArrowUpOutlined />}
           aria-label={labels.up}
           data-move={moveId(item, "up")}
-          disabled={first || busy}
+          disabled={first || blocked.up || busy}
           onClick={() => onMove("up")}
         />
       </Tooltip>
-      <Tooltip title={labels.down}>
+      <Tooltip title={hint("down")}>
         <Button
           size="small"
           icon={<ArrowDownOutlined />}
           aria-label={labels.down}
           data-move={moveId(item, "down")}
-          disabled={last || busy}
+          disabled={last || blocked.down || busy}
           onClick={() => onMove("down")}
         />
       </Tooltip>
@@ -168,7 +206,12 @@ function TagTable({ group, actions }: { group: TagGroup; actions: Actions }) {
       key: "name",
       title: t("column.name"),
       width: "24%",
-      render: (_, tag) => <Typography.Text delete={tag.deleted}>{tag.name}</Typography.Text>,
+      render: (_, tag) => (
+        <Space size={4} wrap>
+          <Typography.Text delete={tag.deleted}>{tag.name}</Typography.Text>
+          {!tag.editable && !tag.deleted && <ReadOnlyBadge name={tag.name} />}
+        </Space>
+      ),
     },
     { key: "wecomId", title: t("column.wecomId"), width: "32%", render: (_, tag) => <WeComId id={tag.wecom_id} /> },
     {
@@ -193,13 +236,15 @@ function TagTable({ group, actions }: { group: TagGroup; actions: Actions }) {
         width: 90,
         render: (_, tag) => {
           if (tag.deleted || group.deleted) return null;
-          const index = live.findIndex((other) => other.id === tag.id);
+          const ordered = byWeComOrder(live);
+          const index = ordered.findIndex((other) => other.id === tag.id);
           return (
             <MoveButtons
               item={`tag:${tag.id}`}
               labels={{ up: t("tag.moveUp", { name: tag.name }), down: t("tag.moveDown", { name: tag.name }) }}
               first={index === 0}
               last={index === live.length - 1}
+              blocked={{ up: !movable(ordered, index, -1), down: !movable(ordered, index, 1) }}
               busy={actions.busy}
               onMove={(direction) => actions.moveTag(group, tag, direction)}
             />
@@ -213,25 +258,31 @@ function TagTable({ group, actions }: { group: TagGroup; actions: Actions }) {
         render: (_, tag) =>
           tag.deleted || group.deleted ? null : (
             <Space size={4}>
-              <Button
-                size="small"
-                type="link"
-                icon={<EditOutlined />}
-                aria-label={t("tag.renameLabel", { name: tag.name })}
-                onClick={() => actions.openDialog({ kind: "renameTag", tag })}
-              >
-                {t("tag.rename")}
-              </Button>
-              <Button
-                size="small"
-                type="link"
-                danger
-                icon={<DeleteOutlined />}
-                aria-label={t("tag.deleteLabel", { name: tag.name })}
-                onClick={() => actions.deleteTag(group, tag)}
-              >
-                {t("tag.delete")}
-              </Button>
+              <Tooltip title={tag.editable ? undefined : t("readOnly.tooltip")}>
+                <Button
+                  size="small"
+                  type="link"
+                  icon={<EditOutlined />}
+                  aria-label={t("tag.renameLabel", { name: tag.name })}
+                  disabled={!tag.editable}
+                  onClick={() => actions.openDialog({ kind: "renameTag", tag })}
+                >
+                  {t("tag.rename")}
+                </Button>
+              </Tooltip>
+              <Tooltip title={tag.editable ? undefined : t("readOnly.tooltip")}>
+                <Button
+                  size="small"
+                  type="link"
+                  danger
+                  icon={<DeleteOutlined />}
+                  aria-label={t("tag.deleteLabel", { name: tag.name })}
+                  disabled={!tag.editable}
+                  onClick={() => actions.deleteTag(group, tag)}
+                >
+                  {t("tag.delete")}
+                </Button>
+              </Tooltip>
             </Space>
           ),
       },
@@ -256,23 +307,32 @@ function GroupCard({
   group,
   index,
   count,
+  blocked,
   actions,
 }: {
   group: TagGroup;
   /** Its place among the live groups (-1 when deleted). */
   index: number;
   count: number;
+  blocked: { up: boolean; down: boolean };
   actions: Actions;
 }) {
   const { t } = useTranslation("tags");
   const item: ItemKey = `group:${group.id}`;
   const liveTags = group.tags.filter((tag) => !tag.deleted).length;
   const manageable = actions.manage && !group.deleted;
+  // Deleting a group deletes its tags: WeCom refuses unless the app made the group and each of them.
+  const undeletable = !group.editable
+    ? t("readOnly.tooltip")
+    : group.tags.some((tag) => !tag.deleted && !tag.editable)
+      ? t("readOnly.groupHolds")
+      : undefined;
   const title = (
     <Space wrap>
       <Typography.Text strong delete={group.deleted}>
         {group.name}
       </Typography.Text>
+      {!group.editable && !group.deleted && <ReadOnlyBadge name={group.name} />}
       <Typography.Text type="secondary">{t("tagCount", { count: liveTags })}</Typography.Text>
     </Space>
   );
@@ -283,6 +343,7 @@ function GroupCard({
         labels={{ up: t("group.moveUp", { name: group.name }), down: t("group.moveDown", { name: group.name }) }}
         first={index === 0}
         last={index === count - 1}
+        blocked={blocked}
         busy={actions.busy}
         onMove={(direction) => actions.moveGroup(group, direction)}
       />
@@ -294,23 +355,29 @@ function GroupCard({
       >
         {t("group.addTag")}
       </Button>
-      <Button
-        size="small"
-        icon={<EditOutlined />}
-        aria-label={t("group.renameLabel", { name: group.name })}
-        onClick={() => actions.openDialog({ kind: "renameGroup", group })}
-      >
-        {t("group.rename")}
-      </Button>
-      <Button
-        size="small"
-        danger
-        icon={<DeleteOutlined />}
-        aria-label={t("group.deleteLabel", { name: group.name })}
-        onClick={() => actions.deleteGroup(group)}
-      >
-        {t("group.delete")}
-      </Button>
+      <Tooltip title={group.editable ? undefined : t("readOnly.tooltip")}>
+        <Button
+          size="small"
+          icon={<EditOutlined />}
+          aria-label={t("group.renameLabel", { name: group.name })}
+          disabled={!group.editable}
+          onClick={() => actions.openDialog({ kind: "renameGroup", group })}
+        >
+          {t("group.rename")}
+        </Button>
+      </Tooltip>
+      <Tooltip title={undeletable}>
+        <Button
+          size="small"
+          danger
+          icon={<DeleteOutlined />}
+          aria-label={t("group.deleteLabel", { name: group.name })}
+          disabled={undeletable !== undefined}
+          onClick={() => actions.deleteGroup(group)}
+        >
+          {t("group.delete")}
+        </Button>
+      </Tooltip>
     </Space>
   ) : null;
   return (
@@ -363,7 +430,7 @@ export default function TagsPage() {
     }
   }, [groups.data, busy]);
 
-  const move = (item: ItemKey, changes: ReturnType<typeof planMove>, direction: Direction, run: () => Promise<unknown>) => {
+  const move = (item: ItemKey, changes: Ordered[], direction: Direction, run: () => Promise<unknown>) => {
     if (changes.length === 0) return;
     refocus.current = { item, direction };
     write({ item, run, done: t("done.moved") }).catch(() => {});
@@ -379,12 +446,12 @@ export default function TagsPage() {
     openDialog: setDialog,
     moveGroup: (group, direction) => {
       const list = byWeComOrder(liveGroups);
-      const changes = planMove(list, list.findIndex((g) => g.id === group.id), direction === "up" ? -1 : 1);
+      const changes = planEditableMove(list, list.findIndex((g) => g.id === group.id), direction === "up" ? -1 : 1);
       move(`group:${group.id}`, changes, direction, () => api.reorderGroups(changes));
     },
     moveTag: (group, tag, direction) => {
       const list = byWeComOrder(group.tags.filter((other) => !other.deleted));
-      const changes = planMove(list, list.findIndex((other) => other.id === tag.id), direction === "up" ? -1 : 1);
+      const changes = planEditableMove(list, list.findIndex((other) => other.id === tag.id), direction === "up" ? -1 : 1);
       move(`tag:${tag.id}`, changes, direction, () => api.reorderTags(changes));
     },
     deleteGroup: (group) => {
@@ -468,15 +535,19 @@ export default function TagsPage() {
           const live = ordered.filter((group) => !group.deleted);
           return (
             <Space orientation="vertical" size="middle" style={{ width: "100%" }}>
-              {ordered.map((group) => (
-                <GroupCard
-                  key={group.id}
-                  group={group}
-                  index={live.findIndex((other) => other.id === group.id)}
-                  count={live.length}
-                  actions={actions}
-                />
-              ))}
+              {ordered.map((group) => {
+                const index = live.findIndex((other) => other.id === group.id);
+                return (
+                  <GroupCard
+                    key={group.id}
+                    group={group}
+                    index={index}
+                    count={live.length}
+                    blocked={{ up: !movable(live, index, -1), down: !movable(live, index, 1) }}
+                    actions={actions}
+                  />
+                );
+              })}
             </Space>
           );
         }}

@@ -35,6 +35,12 @@ const zh = {
     order: "排序",
     actions: "操作",
   },
+  readOnly: {
+    badge: "只读",
+    tooltip: "此项不是在本系统创建的（由管理员在企业微信后台或其他应用创建）：企业微信只允许应用修改和删除自己创建的标签。请在企业微信管理后台修改；仍可用它给客户打标签。",
+    groupHolds: "标签组中有不是在本系统创建的标签，企业微信不允许本系统删除整个标签组。",
+    moveBlocked: "调整这里的顺序需要修改不是在本系统创建的标签或标签组，企业微信不允许。",
+  },
   sync: {
     inSync: "已与企业微信同步",
     confirmedAt: "企业微信最后确认于 {{time}}",
@@ -121,6 +127,13 @@ const en: typeof zh = {
     sync: "Sync state",
     order: "Order",
     actions: "Actions",
+  },
+  readOnly: {
+    badge: "Read-only",
+    tooltip:
+      "Not created here (an admin made it in the WeCom admin console, or another app did): WeCom lets an app rename and delete only the tags it created. Change it in the WeCom admin console; you can still tag customers with it.",
+    groupHolds: "This group holds tags that were not created here: WeCom will not let this app delete the whole group.",
+    moveBlocked: "Moving it would change the order of a tag or group not created here, which WeCom does not allow.",
   },
   sync: {
     inSync: "In sync with WeCom",

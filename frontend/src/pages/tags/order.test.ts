@@ -67,4 +67,33 @@ describe("planMove", () => {
     expect(items.map((i) => i.id)).toEqual([2, 3, 1]);
     expect(after(items, planMove(items, 2, -1))).toEqual([2, 1, 3]);
   });
+
+  describe("with items WeCom does not let this app edit", () => {
+    // An app may change only the tags it created: the admin's (ids 20, 21) keep their order.
+    const items = [
+      { id: 20, order: 3 },
+      { id: 30, order: 1 },
+      { id: 21, order: 0 },
+    ];
+    const mine = (id: number) => id >= 30;
+
+    it("moves only the item itself when one order puts it in place", () => {
+      const up = planMove(items, 1, -1, mine);
+      expect(up).toEqual([{ id: 30, order: 4 }]); // 3 would tie with id 20, which sorts first
+      expect(after(items, up)).toEqual([30, 20, 21]);
+      const down = planMove(items, 1, 1, mine);
+      expect(down.map((c) => c.id)).toEqual([30]);
+      expect(after(items, down)).toEqual([20, 21, 30]);
+    });
+
+    it("is impossible when the item itself is not this app's, or no order fits", () => {
+      expect(planMove(items, 0, 1, mine)).toEqual([]);
+      // Below order 0 there is no room: id 30 cannot go under id 21 (order 0, smaller id).
+      const tight = [
+        { id: 21, order: 0 },
+        { id: 30, order: 0 },
+      ];
+      expect(planMove(tight, 0, 1, (id) => id === 21)).toEqual([]);
+    });
+  });
 });

@@ -16,10 +16,33 @@ export function byWeComOrder<T extends Ordered>(items: readonly T[]): T[] {
  * shown in WeCom's order. Swapping the two neighbours' orders is enough when that sorts right;
  * otherwise (equal orders, ties with a third item) the list is renumbered and only the items whose
  * order changes are returned. Nothing to do (first item up, last down) is an empty list.
+ *
+ * Items `canChange` refuses (tags WeCom does not let this app edit) keep their order: then only the
+ * moved item's order changes, when one value puts it in place; otherwise the move is impossible
+ * (an empty list).
  */
-export function planMove(items: readonly Ordered[], index: number, delta: -1 | 1): Ordered[] {
+export function planMove(
+  items: readonly Ordered[],
+  index: number,
+  delta: -1 | 1,
+  canChange: (id: number) => boolean = () => true,
+): Ordered[] {
   const target = index + delta;
   if (index < 0 || index >= items.length || target < 0 || target >= items.length) return [];
+  const changes = plan(items, index, target);
+  if (changes.every((change) => canChange(change.id))) return changes;
+  if (!canChange(items[index].id)) return [];
+  const wanted = [...items];
+  [wanted[index], wanted[target]] = [wanted[target], wanted[index]];
+  const other = items[target].order;
+  for (const order of [other, other - delta]) {
+    const moved = items.map((item, i) => (i === index ? { ...item, order } : item));
+    if (order >= 0 && sameIds(byWeComOrder(moved), wanted)) return [{ id: items[index].id, order }];
+  }
+  return [];
+}
+
+function plan(items: readonly Ordered[], index: number, target: number): Ordered[] {
   const wanted = [...items];
   [wanted[index], wanted[target]] = [wanted[target], wanted[index]];
   const moved = items[index];
