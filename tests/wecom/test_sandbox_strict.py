@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from scrm.wecom.sandbox.endpoints_marketing import LINK_DESC_MAX_BYTES, MINIPROGRAM_TITLE_MAX_BYTES
+from scrm.wecom.sandbox.endpoints_core import LINK_DESC_MAX_BYTES, MINIPROGRAM_TITLE_MAX_BYTES
 from scrm.wecom.sandbox.faults import DEFAULT_RATE_LIMITS
 from tests.wecom.test_sandbox_groups_marketing import control, customers_of, errcode, followers, settle
 

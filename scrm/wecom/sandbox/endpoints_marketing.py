@@ -55,9 +55,6 @@ MOMENT_JOB_TTL = DAY  # a jobid answers for 24 hours
 MEDIA_MAX_BYTES = 10 * 1024 * 1024
 MEDIA_TTL = 3 * 24 * 3600  # seconds an uploaded media_id stays usable
 REMIND_MAX = 3  # reminders per mass message within any 24 hours (DOC 93338)
-# add_msg_template attachments (wecom-api.md §7): a link's desc and a mini program's title, in UTF-8 bytes.
-LINK_DESC_MAX_BYTES = 512
-MINIPROGRAM_TITLE_MAX_BYTES = 64
 
 
 @dataclass
@@ -191,21 +188,6 @@ def _moment_attachments(value: Any) -> list[dict[str, Any]]:
 # --- 7. mass messages ------------------------------------------------------------------------
 
 
-def _check_attachment_lengths(attachments: list[dict[str, Any]]) -> None:
-    """A link's ``desc`` ≤ 512 bytes and a mini program's ``title`` ≤ 64 bytes (wecom-api.md §7); 45002
-    (content too long) as for the text."""
-    for attachment in attachments:
-        item = attachment[attachment["msgtype"]]
-        if (
-            attachment["msgtype"] == "link"
-            and len(str(item.get("desc") or "").encode()) > LINK_DESC_MAX_BYTES
-        ):
-            raise SandboxError(45002, f"link.desc is longer than {LINK_DESC_MAX_BYTES} bytes")
-        title = str(item.get("title") or "").encode()
-        if attachment["msgtype"] == "miniprogram" and len(title) > MINIPROGRAM_TITLE_MAX_BYTES:
-            raise SandboxError(45002, f"miniprogram.title is longer than {MINIPROGRAM_TITLE_MAX_BYTES} bytes")
-
-
 @route("externalcontact/add_msg_template")
 def add_msg_template(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     body = req.json
@@ -216,8 +198,7 @@ def add_msg_template(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     if len(content.encode()) > TEXT_MAX_BYTES:
         raise SandboxError(45002, f"text.content is longer than {TEXT_MAX_BYTES} bytes")
     attachments = body.get("attachments") or []
-    check_attachments(attachments)
-    _check_attachment_lengths(attachments)
+    check_attachments(attachments)  # with WeCom's byte limits on link desc and mini-program title
     if not content and not attachments:
         raise SandboxError(44004, "text and attachments are both empty")
     state = sandbox.state
