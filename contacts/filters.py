@@ -1,21 +1,25 @@
 """The contacts list's filters: one FilterSet used by the list, saved segments, exports and bulk jobs.
 
 Tag, staff and channel filters are key lookups on ``Contact.facets`` (see ``contacts.facets``), so
-"tags A and B, followed by S" is one GIN-indexed condition on PostgreSQL. Unknown ids are errors
-naming the parameter, never silently ignored: a typo in a filter must not widen a bulk action.
+"tags A and B, followed by S" is one GIN-indexed condition on PostgreSQL. In the list an unknown id
+matches nothing, as a search does; in what acts on or keeps a selection (segments, exports, bulk
+jobs) it is a 400 naming the parameter (code ``does_not_exist``): a typo there must not widen a
+bulk action.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 
 import django_filters
 from django import forms
 from django.db.models import Q
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
+
+from scrm.api.filters import BooleanFilter, FilterSet
 
 from .models import Contact, ContactStatus, Department, Follow, Staff, Stage, Tag
 
@@ -48,40 +52,52 @@ FILTER_PARAMS = (
 )
 
 
+MAX_IDS_PER_FILTER = 50
+# ASCII digits only (``\d`` would also take "²", which int() refuses, and "１２", which int() reads as
+# 12), 18 of them at most to fit an id column; spaces around the commas are fine, nothing else is.
+_ID = " *[0-9]{1,18} *"
+ID_LIST_PATTERN = f"^{_ID}(,{_ID}){{0,{MAX_IDS_PER_FILTER - 1}}}$"
+
+
 class IdListField(forms.CharField):
-    """A comma-separated list of positive integers (Siyu ids)."""
+    """A comma-separated list of Siyu ids, at most ``MAX_IDS_PER_FILTER``."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, strip=False, **kwargs)  # the pattern says where spaces may be
 
     def clean(self, value):
         value = super().clean(value)
         if not value:
             return []
-        ids = []
-        for part in value.split(","):
-            part = part.strip()
-            if not part.isdigit():
-                raise forms.ValidationError(f"{part!r} is not an id: give comma-separated numbers.")
-            ids.append(int(part))
-        if len(ids) > 50:
-            raise forms.ValidationError("At most 50 tags per filter.")
-        return sorted(set(ids))
+        parts = value.split(",")
+        for part in parts:
+            if not re.fullmatch(_ID, part):
+                # A parameter, not formatted in: django-filter %-formats the message with its params.
+                raise forms.ValidationError(
+                    "%(part)s is not an id: give comma-separated numbers.", params={"part": repr(part)}
+                )
+        if len(parts) > MAX_IDS_PER_FILTER:
+            raise forms.ValidationError(f"At most {MAX_IDS_PER_FILTER} ids per filter.")
+        return sorted({int(part) for part in parts})
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field({"type": "string", "pattern": ID_LIST_PATTERN})
 class IdListFilter(django_filters.Filter):
     field_class = IdListField
 
 
+@extend_schema_field({"type": "integer"})  # a NumberFilter is published as any number
 class IntegerFilter(django_filters.NumberFilter):
-    """An id: ``1.5`` is a 400, not silently 1."""
+    """An id or a count: ``1.5`` is a 400, not silently 1."""
 
     field_class = forms.IntegerField
 
 
-def raise_invalid(name: str, message: str) -> None:
+def raise_invalid(name: str, message: str, *, code: str = "invalid") -> None:
     """A 400 naming the parameter (raised while filtering, so it reaches the client as such)."""
     from rest_framework.exceptions import ValidationError
 
-    raise ValidationError({name: [message]})
+    raise ValidationError({name: [message]}, code=code)
 
 
 def _start_of(day: dt.date) -> dt.datetime:
@@ -95,7 +111,7 @@ def _start_of_next(day: dt.date, name: str) -> dt.datetime:
     return _start_of(day + dt.timedelta(days=1))
 
 
-class ContactFilter(django_filters.FilterSet):
+class ContactFilter(FilterSet):
     tags_all = IdListFilter(
         method="filter_tags_all", help_text="Has every one of these tags (ids, comma-separated)."
     )
@@ -127,27 +143,22 @@ class ContactFilter(django_filters.FilterSet):
         model = Contact
         fields = ["status", "gender"]
 
-    def __init__(self, *args, defer_checks: bool = False, **kwargs):
+    def __init__(self, *args, check_ids: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
-        # The list passes defer_checks: an unknown id in a narrowing filter (tags_all, staff,
-        # department, stage) can only match nothing, so it is looked up only when the page comes
-        # back empty, and a busy list saves those queries. tags_any and tags_none are always
-        # checked: an unknown id there would silently widen the result instead.
-        self.defer_checks = defer_checks
-        self.deferred_checks: list[Callable[[], None]] = []
+        # The list passes check_ids=False: there an id that names nothing (a tag, staff member,
+        # department or stage) matches nothing, or excludes nothing (tags_none), as a search does,
+        # and a busy list saves the lookups. Segments, exports and bulk jobs check them: a selection
+        # that is kept or acted on must mean what its author thinks.
+        self.check_ids = check_ids
 
     def _narrowing_check(self, check: Callable[[], None]) -> None:
-        if self.defer_checks:
-            self.deferred_checks.append(check)
-        else:
-            check()
-
-    def run_deferred_checks(self) -> None:
-        for check in self.deferred_checks:
+        if self.check_ids:
             check()
 
     # -- validation: ids must exist in the tenant ------------------------------------------------
     def _known_tags(self, name: str, ids: list[int]) -> list[int]:
+        if not self.check_ids:
+            return ids
         found = set(Tag.objects.filter(id__in=ids, deleted=False).values_list("id", flat=True))
         missing = [i for i in ids if i not in found]
         if missing:
@@ -155,13 +166,13 @@ class ContactFilter(django_filters.FilterSet):
         return ids
 
     def _reject(self, name: str, message: str) -> None:
-        raise_invalid(name, message)
+        raise_invalid(name, message, code="does_not_exist")
 
     # -- filters ---------------------------------------------------------------------------------
     def filter_tags_all(self, queryset, name, value):
         if not value:
             return queryset
-        self._narrowing_check(lambda: self._known_tags(name, value))
+        self._known_tags(name, value)
         return queryset.filter(facets__has_keys=[f"t:{i}" for i in value])
 
     def filter_tags_any(self, queryset, name, value):
@@ -217,11 +228,11 @@ class ContactFilter(django_filters.FilterSet):
         return queryset.filter(search_text__contains=value) if value else queryset
 
 
-class StaffFilter(django_filters.FilterSet):
+class StaffFilter(FilterSet):
     department = IntegerFilter(
         method="filter_department", help_text="Members of this WeCom department or a department under it."
     )
-    is_active = django_filters.BooleanFilter()
+    is_active = BooleanFilter()
     search = django_filters.CharFilter(method="filter_search", help_text="Name or userid contains.")
 
     class Meta:
@@ -240,7 +251,7 @@ class StaffFilter(django_filters.FilterSet):
         return queryset.filter(Q(name__icontains=value) | Q(userid__icontains=value))
 
 
-class LostFilter(django_filters.FilterSet):
+class LostFilter(FilterSet):
     """Filters of the losses list (follows a customer ended)."""
 
     staff = django_filters.CharFilter(method="filter_staff", help_text="The staff member deleted (userid).")
@@ -252,9 +263,7 @@ class LostFilter(django_filters.FilterSet):
         fields = []
 
     def filter_staff(self, queryset, name, value):
-        if not Staff.objects.filter(userid=value).exists():
-            raise_invalid(name, f"Unknown staff member {value!r}.")
-        return queryset.filter(staff__userid=value)
+        return queryset.filter(staff__userid=value)  # a userid that names nobody matches nothing
 
     def filter_ended_after(self, queryset, name, value):
         return queryset.filter(ended_at__gte=_start_of(value))

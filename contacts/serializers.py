@@ -8,9 +8,9 @@ here document that shape for the OpenAPI schema and the dashboard's generated ty
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
 
 from groups.models import GroupStatus
+from scrm.api import serializers
 from scrm.api.fields import ActorField
 
 from .filters import FILTER_PARAMS

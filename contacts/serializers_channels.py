@@ -8,8 +8,8 @@ of the wrong field (``welcome.attachments.2.url``).
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
 
+from scrm.api import serializers
 from scrm.api.fields import ActorField
 
 from .models import ContactWay, MediaAsset, Welcome, WelcomeStatus

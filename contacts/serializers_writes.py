@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
 
+from scrm.api import serializers
 from scrm.api.fields import ActorField
 
 from .filters import FILTER_PARAMS
@@ -22,24 +22,36 @@ MAX_BULK_CONTACTS = 10_000
 # --- tags ------------------------------------------------------------------------------------
 
 
+def _editable_field() -> serializers.BooleanField:
+    return serializers.BooleanField(
+        source="wecom_editable",
+        read_only=True,
+        help_text="Whether it can be renamed or deleted here: WeCom lets an app change only the tags it "
+        "created, so those made in the admin console (or by another app) are read-only. Any tag can "
+        "still be put on customers.",
+    )
+
+
 class TagSerializer(serializers.ModelSerializer):
     synced_at = serializers.DateTimeField(
         source="updated_at", read_only=True, help_text="When WeCom last confirmed this tag's name and order."
     )
+    editable = _editable_field()
 
     class Meta:
         model = Tag
-        fields = ["id", "wecom_id", "group", "name", "order", "deleted", "synced_at"]
+        fields = ["id", "wecom_id", "group", "name", "order", "deleted", "editable", "synced_at"]
         read_only_fields = fields
 
 
 class TagGroupSerializer(serializers.ModelSerializer):
     tags = serializers.SerializerMethodField()
     synced_at = serializers.DateTimeField(source="updated_at", read_only=True)
+    editable = _editable_field()
 
     class Meta:
         model = TagGroup
-        fields = ["id", "wecom_id", "name", "order", "deleted", "synced_at", "tags"]
+        fields = ["id", "wecom_id", "name", "order", "deleted", "editable", "synced_at", "tags"]
         read_only_fields = fields
 
     @extend_schema_field(TagSerializer(many=True))

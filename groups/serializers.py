@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+
+from scrm.api import serializers
 
 from .models import Group, GroupStatus, GroupTag, JoinScene, MemberType
 from .selectors import HistoryKind, group_ids_parse, groups_resolve

@@ -9,9 +9,9 @@ ids are checked by one helper (``selectors.group_ids_parse`` / ``groups_resolve`
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
 
 from contacts.models import RunStatus
+from scrm.api import serializers
 from scrm.api.fields import ActorField
 
 from .models import (

@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.generics import ListAPIView
@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from groups.selectors import contact_groups
+from scrm.api import serializers
 from scrm.api.permissions import IsTenantMember
 from scrm.api.principal import get_principal
 from scrm.api.viewsets import ID_PATTERN, TenantAPIView, TenantViewMixin
@@ -113,7 +114,7 @@ class ContactOrdering(OrderingFilter):
     ordering_description = "One of first_added_at, name, id; prefix with - for descending (default -id)."
 
     def get_ordering(self, request, queryset, view):
-        raw = request.query_params.get(self.ordering_param, "").strip()
+        raw = request.query_params.get(self.ordering_param, "")
         if not raw:
             return ("-id",)
         sign, key = ("-", raw[1:]) if raw.startswith("-") else ("", raw)
@@ -124,6 +125,20 @@ class ContactOrdering(OrderingFilter):
 
     def filter_queryset(self, request, queryset, view):
         return queryset.order_by(*self.get_ordering(request, queryset, view))
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": self.ordering_description,
+                "schema": {
+                    "type": "string",
+                    "enum": [f"{sign}{key}" for key in self.fields for sign in ("", "-")],
+                },
+            }
+        ]
 
 
 class LostOrdering(OrderingFilter):
@@ -140,24 +155,16 @@ class LostOrdering(OrderingFilter):
 
 
 class ContactListFilterBackend(DjangoFilterBackend):
-    """The list's filters with the narrowing id checks deferred (see ContactFilter.__init__); the
-    filterset is kept on the view so the page can run them when it comes back empty."""
+    """The list's filters, where an id that names nothing matches nothing (see ContactFilter.__init__)."""
 
     def get_filterset_kwargs(self, request, queryset, view):
-        return {**super().get_filterset_kwargs(request, queryset, view), "defer_checks": True}
-
-    def get_filterset(self, request, queryset, view):
-        view.list_filterset = super().get_filterset(request, queryset, view)
-        return view.list_filterset
+        return {**super().get_filterset_kwargs(request, queryset, view), "check_ids": False}
 
 
 def contacts_page(view, queryset):
     """A page of list rows: one query for the page, one for its tags, one for its followers."""
     queryset = view.filter_queryset(queryset.annotate(added_sort=ADDED_SORT))
     page = view.paginate_queryset(queryset.values(*CONTACT_ROW_FIELDS, "added_sort"))
-    filterset = getattr(view, "list_filterset", None)
-    if not page and filterset is not None:
-        filterset.run_deferred_checks()  # an unknown id is a 400, not an empty page
     rows = contact_rows_resolve(page)
     for row in rows:
         if row["first_added_at"] is not None:

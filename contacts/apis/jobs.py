@@ -21,6 +21,7 @@ from rest_framework.routers import SimpleRouter
 from scrm.api.permissions import IsTenantAdmin
 from scrm.api.viewsets import TenantAPIView, TenantReadOnlyViewSet
 from scrm.tenancy.actors import Actor
+from scrm.wecom.errors import WeComError
 
 from ..models import Job, JobKind, RunStatus, TransferItem, TransferStatus
 from ..serializers_writes import (
@@ -147,6 +148,10 @@ class TransferItemsView(TenantAPIView):
         return self.get_paginated_response(TransferItemSerializer(page, many=True).data)
 
 
+UNASSIGNED_PAGE_MAX = 1000  # get_unassigned_list's page_size
+INVALID_PARAMETER = 40058
+
+
 class UnassignedView(TenantAPIView):
     permission_classes = [IsTenantAdmin]
     serializer_class = UnassignedPageSerializer
@@ -154,18 +159,37 @@ class UnassignedView(TenantAPIView):
     @extend_schema(
         summary="Customers of resigned members waiting for a new owner (from WeCom)",
         parameters=[
-            OpenApiParameter("cursor", str, description="next_cursor of the previous page."),
-            OpenApiParameter("page_size", int, description="1 to 1000 (default 100)."),
+            OpenApiParameter(
+                "cursor", str, description="next_cursor of the previous page (one WeCom refuses: 404)."
+            ),
+            OpenApiParameter(
+                "page_size",
+                {"type": "integer", "minimum": 1, "maximum": UNASSIGNED_PAGE_MAX},
+                description=f"1 to {UNASSIGNED_PAGE_MAX} (default 100).",
+            ),
         ],
-        responses={200: UnassignedPageSerializer, **WECOM_ERRORS},
+        responses={
+            200: UnassignedPageSerializer,
+            404: OpenApiResponse(description="A cursor WeCom does not know (not_found)."),
+            **WECOM_ERRORS,
+        },
     )
     def get(self, request):
-        raw = request.query_params.get("page_size", "100")
-        if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-            raise exceptions.ValidationError({"page_size": ["Give a number from 1 to 1000."]})
-        page = transfers.unassigned_page(
-            tenant=self.principal.tenant, cursor=request.query_params.get("cursor", ""), page_size=int(raw)
-        )
+        raw = request.query_params.get("page_size") or "100"
+        # ASCII digits: isdigit() also says yes to "²", which int() refuses.
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= UNASSIGNED_PAGE_MAX):
+            raise exceptions.ValidationError(
+                {"page_size": [f"Give a number from 1 to {UNASSIGNED_PAGE_MAX}."]}
+            )
+        cursor = request.query_params.get("cursor", "")
+        try:
+            page = transfers.unassigned_page(tenant=self.principal.tenant, cursor=cursor, page_size=int(raw))
+        except WeComError as exc:
+            # WeCom's cursor is opaque to us: one it refuses (40058) is an invalid cursor, a 404 as
+            # for the API's own cursors, not WeCom failing.
+            if cursor and exc.errcode == INVALID_PARAMETER:
+                raise exceptions.NotFound("Invalid cursor.") from None
+            raise
         return Response(UnassignedPageSerializer(page).data)
 
 

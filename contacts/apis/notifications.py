@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from django.urls import path
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from scrm.api import serializers
+from scrm.api.filters import query_flag
 from scrm.api.permissions import IsTenantAdmin
 from scrm.api.viewsets import TenantAPIView, TenantViewMixin
 from scrm.tenancy.apis import SessionOnlyMixin
@@ -37,7 +39,7 @@ class NotificationViewSet(SessionOnlyMixin, TenantViewMixin, mixins.ListModelMix
 
     def get_queryset(self):
         queryset = super().get_queryset().filter(recipient=self.request.user)
-        if self.request.query_params.get("unread") in ("1", "true"):
+        if query_flag(self.request, "unread"):
             queryset = queryset.filter(read_at__isnull=True)
         return queryset
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.urls import path
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
 from rest_framework.response import Response
 
+from scrm.api import serializers
 from scrm.api.viewsets import TenantAPIView
 
 from ..selectors import overview

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from scrm.api import serializers
 from scrm.api.fields import ActorField
+from scrm.api.filters import FilterSet
 from scrm.api.permissions import IsTenantAdmin, IsTenantMember
 from scrm.api.viewsets import TenantViewMixin
 from scrm.tenancy.actors import Actor
@@ -49,7 +51,7 @@ class SyncRunStartSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=SyncKind.choices, default=SyncKind.CONTACTS)
 
 
-class SyncRunFilter(filters.FilterSet):
+class SyncRunFilter(FilterSet):
     kind = filters.ChoiceFilter(choices=SyncKind.choices)
 
     class Meta:

@@ -5,9 +5,14 @@
 - ``PATCH /follows/{id}/``: a follow's remark, description, company and phone numbers.
 
 A WeCom refusal answers ``wecom_error`` (scrm.api.errors, docs/api.md) and nothing local changed.
+Renaming or deleting a tag or group Siyu did not create answers 409 ``tag_not_editable`` without
+asking WeCom (an app may change only its own tags; ``editable`` in the listings says which).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
@@ -18,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from scrm.api.errors import wecom_problem
+from scrm.api.filters import query_flag, query_ids
 from scrm.api.permissions import IsTenantMember
 from scrm.api.viewsets import TenantAPIView, TenantModelViewSet
 from scrm.tenancy.actors import Actor
@@ -54,17 +60,37 @@ class OperatorWrites(IsTenantMember):
 
 
 INCLUDE_DELETED = OpenApiParameter(
-    "include_deleted", bool, description="1: also list groups and tags deleted in WeCom."
+    "include_deleted", bool, description="true: also list groups and tags deleted in WeCom."
 )
 WECOM_ERRORS = {
     400: OpenApiResponse(description="Invalid input, or WeCom refused it (type wecom_error, docs/api.md)."),
     429: OpenApiResponse(description="WeCom's rate limit (type wecom_error, Retry-After)."),
     502: OpenApiResponse(description="WeCom unreachable, busy or misconfigured (type wecom_error)."),
 }
+NOT_EDITABLE = {
+    409: OpenApiResponse(
+        description="Not created through Siyu (`editable: false`): WeCom lets an app change only its own "
+        "tags (type tag_not_editable). Nothing was sent to WeCom."
+    )
+}
+
+
+class TagNotEditable(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "tag_not_editable"
+    default_detail = "WeCom lets an app rename or delete only the tags it created."
+
+
+@contextmanager
+def editable_only() -> Iterator[None]:
+    try:
+        yield
+    except tags.TagNotEditableError as exc:
+        raise TagNotEditable(str(exc)) from exc
 
 
 def _include_deleted(request) -> bool:
-    return request.query_params.get("include_deleted") in ("1", "true", "yes")
+    return query_flag(request, "include_deleted")
 
 
 @extend_schema_view(
@@ -81,10 +107,12 @@ def _include_deleted(request) -> bool:
     partial_update=extend_schema(
         summary="Rename or reorder a tag group in WeCom",
         request=NameOrderUpdateSerializer,
-        responses={200: TagGroupSerializer, **WECOM_ERRORS},
+        responses={200: TagGroupSerializer, **WECOM_ERRORS, **NOT_EDITABLE},
     ),
     destroy=extend_schema(
-        summary="Delete a tag group (and its tags) in WeCom", responses={204: None, **WECOM_ERRORS}
+        summary="Delete a tag group (and its tags) in WeCom",
+        description="The group and every live tag in it must have been created through Siyu (409 otherwise).",
+        responses={204: None, **WECOM_ERRORS, **NOT_EDITABLE},
     ),
 )
 class TagGroupViewSet(TenantModelViewSet):
@@ -119,18 +147,25 @@ class TagGroupViewSet(TenantModelViewSet):
         group = self.get_object()
         data = NameOrderUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        tags.tag_group_update(tenant=self.principal.tenant, group=group, **data.validated_data)
+        with editable_only():
+            tags.tag_group_update(tenant=self.principal.tenant, group=group, **data.validated_data)
         return Response(self._shown(group))
 
     def destroy(self, request, *args, **kwargs):
-        tags.tag_group_delete(tenant=self.principal.tenant, group=self.get_object())
+        with editable_only():
+            tags.tag_group_delete(tenant=self.principal.tenant, group=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema_view(
     list=extend_schema(
         summary="Tags",
-        parameters=[INCLUDE_DELETED, OpenApiParameter("group", int, description="Only this group's tags.")],
+        parameters=[
+            INCLUDE_DELETED,
+            OpenApiParameter(
+                "group", {"type": "integer", "minimum": 1}, description="Only this group's tags."
+            ),
+        ],
     ),
     retrieve=extend_schema(summary="A tag"),
     create=extend_schema(
@@ -141,9 +176,11 @@ class TagGroupViewSet(TenantModelViewSet):
     partial_update=extend_schema(
         summary="Rename or reorder a tag in WeCom",
         request=NameOrderUpdateSerializer,
-        responses={200: TagSerializer, **WECOM_ERRORS},
+        responses={200: TagSerializer, **WECOM_ERRORS, **NOT_EDITABLE},
     ),
-    destroy=extend_schema(summary="Delete a tag in WeCom", responses={204: None, **WECOM_ERRORS}),
+    destroy=extend_schema(
+        summary="Delete a tag in WeCom", responses={204: None, **WECOM_ERRORS, **NOT_EDITABLE}
+    ),
 )
 class TagViewSet(TenantModelViewSet):
     queryset = Tag.objects.order_by("-order", "id")
@@ -156,11 +193,11 @@ class TagViewSet(TenantModelViewSet):
         queryset = super().get_queryset()
         if not (self.action == "list" and _include_deleted(self.request)):
             queryset = queryset.filter(deleted=False)
-        group = self.request.query_params.get("group")
-        if self.action == "list" and group:
-            if not group.isdigit():
-                raise exceptions.ValidationError({"group": ["Give a tag group id."]})
-            queryset = queryset.filter(group_id=int(group))
+        if self.action == "list":
+            # An id that names no group matches nothing, as a search does.
+            group = query_ids(self.request, "group")
+            if group:
+                queryset = queryset.filter(group_id__in=group)
         return queryset
 
     def create(self, request, *args, **kwargs):
@@ -173,11 +210,13 @@ class TagViewSet(TenantModelViewSet):
         tag = self.get_object()
         data = NameOrderUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        tag = tags.tag_update(tenant=self.principal.tenant, tag=tag, **data.validated_data)
+        with editable_only():
+            tag = tags.tag_update(tenant=self.principal.tenant, tag=tag, **data.validated_data)
         return Response(TagSerializer(tag).data)
 
     def destroy(self, request, *args, **kwargs):
-        tags.tag_delete(tenant=self.principal.tenant, tag=self.get_object())
+        with editable_only():
+            tags.tag_delete(tenant=self.principal.tenant, tag=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -24,8 +24,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from contacts.models import Staff
 from scrm.api.dates import date_range, range_parameters
+from scrm.api.filters import query_flag, query_ids
 from scrm.api.pagination import MAX_PAGE_SIZE, DualPagination, PageNumberPagination
 from scrm.api.permissions import IsTenantMember
 from scrm.api.viewsets import ID_PATTERN, TenantAPIView, TenantViewMixin
@@ -98,17 +98,6 @@ def group_date_range(request) -> tuple[dt.date, dt.date]:
     return date_range(request, start="date_from", end="date_to")
 
 
-def _flag(request, name: str, default: bool) -> bool:
-    raw = request.query_params.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes"):
-        return True
-    if raw in ("0", "false", "no"):
-        return False
-    raise exceptions.ValidationError({name: ["true or false."]})
-
-
 MEMBER_PARAMS = [
     OpenApiParameter(
         "current", bool, description="true (default): the members now; false: every stay, past ones too."
@@ -177,7 +166,7 @@ class GroupViewSet(
             raise exceptions.ValidationError({"type": [f"One of {', '.join(MemberType.values)}."]})
         members = group_members(
             group,
-            current=_flag(request, "current", True),
+            current=query_flag(request, "current", default=True),
             member_type=kind,
             q=request.query_params.get("q", ""),
         )
@@ -303,25 +292,18 @@ class GroupStatsView(TenantAPIView):
         parameters=[
             *RANGE,
             OpenApiParameter(
-                "owner", int, many=True, description="Only these owners (Siyu staff ids; repeatable)."
+                "owner",
+                {"type": "array", "items": {"type": "integer", "minimum": 1}},
+                explode=True,
+                description="Only these owners (Siyu staff ids; repeatable). An id that names nobody "
+                "has no figures.",
             ),
         ],
         responses=OwnerStatsSerializer,
     )
     def get(self, request):
         start, end = group_date_range(request)
-        owner_ids = []
-        for raw in request.query_params.getlist("owner"):
-            if not raw.strip().isdigit():
-                raise exceptions.ValidationError({"owner": [f"{raw!r} is not a staff id."]})
-            owner_ids.append(int(raw))
-        if owner_ids:
-            known = set(Staff.objects.filter(pk__in=owner_ids).values_list("pk", flat=True))
-            missing = sorted(set(owner_ids) - known)
-            if missing:
-                raise exceptions.ValidationError(
-                    {"owner": [f"Unknown staff ids: {', '.join(map(str, missing))}."]}
-                )
+        owner_ids = query_ids(request, "owner")
         figures = group_stats_by_day(self.principal, start=start, end=end, owner_ids=owner_ids)
         return Response(OwnerStatsSerializer(figures).data)
 

@@ -14,7 +14,7 @@ from rest_framework.routers import SimpleRouter
 
 from contacts.apis.common import IDEMPOTENCY_KEY
 from scrm.api.permissions import IsTenantAdmin
-from scrm.api.viewsets import TenantViewMixin
+from scrm.api.viewsets import ID_PATTERN, TenantViewMixin
 
 from ..models import GroupTransfer, GroupTransferItem
 from ..serializers_codes import (
@@ -39,10 +39,10 @@ class GroupTransferViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
-    queryset = GroupTransfer.objects.select_related("new_owner")
+    queryset = GroupTransfer.objects.select_related("new_owner", "created_by", "created_by_api_key")
     permission_classes = [Admins]
     filter_backends: list = []
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         queryset = super().get_queryset().order_by("-id")
@@ -84,7 +84,7 @@ class GroupTransferViewSet(
         )
         items = GroupTransferItem.objects.select_related("group", "previous_owner").order_by("id")
         transfer = (
-            GroupTransfer.objects.select_related("new_owner")
+            GroupTransfer.objects.select_related("new_owner", "created_by", "created_by_api_key")
             .prefetch_related(Prefetch("items", queryset=items))
             .get(pk=transfer.pk)
         )

@@ -4,6 +4,9 @@ Routes name their range parameters their own way (channels ``from``/``to``, grou
 ``date_from``/``date_to``); the rules are the same everywhere: ISO dates, the last day included,
 the first not after the last, at most ``MAX_RANGE_DAYS`` days, and by default the last
 ``DEFAULT_RANGE_DAYS`` days up to today.
+
+The two rules across the parameters, which a schema cannot state, have stable error codes:
+``range_reversed`` (the first day after the last) and ``range_too_long``.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ def range_parameters(
         OpenApiParameter(
             start,
             OpenApiTypes.DATE,
-            description=f"First day (default: {default_days - 1} days before `{end}`).",
+            description=f"First day (default: {default_days - 1} days before `{end}`). At most "
+            f"{MAX_RANGE_DAYS} days up to `{end}` (else 400 `range_too_long`), and not after it (else "
+            "400 `range_reversed`).",
         ),
         OpenApiParameter(end, OpenApiTypes.DATE, description="Last day, included (default: today)."),
     ]
@@ -59,9 +64,14 @@ def date_range(
             raise exceptions.ValidationError({name: ["A date: YYYY-MM-DD."]}) from None
 
     last = day(end) or timezone.localdate()
-    first = day(start) or last - dt.timedelta(days=default_days - 1)
+    # The default start, at most back to the calendar's first day (``to=0001-01-05``).
+    first = day(start) or dt.date.fromordinal(max(1, last.toordinal() - (default_days - 1)))
     if first > last:
-        raise exceptions.ValidationError({start: ["The first day must not come after the last."]})
+        raise exceptions.ValidationError(
+            {start: ["The first day must not come after the last."]}, code="range_reversed"
+        )
     if (last - first).days >= max_days:
-        raise exceptions.ValidationError({start: [f"At most {max_days} days at a time."]})
+        raise exceptions.ValidationError(
+            {start: [f"At most {max_days} days at a time."]}, code="range_too_long"
+        )
     return first, last

@@ -59,7 +59,8 @@ def _flatten(data: Any, path: str | None = None) -> list[dict[str, Any]]:
         return out
     if isinstance(data, list):
         if all(isinstance(item, exceptions.ErrorDetail) for item in data):
-            return [{"path": path, "code": item.code, "message": str(item)} for item in data]
+            # A ValidationError raised without a code (a form's) has None: the shape promises a string.
+            return [{"path": path, "code": item.code or "invalid", "message": str(item)} for item in data]
         out = []
         for index, item in enumerate(data):
             if item:  # DRF puts {} for list items that had no error

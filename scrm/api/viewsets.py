@@ -10,15 +10,24 @@ accept one.
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Q
 from rest_framework import generics, mixins, viewsets
+from rest_framework.exceptions import NotFound
+from rest_framework.metadata import SimpleMetadata
 
 from scrm.tenancy.context import reset_current_tenant, set_current_tenant
 from scrm.tenancy.models import TenantModel
 from scrm.tenancy.principal import Principal
 
 from .principal import get_principal
+
+# Ids in URLs: ASCII digits only (``\d`` would also match "１２", which int() reads as 12), and few
+# enough to fit the 64-bit id columns; anything else is no object, a 404. Viewsets that route ids
+# with their own pattern use this one; the others are checked in ``get_object``.
+ID_PATTERN = r"[0-9]{1,18}"
 
 
 class TenantViewMixin:
@@ -53,12 +62,32 @@ class TenantViewMixin:
             )
         return queryset.filter(tenant=self.principal.tenant)
 
+    def get_object(self):
+        lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+        if lookup is not None and not re.fullmatch(ID_PATTERN, str(lookup)):
+            raise NotFound()
+        return super().get_object()
+
     def perform_create(self, serializer):
         serializer.save(tenant=self.principal.tenant)
 
 
+class ActionMetadata(SimpleMetadata):
+    """OPTIONS for routes that are not model CRUD: DRF would fetch the object a PUT replaces to check
+    permissions on it, and these routes have no queryset to fetch it from (a 500, not an answer)."""
+
+    def determine_actions(self, request, view):
+        get_object, view.get_object = view.get_object, lambda: None
+        try:
+            return super().determine_actions(request, view)
+        finally:
+            view.get_object = get_object
+
+
 class TenantAPIView(TenantViewMixin, generics.GenericAPIView):
     """For tenant routes that are not plain model CRUD (actions, reports)."""
+
+    metadata_class = ActionMetadata
 
 
 class TenantModelViewSet(TenantViewMixin, viewsets.ModelViewSet):
@@ -83,7 +112,7 @@ class WeComObjectViewSet(
     # drf-spectacular would publish a docstring as every route's description.
 
     filter_backends: list = []  # a search on a few text fields, no filterset
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = ID_PATTERN
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     search_param = "q"
     search_fields: tuple[str, ...] = ("name",)

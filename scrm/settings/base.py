@@ -409,6 +409,8 @@ LOGGING = {
 WECOM_HTTP_TIMEOUT = env.float("WECOM_HTTP_TIMEOUT", default=10.0)
 # WeCom allows 10,000 calls per minute per corp and API; stay under it.
 WECOM_REQUESTS_PER_MINUTE = env.int("WECOM_REQUESTS_PER_MINUTE", default=9000)
+# And 150,000 calls per hour: a large first sync paces itself under it instead of meeting 45009.
+WECOM_REQUESTS_PER_HOUR = env.int("WECOM_REQUESTS_PER_HOUR", default=140_000)
 # Concurrent calls per corp and API; lower for the APIs known to answer 45033.
 WECOM_CONCURRENCY = env.int("WECOM_CONCURRENCY", default=20)
 WECOM_CONCURRENCY_OVERRIDES = {

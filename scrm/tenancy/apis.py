@@ -3,13 +3,14 @@ from __future__ import annotations
 from django.contrib.auth import authenticate, login, logout
 from django.middleware.csrf import get_token
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from scrm.api import serializers
 from scrm.api.permissions import IsTenantAdmin
 from scrm.api.principal import forget_principal, get_principal
 from scrm.api.throttling import LoginFailureLimiter

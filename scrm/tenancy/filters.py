@@ -1,9 +1,11 @@
 import django_filters
 
+from scrm.api.filters import BooleanFilter, FilterSet
+
 from .models import ApiKey, Invitation, InvitationStatus, Membership, Role
 
 
-class MemberFilter(django_filters.FilterSet):
+class MemberFilter(FilterSet):
     role = django_filters.ChoiceFilter(choices=Role.choices)
     username = django_filters.CharFilter(field_name="user__username", lookup_expr="icontains")
 
@@ -12,16 +14,16 @@ class MemberFilter(django_filters.FilterSet):
         fields = ["role", "username"]
 
 
-class ApiKeyFilter(django_filters.FilterSet):
+class ApiKeyFilter(FilterSet):
     prefix = django_filters.CharFilter(field_name="prefix", lookup_expr="startswith")
-    revoked = django_filters.BooleanFilter(field_name="revoked_at", lookup_expr="isnull", exclude=True)
+    revoked = BooleanFilter(field_name="revoked_at", lookup_expr="isnull", exclude=True)
 
     class Meta:
         model = ApiKey
         fields = ["prefix", "role", "revoked"]
 
 
-class InvitationFilter(django_filters.FilterSet):
+class InvitationFilter(FilterSet):
     status = django_filters.ChoiceFilter(choices=InvitationStatus.choices)
 
     class Meta:

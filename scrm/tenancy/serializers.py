@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from rest_framework import serializers
 
+from scrm.api import serializers
 from scrm.api.fields import ActorField
 
 from .models import ApiKey, DataScope, Invitation, Membership, Role, Tenant

@@ -1,14 +1,16 @@
 import django_filters
 
+from scrm.api.filters import FilterSet, MultipleChoiceFilter, UtcDateTimeFilter
+
 from .models import CallbackEvent, EventStatus
 
 
-class CallbackEventFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=EventStatus.choices)
+class CallbackEventFilter(FilterSet):
+    status = MultipleChoiceFilter(choices=EventStatus.choices)
     event = django_filters.CharFilter()
     change_type = django_filters.CharFilter()
-    received_after = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
-    received_before = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
+    received_after = UtcDateTimeFilter(field_name="received_at", lookup_expr="gte")
+    received_before = UtcDateTimeFilter(field_name="received_at", lookup_expr="lt")
 
     class Meta:
         model = CallbackEvent

@@ -105,14 +105,15 @@ def qr_answer(request, *, tenant, url: str, filename: str, no_image: str) -> Htt
     """A QR route's answer: the image (as ``filename`` with ``?download=1``), 404 ``no_image`` when the
     code has none, 502 when WeCom's image cannot be fetched or is not one."""
     from scrm.api.errors import problem_response  # the API layer's error shape
+    from scrm.api.filters import query_flag
 
+    download = query_flag(request, "download")  # a malformed one is a 400 before any fetch
     if not qr_has_image(url):
         return problem_response(404, "not_found", no_image)
     try:
         image = qr_png(tenant=tenant, url=url)
     except QRUnavailableError as exc:
         return problem_response(502, "wecom_error", str(exc))
-    download = request.query_params.get("download") in ("1", "true")
     return qr_response(image, download_name=filename if download else None)
 
 
@@ -123,7 +124,7 @@ def qr_schema(summary: str):
 
     return extend_schema(
         summary=summary,
-        parameters=[OpenApiParameter("download", bool, description="1: as a file download.")],
+        parameters=[OpenApiParameter("download", bool, description="true: as a file download.")],
         responses={
             (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY),
             (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY),

@@ -79,6 +79,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/invitations/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My pending invitations
+         * @description The signed-in user's pending invitations, from any tenant: accept or decline each one.
+         */
+        get: operations["v1_auth_invitations_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/invitations/{id}/accept/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept an invitation: become a member of its tenant
+         * @description The signed-in user's pending invitations, from any tenant: accept or decline each one.
+         */
+        post: operations["v1_auth_invitations_accept_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/invitations/{id}/decline/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decline an invitation
+         * @description The signed-in user's pending invitations, from any tenant: accept or decline each one.
+         */
+        post: operations["v1_auth_invitations_decline_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login/": {
         parameters: {
             query?: never;
@@ -828,6 +888,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/invitations/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Invitations of the active tenant (admins only): a user joins when they accept theirs. */
+        get: operations["v1_invitations_list"];
+        put?: never;
+        /**
+         * Invite a user (an existing account, or a new one created with the password given)
+         * @description The invitation waits until the account's owner signs in and accepts it. The answer is the same whether or not the username exists; for an existing account the password and email are ignored.
+         */
+        post: operations["v1_invitations_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Invitations of the active tenant (admins only): a user joins when they accept theirs. */
+        get: operations["v1_invitations_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/{id}/revoke/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take back a pending invitation
+         * @description Invitations of the active tenant (admins only): a user joins when they accept theirs.
+         */
+        post: operations["v1_invitations_revoke_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/jobs/": {
         parameters: {
             query?: never;
@@ -926,14 +1044,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Members of the active tenant (admins only). */
+        /** @description Members of the active tenant (admins only). People join by accepting an invitation. */
         get: operations["v1_members_list"];
         put?: never;
-        /**
-         * Add a user to the tenant
-         * @description Members of the active tenant (admins only).
-         */
-        post: operations["v1_members_create"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -947,20 +1061,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Members of the active tenant (admins only). */
+        /** @description Members of the active tenant (admins only). People join by accepting an invitation. */
         get: operations["v1_members_retrieve"];
         put?: never;
         post?: never;
         /**
          * Remove a member from the tenant (the user account stays)
-         * @description Members of the active tenant (admins only).
+         * @description Members of the active tenant (admins only). People join by accepting an invitation.
          */
         delete: operations["v1_members_destroy"];
         options?: never;
         head?: never;
         /**
          * Change a member's role or data scope
-         * @description Members of the active tenant (admins only).
+         * @description Members of the active tenant (admins only). People join by accepting an invitation.
          */
         patch: operations["v1_members_partial_update"];
         trace?: never;
@@ -1316,7 +1430,10 @@ export interface paths {
         get: operations["v1_tag_groups_retrieve"];
         put?: never;
         post?: never;
-        /** Delete a tag group (and its tags) in WeCom */
+        /**
+         * Delete a tag group (and its tags) in WeCom
+         * @description The group and every live tag in it must have been created through Siyu (409 otherwise).
+         */
         delete: operations["v1_tag_groups_destroy"];
         options?: never;
         head?: never;
@@ -1553,12 +1670,27 @@ export interface components {
          * @enum {string}
          */
         ActionEnum: "tag" | "untag";
+        /** @description Who did something: a member of the tenant or one of its API keys. */
+        Actor: {
+            type: components["schemas"]["ActorTypeEnum"];
+            /** @description The user's id for a member, the key's id for an API key. */
+            id: number;
+            /** @description The member's username, or the API key's name. */
+            name: string;
+        };
+        /**
+         * @description * `member` - member
+         *     * `api_key` - api_key
+         * @enum {string}
+         */
+        ActorTypeEnum: "member" | "api_key";
+        /** @description DRF's, building the strict fields above from model fields. */
         ApiKey: {
             readonly id: number;
             readonly name: string;
             readonly role: components["schemas"]["RoleEnum"];
             readonly prefix: string;
-            readonly created_by: string | null;
+            readonly created_by: components["schemas"]["Actor"] | null;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -1571,12 +1703,13 @@ export interface components {
             name: string;
             role: components["schemas"]["RoleEnum"];
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         ApiKeyCreated: {
             readonly id: number;
             readonly name: string;
             readonly role: components["schemas"]["RoleEnum"];
             readonly prefix: string;
-            readonly created_by: string | null;
+            readonly created_by: components["schemas"]["Actor"] | null;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -1597,6 +1730,7 @@ export interface components {
             };
             segment?: number;
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         CallbackEvent: {
             readonly id: number;
             readonly event: string;
@@ -1743,6 +1877,7 @@ export interface components {
             /** @description The staff members following it. */
             staff: components["schemas"]["StaffRef"][];
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         ContactSettings: {
             churn_app_message?: boolean;
             nightly_sync?: boolean;
@@ -1773,6 +1908,7 @@ export interface components {
             /** @description Follows WeCom refused: nothing changed for them. */
             errors: components["schemas"]["TaggingError"][];
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         ContactWay: {
             readonly id: number;
             readonly name: string;
@@ -1798,6 +1934,7 @@ export interface components {
             readonly stats: components["schemas"]["ChannelTotals"] | null;
             /** @description Demo tenants (WeCom is the local sandbox): POST …/simulate/ acts out a scan. */
             readonly can_simulate: boolean;
+            readonly created_by: components["schemas"]["Actor"] | null;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -1849,6 +1986,14 @@ export interface components {
                 [key: string]: unknown;
             }[];
         };
+        /**
+         * @description * `listed` - Read from the contact book
+         *     * `outside_visible_range` - Outside the app's visible range
+         *     * `not_read` - Known from a callback only, not read yet
+         * @enum {string}
+         */
+        DirectoryStatusEnum: "listed" | "outside_visible_range" | "not_read";
+        /** @description DRF's, building the strict fields above from model fields. */
         Event: {
             readonly id: number;
             type: components["schemas"]["EventTypeEnum"];
@@ -1856,7 +2001,8 @@ export interface components {
                 [key: string]: unknown;
             } | null;
             channel?: string;
-            readonly actor: string | null;
+            /** @description Who did it; null for what WeCom or a sync reported. */
+            readonly actor: components["schemas"]["Actor"] | null;
             payload?: unknown;
             /** Format: date-time */
             occurred_at: string;
@@ -1897,6 +2043,13 @@ export interface components {
             added_before?: string;
             search?: string;
         };
+        /**
+         * @description * `tags_all` - tags_all
+         *     * `tags_any` - tags_any
+         *     * `tags_none` - tags_none
+         * @enum {string}
+         */
+        FilterEnum: "tags_all" | "tags_any" | "tags_none";
         Follow: {
             staff: components["schemas"]["StaffRef"];
             remark: string;
@@ -1913,6 +2066,7 @@ export interface components {
             /** Format: date-time */
             ended_at: string | null;
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         FollowRemark: {
             readonly id: number;
             readonly contact: number;
@@ -2090,6 +2244,7 @@ export interface components {
             /** @description Groups you may see that carry it. */
             group_count: number;
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         GroupTagInputRequest: {
             name: string;
             color?: string;
@@ -2114,6 +2269,7 @@ export interface components {
             readonly total: number;
             readonly succeeded: number;
             readonly failed: number;
+            readonly created_by: components["schemas"]["Actor"] | null;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -2134,12 +2290,14 @@ export interface components {
             readonly total: number;
             readonly succeeded: number;
             readonly failed: number;
+            readonly created_by: components["schemas"]["Actor"] | null;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
             readonly finished_at: string | null;
             items: components["schemas"]["GroupTransferItem"][];
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         GroupTransferItem: {
             readonly group: components["schemas"]["GroupRef"];
             readonly previous_owner: components["schemas"]["GroupTransferStaff"] | null;
@@ -2214,6 +2372,7 @@ export interface components {
             /** @description miniprogram: a path ending in .html. */
             page?: string;
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         GroupWelcomeTemplate: {
             readonly id: number;
             readonly name: string;
@@ -2221,6 +2380,7 @@ export interface components {
             readonly text: string;
             /** @description {} when there is none. */
             attachment: components["schemas"]["GroupWelcomeAttachment"];
+            readonly created_by: components["schemas"]["Actor"] | null;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -2241,11 +2401,51 @@ export interface components {
             id: number;
             name: string;
         };
+        /** @description DRF's, building the strict fields above from model fields. */
+        Invitation: {
+            readonly id: number;
+            readonly username: string;
+            readonly role: components["schemas"]["RoleEnum"];
+            readonly data_scope: components["schemas"]["DataScopeEnum"];
+            readonly wecom_userid: string;
+            readonly department_ids: unknown;
+            readonly status: components["schemas"]["InvitationStatusEnum"];
+            readonly created_by: components["schemas"]["Actor"] | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly responded_at: string | null;
+        };
+        InvitationCreateRequest: {
+            username: string;
+            /**
+             * Format: email
+             * @description For a new account only; an existing account keeps its own.
+             * @default
+             */
+            email: string;
+            /** @description Creates an account with this password if the username is new; ignored if it exists. The answer is the same either way. */
+            password?: string;
+            role: components["schemas"]["RoleEnum"];
+            data_scope?: components["schemas"]["DataScopeEnum"];
+            /** @default  */
+            wecom_userid: string;
+            department_ids?: number[];
+        };
+        /**
+         * @description * `pending` - Pending
+         *     * `accepted` - Accepted
+         *     * `declined` - Declined
+         *     * `revoked` - Revoked
+         * @enum {string}
+         */
+        InvitationStatusEnum: "pending" | "accepted" | "declined" | "revoked";
         Inviter: {
             userid: string;
             /** @description The staff member's name, else the name the inviter has in the group; may be empty. */
             name: string;
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         Job: {
             readonly id: number;
             readonly kind: components["schemas"]["JobKindEnum"];
@@ -2256,6 +2456,7 @@ export interface components {
             readonly failed: number;
             readonly errors: unknown;
             readonly download_url: string | null;
+            readonly created_by: components["schemas"]["Actor"] | null;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -2298,6 +2499,7 @@ export interface components {
             readonly joins: number;
             /** @description Demo tenants (WeCom is the local sandbox): POST …/simulate/ acts out a scan. */
             readonly can_simulate: boolean;
+            readonly created_by: components["schemas"]["Actor"] | null;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -2410,12 +2612,15 @@ export interface components {
             /** @description Send back as the X-CSRFToken header on writes. */
             csrf_token: string;
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         MediaAsset: {
             readonly id: number;
             readonly filename: string;
             readonly content_type: string;
             readonly size: number;
             readonly url: string;
+            /** @description Who uploaded these bytes first (the same image twice is one asset). */
+            readonly created_by: components["schemas"]["Actor"] | null;
             /** Format: date-time */
             readonly created_at: string;
         };
@@ -2426,6 +2631,7 @@ export interface components {
              */
             file: string;
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         Member: {
             readonly id: number;
             readonly username: string;
@@ -2440,21 +2646,19 @@ export interface components {
             /** Format: date-time */
             readonly updated_at: string;
         };
-        MemberCreateRequest: {
-            username: string;
-            /**
-             * Format: email
-             * @default
-             */
-            email: string;
-            /** @description Required when the username does not exist yet (a new user is created). */
-            password?: string;
-            role: components["schemas"]["RoleEnum"];
-            data_scope?: components["schemas"]["DataScopeEnum"];
-            /** @default  */
-            wecom_userid: string;
-            department_ids?: number[];
+        /** @description An invitation as the invited user sees it: which tenant, and with which role. */
+        MyInvitation: {
+            readonly id: number;
+            tenant: components["schemas"]["TenantBrief"];
+            readonly role: components["schemas"]["RoleEnum"];
+            readonly data_scope: components["schemas"]["DataScopeEnum"];
+            readonly status: components["schemas"]["InvitationStatusEnum"];
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly responded_at: string | null;
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         MyMembership: {
             tenant: components["schemas"]["TenantBrief"];
             role: components["schemas"]["RoleEnum"];
@@ -2462,10 +2666,11 @@ export interface components {
             /** @default  */
             wecom_userid: string;
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         Note: {
             readonly id: number;
             readonly contact_id: number;
-            readonly author: string | null;
+            readonly author: components["schemas"]["Actor"] | null;
             content: string;
             /** Format: date-time */
             readonly created_at: string;
@@ -2475,6 +2680,7 @@ export interface components {
         NoteInputRequest: {
             content: string;
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         Notification: {
             readonly id: number;
             readonly kind: string;
@@ -2688,6 +2894,17 @@ export interface components {
             page_size?: number;
             results: components["schemas"]["GroupWelcomeTemplate"][];
         };
+        PaginatedInvitationList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["Invitation"][];
+        };
         PaginatedJobList: {
             /** Format: uri */
             next: string | null;
@@ -2809,6 +3026,7 @@ export interface components {
             page_size?: number;
             results: components["schemas"]["Welcome"][];
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         PatchedContactSettingsRequest: {
             churn_app_message?: boolean;
             nightly_sync?: boolean;
@@ -2831,12 +3049,14 @@ export interface components {
             /** @description Empty: customers of this code get the tenant's default welcome. */
             welcome?: components["schemas"]["WelcomeMessageRequest"];
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         PatchedFollowRemarkRequest: {
             remark?: string;
             description?: string;
             remark_corp_name?: string;
             remark_mobiles?: string[];
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         PatchedGroupTagInputRequest: {
             name?: string;
             color?: string;
@@ -2888,6 +3108,7 @@ export interface components {
         PatchedNoteInputRequest: {
             content?: string;
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         PatchedSegmentRequest: {
             name?: string;
             /** @description The contacts list's filter parameters: tags_all, tags_any, tags_none, staff, department, state, add_way, stage, status, gender, added_after, added_before, search. */
@@ -2895,12 +3116,16 @@ export interface components {
                 [key: string]: string;
             };
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         PatchedStageRequest: {
             name?: string;
             order?: number;
             color?: string;
         };
-        /** @description Secrets are write-only; reads say only whether each one is set. */
+        /**
+         * @description Secrets are write-only; reads say only whether each one is set. WeCom's rules for the values
+         *     (and the deployment's for the API base) are checked by the service, for the command line too.
+         */
         PatchedTenantSettingsRequest: {
             name?: string;
             corp_id?: string;
@@ -2909,6 +3134,20 @@ export interface components {
             corp_secret?: string;
             callback_token?: string;
             encoding_aes_key?: string;
+        };
+        /** @description Every error: a stable `type`, the HTTP status and its title, and field errors. */
+        Problem: {
+            /** @description validation_error, not_found, wecom_error, ... */
+            type: string;
+            title: string;
+            status: number;
+            detail: string;
+            errors: {
+                /** @description Dotted field path. */
+                path: string | null;
+                code: string;
+                message: string;
+            }[];
         };
         /**
          * @description * `admin` - Admin
@@ -2942,6 +3181,7 @@ export interface components {
             end: string;
             user_ids: number[];
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         Segment: {
             readonly id: number;
             name: string;
@@ -2949,13 +3189,31 @@ export interface components {
             filters: {
                 [key: string]: string;
             };
-            /** @description Contacts it selects now, within your data scope (detail only; null in lists). */
+            /** @description Contacts it selects now, within your data scope (detail only; null in lists, and while deleted_tags is not empty). */
             readonly count: number | null;
+            /** @description Tags its filters name that were deleted in WeCom (alone or with their group): the segment no longer means what it was saved to mean, and its contacts answer 400 until its filters are edited. Empty when all its tags are live. */
+            readonly deleted_tags: components["schemas"]["SegmentDeletedTag"][];
+            readonly created_by: components["schemas"]["Actor"] | null;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
             readonly updated_at: string;
         };
+        SegmentDeletedTag: {
+            id: number;
+            /** @description Null for an id Siyu never knew. */
+            name: string | null;
+            group: string | null;
+            /**
+             * @description The filter naming it.
+             *
+             *     * `tags_all` - tags_all
+             *     * `tags_any` - tags_any
+             *     * `tags_none` - tags_none
+             */
+            filter: components["schemas"]["FilterEnum"];
+        };
+        /** @description DRF's, building the strict fields above from model fields. */
         SegmentRequest: {
             name: string;
             /** @description The contacts list's filter parameters: tags_all, tags_any, tags_none, staff, department, state, add_way, stage, status, gender, added_after, added_before, search. */
@@ -2970,6 +3228,7 @@ export interface components {
             /** @description Whether the sandbox's callback reached this server. */
             delivered: boolean;
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         Staff: {
             readonly id: number;
             userid: string;
@@ -2978,6 +3237,24 @@ export interface components {
             position?: string;
             department_ids?: unknown;
             is_active?: boolean;
+            /**
+             * @description WeCom's status: 1 active, 2 disabled, 4 not activated, 5 left; 0 when not readable.
+             *
+             *     * `0` - Unknown (not readable)
+             *     * `1` - Active
+             *     * `2` - Disabled
+             *     * `4` - Not activated
+             *     * `5` - Left the corp
+             */
+            readonly wecom_status: components["schemas"]["WecomStatusEnum"];
+            /**
+             * @description What the app can read of the member in WeCom's contact book: `listed`; `outside_visible_range` (WeCom gives its userid only: name, position and departments are what was read before, if ever); `not_read` (known from a callback, the next sync reads it).
+             *
+             *     * `listed` - Read from the contact book
+             *     * `outside_visible_range` - Outside the app's visible range
+             *     * `not_read` - Known from a callback only, not read yet
+             */
+            readonly directory_status: components["schemas"]["DirectoryStatusEnum"];
             has_contact_permission?: boolean;
             /** Format: date-time */
             resigned_at?: string | null;
@@ -3005,6 +3282,7 @@ export interface components {
             userid: string;
             name: string;
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         Stage: {
             readonly id: number;
             name: string;
@@ -3021,6 +3299,7 @@ export interface components {
             id: number;
             name: string;
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         StageRequest: {
             name: string;
             order?: number;
@@ -3036,6 +3315,7 @@ export interface components {
          * @enum {string}
          */
         SyncKindEnum: "contacts" | "groups";
+        /** @description DRF's, building the strict fields above from model fields. */
         SyncRun: {
             readonly id: number;
             readonly kind: components["schemas"]["SyncKindEnum"];
@@ -3050,11 +3330,7 @@ export interface components {
             readonly progress_total: number;
             readonly api_calls: number;
             readonly errors: unknown;
-            /**
-             * 用户名
-             * @description 必填；长度为150个字符或以下；只能包含字母、数字、特殊字符“@”、“.”、“-”和“_”。
-             */
-            readonly created_by: string;
+            readonly created_by: components["schemas"]["Actor"] | null;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -3068,6 +3344,7 @@ export interface components {
             /** @default contacts */
             kind: components["schemas"]["SyncKindEnum"];
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         Tag: {
             readonly id: number;
             readonly wecom_id: string;
@@ -3075,6 +3352,8 @@ export interface components {
             readonly name: string;
             readonly order: number;
             readonly deleted: boolean;
+            /** @description Whether it can be renamed or deleted here: WeCom lets an app change only the tags it created, so those made in the admin console (or by another app) are read-only. Any tag can still be put on customers. */
+            readonly editable: boolean;
             /**
              * Format: date-time
              * @description When WeCom last confirmed this tag's name and order.
@@ -3090,12 +3369,15 @@ export interface components {
              */
             order: number;
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         TagGroup: {
             readonly id: number;
             readonly wecom_id: string;
             readonly name: string;
             readonly order: number;
             readonly deleted: boolean;
+            /** @description Whether it can be renamed or deleted here: WeCom lets an app change only the tags it created, so those made in the admin console (or by another app) are read-only. Any tag can still be put on customers. */
+            readonly editable: boolean;
             /** Format: date-time */
             readonly synced_at: string;
             readonly tags: components["schemas"]["Tag"][];
@@ -3133,12 +3415,16 @@ export interface components {
             errcode?: number | null;
             hint?: string;
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         TenantBrief: {
             readonly id: number;
             slug: string;
             name: string;
         };
-        /** @description Secrets are write-only; reads say only whether each one is set. */
+        /**
+         * @description Secrets are write-only; reads say only whether each one is set. WeCom's rules for the values
+         *     (and the deployment's for the API base) are checked by the service, for the command line too.
+         */
         TenantSettings: {
             readonly id: number;
             readonly slug: string;
@@ -3180,6 +3466,7 @@ export interface components {
              */
             message: string;
         };
+        /** @description DRF's, building the strict fields above from model fields. */
         TransferItem: {
             readonly id: number;
             readonly contact: number;
@@ -3230,6 +3517,15 @@ export interface components {
             errmsg: string;
             hint: string;
         };
+        /**
+         * @description * `0` - Unknown (not readable)
+         *     * `1` - Active
+         *     * `2` - Disabled
+         *     * `4` - Not activated
+         *     * `5` - Left the corp
+         * @enum {integer}
+         */
+        WecomStatusEnum: 0 | 1 | 2 | 4 | 5;
         /** @description One greeting: whom, through which code, and what WeCom said. */
         Welcome: {
             readonly id: number;
@@ -3335,7 +3631,7 @@ export interface operations {
                 ordering?: string;
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
                 prefix?: string;
                 revoked?: boolean;
@@ -3358,6 +3654,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PaginatedApiKeyList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3383,6 +3715,60 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKeyCreated"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_api_keys_retrieve: {
@@ -3403,6 +3789,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3427,6 +3840,60 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_auth_csrf_retrieve: {
@@ -3444,6 +3911,193 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CsrfToken"];
+                };
+            };
+        };
+    };
+    v1_auth_invitations_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyInvitation"][];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_auth_invitations_accept_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyInvitation"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_auth_invitations_decline_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyInvitation"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3469,6 +4123,60 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_auth_logout_create: {
@@ -3487,6 +4195,51 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_auth_me_retrieve: {
@@ -3504,6 +4257,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3529,6 +4300,60 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_channels_list: {
@@ -3536,11 +4361,11 @@ export interface operations {
             query?: {
                 /** @description Cursor from `next`/`previous` (default for API keys). */
                 cursor?: string;
-                /** @description First day (default: 29 days before `to`). */
+                /** @description First day (default: 29 days before `to`). At most 366 days up to `to` (else 400 `range_too_long`), and not after it (else 400 `range_reversed`). */
                 from?: string;
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
                 /** @description Part of the name. */
                 search?: string;
@@ -3559,6 +4384,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PaginatedContactWayList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3589,21 +4450,63 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom's rate limit (type wecom_error, Retry-After). */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -3624,6 +4527,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ContactWay"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3651,21 +4581,63 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom's rate limit (type wecom_error, Retry-After). */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -3697,28 +4669,79 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom's rate limit (type wecom_error, Retry-After). */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
     v1_channels_qr_retrieve: {
         parameters: {
             query?: {
-                /** @description 1: as a file download. */
+                /** @description true: as a file download. */
                 download?: boolean;
             };
             header?: never;
@@ -3738,19 +4761,50 @@ export interface operations {
                     "image/jpeg": string;
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The code has no QR image. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom's image could not be fetched. */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -3773,19 +4827,75 @@ export interface operations {
                     "application/json": components["schemas"]["SimulateScan"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description This tenant's WeCom is not the sandbox. */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
     v1_channels_stats_retrieve: {
         parameters: {
             query?: {
-                /** @description First day (default: 29 days before `to`). */
+                /** @description First day (default: 29 days before `to`). At most 366 days up to `to` (else 400 `range_too_long`), and not after it (else 400 `range_reversed`). */
                 from?: string;
                 /** @description Last day, included (default: today). */
                 to?: string;
@@ -3806,6 +4916,42 @@ export interface operations {
                     "application/json": components["schemas"]["ChannelStats"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_channels_welcomes_list: {
@@ -3815,7 +4961,7 @@ export interface operations {
                 cursor?: string;
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
                 status?: "expired" | "failed" | "pending" | "sent" | "skipped" | "used";
             };
@@ -3835,6 +4981,42 @@ export interface operations {
                     "application/json": components["schemas"]["PaginatedWelcomeList"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_contact_settings_retrieve: {
@@ -3852,6 +5034,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ContactSettings"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3875,6 +5075,60 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ContactSettings"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3905,20 +5159,18 @@ export interface operations {
                 added_before?: string;
                 /** @description Cursor from `next`/`previous` (default for API keys). */
                 cursor?: string;
-                /** @description Followed by staff of this WeCom department or one under it. */
                 department?: number;
                 gender?: 0 | 1 | 2;
                 /** @description One of first_added_at, name, id; prefix with - for descending (default -id). */
-                ordering?: string;
+                ordering?: "id" | "-id" | "first_added_at" | "-first_added_at" | "name" | "-name";
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
                 /** @description Name, remark or mobile contains. */
                 search?: string;
                 /** @description Followed by this staff member (WeCom userid). */
                 staff?: string;
-                /** @description Stage id. */
                 stage?: number;
                 /** @description Added through this channel (state). */
                 state?: string;
@@ -3945,6 +5197,42 @@ export interface operations {
                     "application/json": components["schemas"]["PaginatedContactRowList"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_contacts_retrieve: {
@@ -3966,6 +5254,33 @@ export interface operations {
                     "application/json": components["schemas"]["ContactDetail"];
                 };
             };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_contacts_notes_list: {
@@ -3975,7 +5290,7 @@ export interface operations {
                 cursor?: string;
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
             };
             header?: never;
@@ -3992,6 +5307,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PaginatedNoteList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4019,6 +5370,69 @@ export interface operations {
                     "application/json": components["schemas"]["Note"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_contacts_stage_create: {
@@ -4042,6 +5456,69 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ContactRow"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4074,21 +5551,72 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom's rate limit (type wecom_error, Retry-After). */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -4099,7 +5627,7 @@ export interface operations {
                 cursor?: string;
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
             };
             header?: never;
@@ -4116,6 +5644,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PaginatedEventList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4157,7 +5721,54 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -4198,7 +5809,54 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -4213,7 +5871,7 @@ export interface operations {
                 ended_before?: string;
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
                 /** @description The staff member deleted (userid). */
                 staff?: string;
@@ -4230,6 +5888,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PaginatedLostList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4251,6 +5945,24 @@ export interface operations {
                     "application/json": components["schemas"]["DepartmentNode"][];
                 };
             };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_follows_retrieve: {
@@ -4270,6 +5982,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FollowRemark"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4302,21 +6041,72 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom's rate limit (type wecom_error, Retry-After). */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -4327,7 +6117,7 @@ export interface operations {
                 cursor?: string;
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
                 /** @description Part of the name. */
                 q?: string;
@@ -4344,6 +6134,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PaginatedJoinWayList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4374,21 +6200,63 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom's rate limit (type wecom_error, Retry-After). */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -4409,6 +6277,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JoinWay"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4436,21 +6331,63 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom's rate limit (type wecom_error, Retry-After). */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -4482,28 +6419,79 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom's rate limit (type wecom_error, Retry-After). */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
     v1_group_codes_qr_retrieve: {
         parameters: {
             query?: {
-                /** @description 1: as a file download. */
+                /** @description true: as a file download. */
                 download?: boolean;
             };
             header?: never;
@@ -4523,19 +6511,50 @@ export interface operations {
                     "image/jpeg": string;
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The code has no QR image. */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom's image could not be fetched. */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -4558,19 +6577,75 @@ export interface operations {
                     "application/json": components["schemas"]["JoinWaySimulate"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description This tenant's WeCom is not the sandbox. */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
     v1_group_codes_stats_retrieve: {
         parameters: {
             query?: {
-                /** @description First day (default: 29 days before `date_to`). */
+                /** @description First day (default: 29 days before `date_to`). At most 366 days up to `date_to` (else 400 `range_too_long`), and not after it (else 400 `range_reversed`). */
                 date_from?: string;
                 /** @description Last day, included (default: today). */
                 date_to?: string;
@@ -4591,16 +6666,52 @@ export interface operations {
                     "application/json": components["schemas"]["JoinWayStats"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_group_stats_retrieve: {
         parameters: {
             query?: {
-                /** @description First day (default: 29 days before `date_to`). */
+                /** @description First day (default: 29 days before `date_to`). At most 366 days up to `date_to` (else 400 `range_too_long`), and not after it (else 400 `range_reversed`). */
                 date_from?: string;
                 /** @description Last day, included (default: today). */
                 date_to?: string;
-                /** @description Only these owners (Siyu staff ids; repeatable). */
+                /** @description Only these owners (Siyu staff ids; repeatable). An id that names nobody has no figures. */
                 owner?: number[];
             };
             header?: never;
@@ -4617,6 +6728,33 @@ export interface operations {
                     "application/json": components["schemas"]["OwnerStats"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_group_tags_list: {
@@ -4626,7 +6764,7 @@ export interface operations {
                 cursor?: string;
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
             };
             header?: never;
@@ -4641,6 +6779,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PaginatedGroupTagList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4666,6 +6840,60 @@ export interface operations {
                     "application/json": components["schemas"]["GroupTag"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_group_tags_retrieve: {
@@ -4685,6 +6913,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GroupTag"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4712,6 +6967,69 @@ export interface operations {
                     "application/json": components["schemas"]["GroupTag"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_group_tags_destroy: {
@@ -4731,6 +7049,60 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -4757,6 +7129,69 @@ export interface operations {
                     "application/json": components["schemas"]["GroupTag"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_group_transfers_list: {
@@ -4766,7 +7201,7 @@ export interface operations {
                 cursor?: string;
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
             };
             header?: never;
@@ -4781,6 +7216,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PaginatedGroupTransferList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4822,7 +7293,54 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -4845,6 +7363,33 @@ export interface operations {
                     "application/json": components["schemas"]["GroupTransferDetail"];
                 };
             };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_group_welcome_templates_list: {
@@ -4854,7 +7399,7 @@ export interface operations {
                 cursor?: string;
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
                 /** @description Part of the name or text. */
                 q?: string;
@@ -4871,6 +7416,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PaginatedGroupWelcomeTemplateList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4901,21 +7482,63 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom's rate limit (type wecom_error, Retry-After). */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -4936,6 +7559,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GroupWelcomeTemplate"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4963,21 +7613,63 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom's rate limit (type wecom_error, Retry-After). */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -5009,21 +7701,72 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom's rate limit (type wecom_error, Retry-After). */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -5036,17 +7779,15 @@ export interface operations {
                 created_before?: string;
                 /** @description Cursor from `next`/`previous` (default for API keys). */
                 cursor?: string;
-                /** @description At most this many members. */
+                department?: number;
                 members_max?: number;
-                /** @description At least this many members. */
                 members_min?: number;
                 /** @description Sort order (default -created: the newest groups first). */
                 ordering?: "-created" | "created" | "-members" | "members" | "name" | "-name";
-                /** @description Owned by this staff member (Siyu staff id; repeatable). */
                 owner?: number[];
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
                 /** @description Name contains. */
                 q?: string;
@@ -5076,6 +7817,42 @@ export interface operations {
                     "application/json": components["schemas"]["PaginatedGroupList"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_groups_retrieve: {
@@ -5095,6 +7872,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GroupDetail"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5123,6 +7927,42 @@ export interface operations {
                     "application/json": components["schemas"]["PaginatedGroupHistoryEntryList"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_groups_members_list: {
@@ -5134,7 +7974,7 @@ export interface operations {
                 cursor?: string;
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
                 /** @description Name, group nickname or userid contains. */
                 q?: string;
@@ -5157,12 +7997,48 @@ export interface operations {
                     "application/json": components["schemas"]["PaginatedGroupMemberList"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_groups_stats_retrieve: {
         parameters: {
             query?: {
-                /** @description First day (default: 29 days before `date_to`). */
+                /** @description First day (default: 29 days before `date_to`). At most 366 days up to `date_to` (else 400 `range_too_long`), and not after it (else 400 `range_reversed`). */
                 date_from?: string;
                 /** @description Last day, included (default: today). */
                 date_to?: string;
@@ -5181,6 +8057,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GroupStats"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5213,7 +8125,63 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -5243,7 +8211,327 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_invitations_list: {
+        parameters: {
+            query?: {
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description 用于排序结果的字段。 */
+                ordering?: string;
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, from 1; more than 200 gives 200. */
+                page_size?: number;
+                /**
+                 * @description * `pending` - Pending
+                 *     * `accepted` - Accepted
+                 *     * `declined` - Declined
+                 *     * `revoked` - Revoked
+                 */
+                status?: "accepted" | "declined" | "pending" | "revoked";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedInvitationList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_invitations_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitationCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_invitations_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 标识此 invitation 的 唯一整数值。 */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_invitations_revoke_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 标识此 invitation 的 唯一整数值。 */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -5255,7 +8543,7 @@ export interface operations {
                 kind?: "export" | "inherit" | "tag" | "transfer" | "untag";
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
                 status?: "failed" | "partial" | "queued" | "running" | "succeeded";
             };
@@ -5271,6 +8559,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PaginatedJobList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5295,6 +8619,33 @@ export interface operations {
                     "application/json": components["schemas"]["Job"];
                 };
             };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_jobs_download_retrieve: {
@@ -5317,12 +8668,32 @@ export interface operations {
                     "application/octet-stream": string;
                 };
             };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No response body */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -5347,6 +8718,60 @@ export interface operations {
                     "application/json": components["schemas"]["MediaAsset"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_media_file_retrieve: {
@@ -5368,6 +8793,33 @@ export interface operations {
                     "image/*": string;
                 };
             };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_members_list: {
@@ -5379,7 +8831,7 @@ export interface operations {
                 ordering?: string;
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
                 /**
                  * @description * `admin` - Admin
@@ -5403,27 +8855,40 @@ export interface operations {
                     "application/json": components["schemas"]["PaginatedMemberList"];
                 };
             };
-        };
-    };
-    v1_members_create: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["MemberCreateRequest"];
-            };
-        };
-        responses: {
-            201: {
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Member"];
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5448,6 +8913,33 @@ export interface operations {
                     "application/json": components["schemas"]["Member"];
                 };
             };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_members_destroy: {
@@ -5468,6 +8960,60 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -5495,6 +9041,69 @@ export interface operations {
                     "application/json": components["schemas"]["Member"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_notes_destroy: {
@@ -5514,6 +9123,60 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -5540,6 +9203,69 @@ export interface operations {
                     "application/json": components["schemas"]["Note"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_notifications_list: {
@@ -5551,7 +9277,7 @@ export interface operations {
                 ordering?: string;
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
             };
             header?: never;
@@ -5566,6 +9292,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PaginatedNotificationList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5590,6 +9352,60 @@ export interface operations {
                     "application/json": components["schemas"]["Notification"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_notifications_read_all_create: {
@@ -5607,6 +9423,51 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["NotificationCount"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5628,6 +9489,24 @@ export interface operations {
                     "application/json": components["schemas"]["NotificationCount"];
                 };
             };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_overview_retrieve: {
@@ -5647,6 +9526,24 @@ export interface operations {
                     "application/json": components["schemas"]["Overview"];
                 };
             };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_segments_list: {
@@ -5658,7 +9555,7 @@ export interface operations {
                 ordering?: string;
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
             };
             header?: never;
@@ -5673,6 +9570,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PaginatedSegmentList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5698,6 +9631,60 @@ export interface operations {
                     "application/json": components["schemas"]["Segment"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_segments_retrieve: {
@@ -5719,6 +9706,33 @@ export interface operations {
                     "application/json": components["schemas"]["Segment"];
                 };
             };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_segments_destroy: {
@@ -5738,6 +9752,60 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -5764,6 +9832,69 @@ export interface operations {
                     "application/json": components["schemas"]["Segment"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_segments_contacts_list: {
@@ -5772,10 +9903,10 @@ export interface operations {
                 /** @description Cursor from `next`/`previous` (default for API keys). */
                 cursor?: string;
                 /** @description One of first_added_at, name, id; prefix with - for descending (default -id). */
-                ordering?: string;
+                ordering?: "id" | "-id" | "first_added_at" | "-first_added_at" | "name" | "-name";
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
             };
             header?: never;
@@ -5794,6 +9925,42 @@ export interface operations {
                     "application/json": components["schemas"]["PaginatedContactRowList"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_staff_list: {
@@ -5801,14 +9968,13 @@ export interface operations {
             query?: {
                 /** @description Cursor from `next`/`previous` (default for API keys). */
                 cursor?: string;
-                /** @description Members of this WeCom department or a department under it. */
                 department?: number;
                 is_active?: boolean;
                 /** @description 用于排序结果的字段。 */
                 ordering?: string;
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
                 /** @description Name or userid contains. */
                 search?: string;
@@ -5825,6 +9991,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PaginatedStaffList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5848,6 +10050,33 @@ export interface operations {
                     "application/json": components["schemas"]["Staff"];
                 };
             };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_stages_list: {
@@ -5865,6 +10094,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Stage"][];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5890,6 +10137,60 @@ export interface operations {
                     "application/json": components["schemas"]["Stage"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_stages_retrieve: {
@@ -5911,6 +10212,33 @@ export interface operations {
                     "application/json": components["schemas"]["Stage"];
                 };
             };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_stages_destroy: {
@@ -5930,6 +10258,60 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -5956,6 +10338,69 @@ export interface operations {
                     "application/json": components["schemas"]["Stage"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_sync_runs_list: {
@@ -5972,7 +10417,7 @@ export interface operations {
                 ordering?: string;
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
             };
             header?: never;
@@ -5987,6 +10432,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PaginatedSyncRunList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6012,6 +10493,60 @@ export interface operations {
                     "application/json": components["schemas"]["SyncRun"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_sync_runs_retrieve: {
@@ -6034,12 +10569,39 @@ export interface operations {
                     "application/json": components["schemas"]["SyncRun"];
                 };
             };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_tag_groups_list: {
         parameters: {
             query?: {
-                /** @description 1: also list groups and tags deleted in WeCom. */
+                /** @description true: also list groups and tags deleted in WeCom. */
                 include_deleted?: boolean;
             };
             header?: never;
@@ -6054,6 +10616,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TagGroup"][];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6084,21 +10673,63 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom's rate limit (type wecom_error, Retry-After). */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -6120,6 +10751,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TagGroup"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6148,21 +10806,72 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not created through Siyu (`editable: false`): WeCom lets an app change only its own tags (type tag_not_editable). Nothing was sent to WeCom. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom's rate limit (type wecom_error, Retry-After). */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -6195,21 +10904,81 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not created through Siyu (`editable: false`): WeCom lets an app change only its own tags (type tag_not_editable). Nothing was sent to WeCom. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom's rate limit (type wecom_error, Retry-After). */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -6220,11 +10989,11 @@ export interface operations {
                 cursor?: string;
                 /** @description Only this group's tags. */
                 group?: number;
-                /** @description 1: also list groups and tags deleted in WeCom. */
+                /** @description true: also list groups and tags deleted in WeCom. */
                 include_deleted?: boolean;
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
             };
             header?: never;
@@ -6239,6 +11008,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PaginatedTagList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6269,21 +11074,63 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom's rate limit (type wecom_error, Retry-After). */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -6305,6 +11152,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Tag"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6333,21 +11207,72 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not created through Siyu (`editable: false`): WeCom lets an app change only its own tags (type tag_not_editable). Nothing was sent to WeCom. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom's rate limit (type wecom_error, Retry-After). */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -6380,21 +11305,81 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not created through Siyu (`editable: false`): WeCom lets an app change only its own tags (type tag_not_editable). Nothing was sent to WeCom. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom's rate limit (type wecom_error, Retry-After). */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -6413,6 +11398,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TenantSettings"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6436,6 +11439,60 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TenantSettings"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6477,7 +11534,54 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -6502,12 +11606,48 @@ export interface operations {
                     "application/json": components["schemas"]["TransferItem"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_transfers_unassigned_retrieve: {
         parameters: {
             query?: {
-                /** @description next_cursor of the previous page. */
+                /** @description next_cursor of the previous page (one WeCom refuses: 404). */
                 cursor?: string;
                 /** @description 1 to 1000 (default 100). */
                 page_size?: number;
@@ -6531,21 +11671,54 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A cursor WeCom does not know (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom's rate limit (type wecom_error, Retry-After). */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
             /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -6560,7 +11733,7 @@ export interface operations {
                 ordering?: string;
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
-                /** @description Rows per page, at most 200. */
+                /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
                 received_after?: string;
                 received_before?: string;
@@ -6588,6 +11761,42 @@ export interface operations {
                     "application/json": components["schemas"]["PaginatedCallbackEventList"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_wecom_events_retrieve: {
@@ -6608,6 +11817,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CallbackEvent"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6632,6 +11868,60 @@ export interface operations {
                     "application/json": components["schemas"]["CallbackEvent"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_wecom_test_connection_create: {
@@ -6651,6 +11941,51 @@ export interface operations {
                     "application/json": components["schemas"]["ConnectionTest"];
                 };
             };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     v1_welcome_default_retrieve: {
@@ -6668,6 +12003,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WelcomeDefault"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6691,6 +12044,60 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WelcomeDefault"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
