@@ -119,6 +119,17 @@ def transactional_db(transactional_db):
     pytest.fail(f"connections still busy {SETTLE_SECONDS}s after the test: {busy}")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _live_server_without_nagle():
+    """The live server answers at once: Django's test server (wsgiref) writes headers and body in two
+    sends, and with Nagle's algorithm on, every answer waited 40 ms for the client's delayed ACK."""
+    from django.core.servers.basehttp import WSGIRequestHandler
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(WSGIRequestHandler, "disable_nagle_algorithm", True)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache_namespace(settings):
     """Each test gets its own key prefix in the shared Redis (throttle counters and tokens live there).

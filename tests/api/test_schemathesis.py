@@ -24,7 +24,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from django.test.testcases import QuietWSGIRequestHandler
 from drf_spectacular.generators import SchemaGenerator
 from schemathesis.engine import events
 from schemathesis.openapi.checks import RejectedPositiveData
@@ -104,9 +103,6 @@ def unknowable_refusal(context, failure, case, response) -> bool:
 @pytest.fixture
 def fuzz_target(live_server, tenant_a, sandbox_factory, monkeypatch):  # noqa: F811
     """A synced tenant on the sandbox and an admin key for it; writes are not throttled for the run."""
-    # Django's test server (wsgiref) sends headers and body in two writes: with Nagle's algorithm
-    # each answer waits 40 ms for the client's delayed ACK, two thirds of the run's time.
-    monkeypatch.setattr(QuietWSGIRequestHandler, "disable_nagle_algorithm", True)
     sandbox = sandbox_factory(callback_url=f"{live_server.url}/wecom/callback/{tenant_a.slug}/")
     connect_tenant(tenant_a, sandbox)
     run_sync(tenant_a)
