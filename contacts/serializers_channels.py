@@ -2,30 +2,109 @@
 
 Input serializers type the fields for the OpenAPI schema; the rules across fields (single vs
 several members, schedule rules, welcome limits) live in the services, which answer with the path
-of the wrong field (``welcome.attachments.2.url``).
+of the wrong field (``welcome.attachments.2.url``). A welcome attachment has one serializer per
+``type``, so that the schema states (and the API checks) each type's own fields and their patterns;
+only what JSON Schema cannot say (UTF-8 byte limits, which images exist) is left to the service.
 """
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
+from rest_framework.exceptions import ErrorDetail
 
 from scrm.api import serializers
 from scrm.api.fields import ActorField
 
 from .models import ContactWay, MediaAsset, Welcome, WelcomeStatus
 from .selectors_channels import RETENTION_DAYS
-from .services.welcome import ATTACHMENT_TYPES
+from .services.welcome import (
+    ATTACHMENT_TYPES,
+    HTTP_URL_PATTERN,
+    LINK_DESCRIPTION_MAX,
+    LINK_TITLE_MAX,
+    MAX_ATTACHMENTS,
+    MINIPROGRAM_APPID_PATTERN,
+    MINIPROGRAM_PAGE_PATTERN,
+    MINIPROGRAM_TITLE_MAX_BYTES,
+    NOT_BLANK_PATTERN,
+    URL_MAX,
+)
 
 
-class WelcomeAttachmentSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=ATTACHMENT_TYPES)
-    media = serializers.IntegerField(required=False, help_text="image, miniprogram: an uploaded image's id.")
-    title = serializers.CharField(required=False, help_text="link, miniprogram.")
-    url = serializers.CharField(required=False, help_text="link.")
-    description = serializers.CharField(required=False, allow_blank=True, help_text="link.")
-    picture_url = serializers.CharField(required=False, allow_blank=True, help_text="link.")
-    appid = serializers.CharField(required=False, help_text="miniprogram: wx + 16 hex digits.")
-    page = serializers.CharField(required=False, help_text="miniprogram: a path ending in .html.")
+def _string(pattern: str = NOT_BLANK_PATTERN, **kwargs) -> serializers.RegexField:
+    """A string checked as sent (not trimmed): what the schema's pattern says is what is accepted."""
+    return serializers.RegexField(pattern, trim_whitespace=False, **kwargs)
+
+
+class WelcomeImageAttachmentSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["image"])
+    media = serializers.IntegerField(help_text="An uploaded image's id (POST /media/).")
+
+
+class WelcomeLinkAttachmentSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["link"])
+    title = _string(max_length=LINK_TITLE_MAX, help_text=f"≤ {LINK_TITLE_MAX} bytes (UTF-8).")
+    url = _string(HTTP_URL_PATTERN, max_length=URL_MAX)
+    description = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=LINK_DESCRIPTION_MAX,
+        help_text=f"≤ {LINK_DESCRIPTION_MAX} bytes (UTF-8).",
+    )
+    picture_url = serializers.RegexField(
+        HTTP_URL_PATTERN,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=URL_MAX,
+        help_text="An image's http(s) URL, or empty.",
+    )
+
+
+class WelcomeMiniprogramAttachmentSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["miniprogram"])
+    appid = _string(MINIPROGRAM_APPID_PATTERN, help_text="wx + 16 hex digits.")
+    page = _string(MINIPROGRAM_PAGE_PATTERN, help_text="A path ending in .html, e.g. pages/index.html?id=1.")
+    title = _string(
+        max_length=MINIPROGRAM_TITLE_MAX_BYTES, help_text=f"≤ {MINIPROGRAM_TITLE_MAX_BYTES} bytes (UTF-8)."
+    )
+    media = serializers.IntegerField(help_text="The cover: an uploaded image's id (POST /media/).")
+
+
+WELCOME_ATTACHMENT_SERIALIZERS: dict[str, type[serializers.Serializer]] = {
+    "image": WelcomeImageAttachmentSerializer,
+    "link": WelcomeLinkAttachmentSerializer,
+    "miniprogram": WelcomeMiniprogramAttachmentSerializer,
+}
+assert set(WELCOME_ATTACHMENT_SERIALIZERS) == set(ATTACHMENT_TYPES)
+
+
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="WelcomeAttachment",
+        serializers=WELCOME_ATTACHMENT_SERIALIZERS,
+        resource_type_field_name="type",
+    )
+)
+class WelcomeAttachmentField(serializers.Field):
+    """One attachment, validated by the serializer of its ``type``; errors keep their field paths."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Each attachment is an object with a type.", code="invalid")
+        kind = data.get("type")
+        serializer_class = WELCOME_ATTACHMENT_SERIALIZERS.get(kind) if isinstance(kind, str) else None
+        if serializer_class is None:
+            raise serializers.ValidationError(
+                {"type": [ErrorDetail(f"One of: {', '.join(ATTACHMENT_TYPES)}.", code="invalid_choice")]}
+            )
+        serializer = serializer_class(data=data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def to_representation(self, value):
+        return value
 
 
 class WelcomeMessageSerializer(serializers.Serializer):
@@ -34,7 +113,9 @@ class WelcomeMessageSerializer(serializers.Serializer):
         allow_blank=True,
         help_text="May contain {customer_name} and {staff_name}; ≤ 4,000 bytes.",
     )
-    attachments = WelcomeAttachmentSerializer(many=True, required=False)
+    attachments = serializers.ListField(
+        child=WelcomeAttachmentField(), required=False, max_length=MAX_ATTACHMENTS
+    )
 
 
 class ScheduleRuleSerializer(serializers.Serializer):

@@ -19,7 +19,6 @@ import hashlib
 import re
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -42,7 +41,21 @@ MAX_ATTACHMENTS = 9
 ATTACHMENT_TYPES = ("image", "link", "miniprogram")
 LINK_TITLE_MAX, LINK_DESCRIPTION_MAX, URL_MAX = 128, 512, 2048  # bytes, bytes, characters
 MINIPROGRAM_TITLE_MAX_BYTES = 64
-MINIPROGRAM_APPID_RE = re.compile(r"^wx[0-9a-f]{16}$")
+# The shapes the OpenAPI schema states as patterns (contacts/serializers_channels.py): the serializers
+# and this module apply them with ``re.search`` to the value as sent, as a JSON Schema validator
+# does, so that the schema and the API accept exactly the same strings. Spaces around a value are
+# allowed (the dashboard sends what was typed) and stripped before it is stored.
+NOT_BLANK_PATTERN = r"\S"
+HTTP_URL_PATTERN = r"^\s*https?://[^\s/?#]+(?:[/?#]\S*)?\s*$"
+MINIPROGRAM_APPID_PATTERN = r"^\s*wx[0-9a-f]{16}\s*$"
+# WeCom opens a mini program page only when its path ends in .html (it says "page not found" otherwise).
+MINIPROGRAM_PAGE_PATTERN = r"^[^?]*\.html(?:\?.*)?\s*$"
+MINIPROGRAM_APPID_RE = re.compile(MINIPROGRAM_APPID_PATTERN)
+HTTP_URL_RE = re.compile(HTTP_URL_PATTERN)
+MINIPROGRAM_PAGE_RE = re.compile(MINIPROGRAM_PAGE_PATTERN)
+# The code of a refusal for UTF-8 length: no JSON Schema keyword counts bytes, so clients (and the
+# schema fuzzer) can tell this refusal from a request that breaks the schema.
+TOO_MANY_BYTES = "too_many_bytes"
 
 IMAGE_MAX_BYTES = 10 * 1024 * 1024  # media/upload_attachment's limit for images
 IMAGE_SIGNATURES = {b"\xff\xd8\xff": ("image/jpeg", "jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", "png")}
@@ -54,23 +67,28 @@ MEDIA_ID_FRESH = timedelta(days=2, hours=12)
 # --- validation ----------------------------------------------------------------------------------
 
 
+def _too_many_bytes(max_bytes: int) -> ErrorDetail:
+    return ErrorDetail(
+        f"At most {max_bytes} bytes ({max_bytes // 3} Chinese characters).", code=TOO_MANY_BYTES
+    )
+
+
 def _http_url(value: Any, field: str, errors: dict, *, required: bool) -> str:
     if value in (None, "") and not required:
         return ""
     if not isinstance(value, str) or not value.strip():
         errors[field] = "Enter a URL."
         return ""
-    value = value.strip()
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not HTTP_URL_RE.search(value):
         errors[field] = "Enter a full http:// or https:// URL."
-    elif len(value) > URL_MAX:
+    elif len(value.strip()) > URL_MAX:
         errors[field] = f"At most {URL_MAX} characters."
-    return value
+    return value.strip()
 
 
 def _text(value: Any, field: str, errors: dict, *, required: bool, max_bytes: int | None = None) -> str:
-    if value in (None, "") and not required:
+    # An optional text of spaces is none (the schema takes any string there).
+    if not required and (value is None or (isinstance(value, str) and not value.strip())):
         return ""
     if not isinstance(value, str) or not value.strip():
         errors[field] = "This field is required."
@@ -78,7 +96,7 @@ def _text(value: Any, field: str, errors: dict, *, required: bool, max_bytes: in
     value = value.strip()
     # WeCom counts bytes (UTF-8): a Chinese character is three.
     if max_bytes is not None and len(value.encode()) > max_bytes:
-        errors[field] = f"At most {max_bytes} bytes ({max_bytes // 3} Chinese characters)."
+        errors[field] = _too_many_bytes(max_bytes)
     return value
 
 
@@ -121,17 +139,16 @@ def _attachment(item: Any, prefix: str, errors: dict) -> dict:
             ),
         }
     appid = item.get("appid")
-    if not isinstance(appid, str) or not MINIPROGRAM_APPID_RE.match(appid.strip()):
+    if not isinstance(appid, str) or not MINIPROGRAM_APPID_RE.search(appid):
         errors[f"{prefix}.appid"] = "A mini program AppID: wx followed by 16 hex digits."
     page = item.get("page")
-    # WeCom opens the page only when its path ends in .html (it says "page not found" otherwise).
     if not isinstance(page, str) or not page.strip():
         errors[f"{prefix}.page"] = "The page path is required, e.g. pages/index.html."
-    elif not page.split("?")[0].endswith(".html"):
+    elif not MINIPROGRAM_PAGE_RE.search(page):
         errors[f"{prefix}.page"] = "WeCom needs the page path to end in .html (e.g. pages/index.html)."
-    title = _text(item.get("title"), f"{prefix}.title", errors, required=True)
-    if title and len(title.encode()) > MINIPROGRAM_TITLE_MAX_BYTES:
-        errors[f"{prefix}.title"] = f"At most {MINIPROGRAM_TITLE_MAX_BYTES} bytes (21 Chinese characters)."
+    title = _text(
+        item.get("title"), f"{prefix}.title", errors, required=True, max_bytes=MINIPROGRAM_TITLE_MAX_BYTES
+    )
     return {
         "type": "miniprogram",
         "appid": appid.strip() if isinstance(appid, str) else "",
@@ -169,9 +186,10 @@ def welcome_validate(value: Any, *, field: str = "welcome") -> dict:
         PLACEHOLDER_RE.findall(text)
     )
     if worst > TEXT_MAX_BYTES:
-        errors[f"{field}.text"] = (
+        errors[f"{field}.text"] = ErrorDetail(
             f"Too long: WeCom takes {TEXT_MAX_BYTES} bytes (about {TEXT_MAX_BYTES // 3} Chinese "
-            f"characters), placeholders counted at {PLACEHOLDER_WORST_BYTES} bytes each."
+            f"characters), placeholders counted at {PLACEHOLDER_WORST_BYTES} bytes each.",
+            code=TOO_MANY_BYTES,
         )
     attachments = value.get("attachments")
     if attachments is None:

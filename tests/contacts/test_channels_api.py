@@ -9,6 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
 
 from contacts.models import ContactWay, Follow, FollowStatus, Staff, Tag, Welcome, WelcomeStatus
 from scrm.tenancy.context import tenant_context
@@ -185,6 +186,68 @@ def test_default_welcome(synced, alice_client, operator_client):
     assert alice_client.get("/api/v1/welcome-default/").json() == body
     bad = operator_client.put("/api/v1/welcome-default/", {"welcome": {"text": "{x}"}}, format="json")
     assert [e["path"] for e in assert_problem(bad, 400, "validation_error")["errors"]] == ["welcome.text"]
+
+
+def test_each_attachment_type_is_checked_against_its_own_fields(synced, operator_client):
+    # The schema states each type's fields (a oneOf on `type`); the API refuses what it says is wrong,
+    # naming each field.
+    schema = SchemaGenerator(urlconf="scrm.urls").get_schema(request=None, public=True)["components"][
+        "schemas"
+    ]
+    assert schema["WelcomeAttachmentRequest"]["discriminator"]["propertyName"] == "type"
+    assert set(schema["WelcomeMiniprogramAttachmentRequest"]["required"]) == {
+        "type", "appid", "page", "title", "media"
+    }  # fmt: skip
+    body = {
+        "welcome": {
+            "attachments": [
+                {"type": "image"},
+                {"type": "miniprogram", "appid": "0", "page": "0", "title": " ", "url": "0"},
+            ]
+        }
+    }
+    problem = assert_problem(
+        operator_client.put("/api/v1/welcome-default/", body, format="json"), 400, "validation_error"
+    )
+    assert {(e["path"], e["code"]) for e in problem["errors"]} == {
+        ("welcome.attachments.0.media", "required"),
+        ("welcome.attachments.1.appid", "invalid"),
+        ("welcome.attachments.1.page", "invalid"),
+        ("welcome.attachments.1.title", "invalid"),
+        ("welcome.attachments.1.media", "required"),
+    }
+
+
+def test_attachment_values_are_taken_as_typed_and_stored_stripped(synced, operator_client):
+    image = operator_client.post(
+        "/api/v1/media/", {"file": SimpleUploadedFile("cover.png", PNG)}, format="multipart"
+    ).json()["id"]
+    link = {"type": "link", "title": " Shop ", "url": " https://x.cn/a?b=1 ", "description": "  "}
+    program = {
+        "type": "miniprogram",
+        "appid": "wx0123456789abcdef ",
+        "page": "pages/index.html?id=1",
+        "title": "Go",
+        "media": image,
+    }
+    body = {"welcome": {"attachments": [link, program]}}
+    saved = operator_client.put("/api/v1/welcome-default/", body, format="json")
+    assert saved.status_code == 200, saved.content
+    assert saved.json()["welcome"]["attachments"] == [
+        {"type": "link", "title": "Shop", "url": "https://x.cn/a?b=1", "description": "", "picture_url": ""},
+        {**program, "appid": "wx0123456789abcdef"},
+    ]
+
+
+def test_a_text_over_wecoms_byte_limit_has_its_own_code(synced, operator_client):
+    # 43 Chinese characters are 129 bytes: within the schema's 128 characters, over WeCom's 128 bytes.
+    link = {"type": "link", "title": "长" * 43, "url": "https://x.cn"}
+    response = operator_client.put(
+        "/api/v1/welcome-default/", {"welcome": {"attachments": [link]}}, format="json"
+    )
+    assert [(e["path"], e["code"]) for e in assert_problem(response, 400, "validation_error")["errors"]] == [
+        ("welcome.attachments.0.title", "too_many_bytes")
+    ]
 
 
 def test_image_upload(synced, alice_client):

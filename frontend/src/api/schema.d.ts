@@ -3546,40 +3546,8 @@ export interface components {
             readonly sent_at: string | null;
             readonly latency_ms: number | null;
         };
-        WelcomeAttachment: {
-            type: components["schemas"]["WelcomeAttachmentTypeEnum"];
-            /** @description image, miniprogram: an uploaded image's id. */
-            media?: number;
-            /** @description link, miniprogram. */
-            title?: string;
-            /** @description link. */
-            url?: string;
-            /** @description link. */
-            description?: string;
-            /** @description link. */
-            picture_url?: string;
-            /** @description miniprogram: wx + 16 hex digits. */
-            appid?: string;
-            /** @description miniprogram: a path ending in .html. */
-            page?: string;
-        };
-        WelcomeAttachmentRequest: {
-            type: components["schemas"]["WelcomeAttachmentTypeEnum"];
-            /** @description image, miniprogram: an uploaded image's id. */
-            media?: number;
-            /** @description link, miniprogram. */
-            title?: string;
-            /** @description link. */
-            url?: string;
-            /** @description link. */
-            description?: string;
-            /** @description link. */
-            picture_url?: string;
-            /** @description miniprogram: wx + 16 hex digits. */
-            appid?: string;
-            /** @description miniprogram: a path ending in .html. */
-            page?: string;
-        };
+        WelcomeAttachment: components["schemas"]["WelcomeImageAttachment"] | components["schemas"]["WelcomeLinkAttachment"] | components["schemas"]["WelcomeMiniprogramAttachment"];
+        WelcomeAttachmentRequest: components["schemas"]["WelcomeImageAttachmentRequest"] | components["schemas"]["WelcomeLinkAttachmentRequest"] | components["schemas"]["WelcomeMiniprogramAttachmentRequest"];
         /**
          * @description * `image` - image
          *     * `link` - link
@@ -3593,6 +3561,62 @@ export interface components {
         WelcomeDefaultRequest: {
             welcome: components["schemas"]["WelcomeMessageRequest"];
         };
+        WelcomeImageAttachment: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "image";
+            /** @description An uploaded image's id (POST /media/). */
+            media: number;
+        };
+        WelcomeImageAttachmentRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "image";
+            /** @description An uploaded image's id (POST /media/). */
+            media: number;
+        };
+        /**
+         * @description * `image` - image
+         * @enum {string}
+         */
+        WelcomeImageAttachmentTypeEnum: "image";
+        WelcomeLinkAttachment: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "link";
+            /** @description ≤ 128 bytes (UTF-8). */
+            title: string;
+            url: string;
+            /** @description ≤ 512 bytes (UTF-8). */
+            description?: string;
+            /** @description An image's http(s) URL, or empty. */
+            picture_url?: string;
+        };
+        WelcomeLinkAttachmentRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "link";
+            /** @description ≤ 128 bytes (UTF-8). */
+            title: string;
+            url: string;
+            /** @description ≤ 512 bytes (UTF-8). */
+            description?: string;
+            /** @description An image's http(s) URL, or empty. */
+            picture_url?: string;
+        };
+        /**
+         * @description * `link` - link
+         * @enum {string}
+         */
+        WelcomeLinkAttachmentTypeEnum: "link";
         WelcomeMessage: {
             /** @description May contain {customer_name} and {staff_name}; ≤ 4,000 bytes. */
             text?: string;
@@ -3603,6 +3627,41 @@ export interface components {
             text?: string;
             attachments?: components["schemas"]["WelcomeAttachmentRequest"][];
         };
+        WelcomeMiniprogramAttachment: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "miniprogram";
+            /** @description wx + 16 hex digits. */
+            appid: string;
+            /** @description A path ending in .html, e.g. pages/index.html?id=1. */
+            page: string;
+            /** @description ≤ 64 bytes (UTF-8). */
+            title: string;
+            /** @description The cover: an uploaded image's id (POST /media/). */
+            media: number;
+        };
+        WelcomeMiniprogramAttachmentRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "miniprogram";
+            /** @description wx + 16 hex digits. */
+            appid: string;
+            /** @description A path ending in .html, e.g. pages/index.html?id=1. */
+            page: string;
+            /** @description ≤ 64 bytes (UTF-8). */
+            title: string;
+            /** @description The cover: an uploaded image's id (POST /media/). */
+            media: number;
+        };
+        /**
+         * @description * `miniprogram` - miniprogram
+         * @enum {string}
+         */
+        WelcomeMiniprogramAttachmentTypeEnum: "miniprogram";
         /**
          * @description * `pending` - Being sent
          *     * `sent` - Sent

@@ -8,7 +8,7 @@ import { Tooltip, Typography } from "antd";
 import { type CSSProperties, type ReactNode, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { type Attachment, type SampleNames, type WelcomeValue, isEmptyWelcome, linkHost, mediaUrl, renderText } from "./welcome";
+import { type AttachmentDraft, type SampleNames, type WelcomeValue, isEmptyWelcome, linkHost, mediaUrl, renderText } from "./welcome";
 
 export const CHAT_BG = "#ededed";
 export const BUBBLE: CSSProperties = {
@@ -92,7 +92,7 @@ function TextBubble({ text, names }: { text: string; names: SampleNames }) {
   );
 }
 
-export function AttachmentBubble({ item }: { item: Partial<Attachment> }) {
+export function AttachmentBubble({ item }: { item: AttachmentDraft }) {
   const { t } = useTranslation("channels");
   if (item.type === "image") {
     return (

@@ -2,15 +2,23 @@
 // imposes, inserting a placeholder where the cursor is, and the shape sent to the API.
 import type { Schemas } from "../../api/client";
 
+/** A stored attachment: one of the per-type shapes, told apart by `type`. */
 export type Attachment = Schemas["WelcomeAttachment"];
 // Named through the attachment, not the enum: the schema's enum names shift as other APIs add choice sets.
-export type AttachmentType = Schemas["WelcomeAttachment"]["type"];
+export type AttachmentType = Attachment["type"];
 export type WelcomeRequest = Schemas["WelcomeMessageRequest"];
+
+type AttachmentFields = Omit<Schemas["WelcomeImageAttachment"], "type"> &
+  Omit<Schemas["WelcomeLinkAttachment"], "type"> &
+  Omit<Schemas["WelcomeMiniprogramAttachment"], "type">;
+/** An attachment as the form holds it: its type and any type's fields, each optional while it is
+ * being written (switching the type keeps what was typed; only the type's own fields are sent). */
+export type AttachmentDraft = Partial<AttachmentFields> & { type?: AttachmentType };
 
 /** A welcome as the form holds it (every part optional while it is being written). */
 export interface WelcomeValue {
   text?: string;
-  attachments?: Partial<Attachment>[];
+  attachments?: AttachmentDraft[];
 }
 
 export const PLACEHOLDERS = ["customer_name", "staff_name"] as const;
@@ -95,7 +103,7 @@ export function isEmptyWelcome(welcome: WelcomeValue | null | undefined): boolea
   return !welcome || (!(welcome.text ?? "").trim() && !(welcome.attachments ?? []).length);
 }
 
-export function newAttachment(type: AttachmentType): Partial<Attachment> {
+export function newAttachment(type: AttachmentType): AttachmentDraft {
   switch (type) {
     case "image":
       return { type };
@@ -106,7 +114,7 @@ export function newAttachment(type: AttachmentType): Partial<Attachment> {
   }
 }
 
-const FIELDS: Record<AttachmentType, (keyof Attachment)[]> = {
+const FIELDS: Record<AttachmentType, (keyof AttachmentFields)[]> = {
   image: ["media"],
   link: ["title", "url", "description", "picture_url"],
   miniprogram: ["appid", "page", "title", "media"],

@@ -1,7 +1,7 @@
 // Group welcome templates (入群欢迎语) on the client: `%NICKNAME%` inserted where the cursor is and
 // filled with a sample nickname for the preview, the one optional attachment (image, link or mini
 // program) as the form holds it and as the API takes it, and the preview's attachment shape.
-import type { Attachment as PreviewAttachment } from "../channels/welcome";
+import type { AttachmentDraft as PreviewAttachment } from "../channels/welcome";
 
 /** WeCom replaces it with the new member's nickname. */
 export const NICKNAME = "%NICKNAME%";
@@ -120,7 +120,7 @@ export function isEmptyTemplate(values: Pick<TemplateValues, "text" | "attachmen
 }
 
 /** The attachment in the shape of the channel welcome's preview bubbles (which draw it). */
-export function previewAttachment(value: AttachmentValue | null | undefined): Partial<PreviewAttachment> | null {
+export function previewAttachment(value: AttachmentValue | null | undefined): PreviewAttachment | null {
   if (!value || !isType(value.msgtype)) return null;
   switch (value.msgtype) {
     case "image":
