@@ -18,6 +18,7 @@ from scrm.api.fields import ActorField
 from .models import ContactWay, MediaAsset, Welcome, WelcomeStatus
 from .selectors_channels import RETENTION_DAYS
 from .services.welcome import (
+    APPID_INVALID,
     ATTACHMENT_TYPES,
     HTTP_URL_PATTERN,
     LINK_DESCRIPTION_MAX,
@@ -27,13 +28,22 @@ from .services.welcome import (
     MINIPROGRAM_PAGE_PATTERN,
     MINIPROGRAM_TITLE_MAX_BYTES,
     NOT_BLANK_PATTERN,
+    PAGE_INVALID,
+    URL_INVALID,
     URL_MAX,
 )
 
 
-def _string(pattern: str = NOT_BLANK_PATTERN, **kwargs) -> serializers.RegexField:
-    """A string checked as sent (not trimmed): what the schema's pattern says is what is accepted."""
-    return serializers.RegexField(pattern, trim_whitespace=False, **kwargs)
+def _string(
+    pattern: str = NOT_BLANK_PATTERN, *, invalid: str = "This field may not be blank.", **kwargs
+) -> serializers.RegexField:
+    """A string checked as sent (not trimmed): what the schema's pattern says is what is accepted.
+
+    ``invalid`` says what the pattern wants in words: the form shows it under the field.
+    """
+    return serializers.RegexField(
+        pattern, trim_whitespace=False, error_messages={"invalid": invalid}, **kwargs
+    )
 
 
 class WelcomeImageAttachmentSerializer(serializers.Serializer):
@@ -44,7 +54,7 @@ class WelcomeImageAttachmentSerializer(serializers.Serializer):
 class WelcomeLinkAttachmentSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=["link"])
     title = _string(max_length=LINK_TITLE_MAX, help_text=f"≤ {LINK_TITLE_MAX} bytes (UTF-8).")
-    url = _string(HTTP_URL_PATTERN, max_length=URL_MAX)
+    url = _string(HTTP_URL_PATTERN, invalid=URL_INVALID, max_length=URL_MAX)
     description = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -58,14 +68,23 @@ class WelcomeLinkAttachmentSerializer(serializers.Serializer):
         allow_blank=True,
         trim_whitespace=False,
         max_length=URL_MAX,
+        error_messages={"invalid": URL_INVALID},
         help_text="An image's http(s) URL, or empty.",
     )
 
 
 class WelcomeMiniprogramAttachmentSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=["miniprogram"])
-    appid = _string(MINIPROGRAM_APPID_PATTERN, help_text="wx + 16 hex digits.")
-    page = _string(MINIPROGRAM_PAGE_PATTERN, help_text="A path ending in .html, e.g. pages/index.html?id=1.")
+    appid = _string(
+        MINIPROGRAM_APPID_PATTERN,
+        invalid=APPID_INVALID,
+        help_text="wx + 16 hex digits.",
+    )
+    page = _string(
+        MINIPROGRAM_PAGE_PATTERN,
+        invalid=PAGE_INVALID,
+        help_text="A path ending in .html, e.g. pages/index.html?id=1.",
+    )
     title = _string(
         max_length=MINIPROGRAM_TITLE_MAX_BYTES, help_text=f"≤ {MINIPROGRAM_TITLE_MAX_BYTES} bytes (UTF-8)."
     )

@@ -40,6 +40,10 @@ PLACEHOLDER_WORST_BYTES = 64 * 3
 MAX_ATTACHMENTS = 9
 ATTACHMENT_TYPES = ("image", "link", "miniprogram")
 LINK_TITLE_MAX, LINK_DESCRIPTION_MAX, URL_MAX = 128, 512, 2048  # bytes, bytes, characters
+# What the patterns want, in words: the API's errors and the form under the field say it.
+URL_INVALID = "Enter a full http:// or https:// URL."
+APPID_INVALID = "A mini program AppID: wx followed by 16 hex digits."
+PAGE_INVALID = "WeCom needs the page path to end in .html (e.g. pages/index.html)."
 MINIPROGRAM_TITLE_MAX_BYTES = 64
 # The shapes the OpenAPI schema states as patterns (contacts/serializers_channels.py): the serializers
 # and this module apply them with ``re.search`` to the value as sent, as a JSON Schema validator
@@ -80,7 +84,7 @@ def _http_url(value: Any, field: str, errors: dict, *, required: bool) -> str:
         errors[field] = "Enter a URL."
         return ""
     if not HTTP_URL_RE.search(value):
-        errors[field] = "Enter a full http:// or https:// URL."
+        errors[field] = URL_INVALID
     elif len(value.strip()) > URL_MAX:
         errors[field] = f"At most {URL_MAX} characters."
     return value.strip()
@@ -140,12 +144,12 @@ def _attachment(item: Any, prefix: str, errors: dict) -> dict:
         }
     appid = item.get("appid")
     if not isinstance(appid, str) or not MINIPROGRAM_APPID_RE.search(appid):
-        errors[f"{prefix}.appid"] = "A mini program AppID: wx followed by 16 hex digits."
+        errors[f"{prefix}.appid"] = APPID_INVALID
     page = item.get("page")
     if not isinstance(page, str) or not page.strip():
         errors[f"{prefix}.page"] = "The page path is required, e.g. pages/index.html."
     elif not MINIPROGRAM_PAGE_RE.search(page):
-        errors[f"{prefix}.page"] = "WeCom needs the page path to end in .html (e.g. pages/index.html)."
+        errors[f"{prefix}.page"] = PAGE_INVALID
     title = _text(
         item.get("title"), f"{prefix}.title", errors, required=True, max_bytes=MINIPROGRAM_TITLE_MAX_BYTES
     )
