@@ -3,6 +3,7 @@
 import { CheckOutlined, CloseOutlined } from "@ant-design/icons";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Alert, App, Button, Space, Table, Tag, Typography } from "antd";
+import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useNavigate } from "react-router";
 
@@ -26,21 +27,29 @@ export default function InvitationsPage() {
     queryFn: () => data(client.GET("/api/v1/auth/invitations/")),
   });
 
+  // A first tenant opens once the session shows it: navigating before the layout has the new session
+  // would send the user straight back here (a user without a tenant is shown this page).
+  const [openFirstTenant, setOpenFirstTenant] = useState(false);
+  useEffect(() => {
+    if (openFirstTenant && me?.active_tenant) void navigate("/");
+  }, [openFirstTenant, me, navigate]);
+
   const answer = useMutation({
-    mutationFn: ({ invitation, accept }: { invitation: MyInvitation; accept: boolean }) =>
+    // hadTenant is read when the user answers: by onSuccess the session may already have been
+    // refetched with the new tenant, and a first tenant would then not be opened.
+    mutationFn: ({ invitation, accept }: { invitation: MyInvitation; accept: boolean; hadTenant: boolean }) =>
       data(
         client.POST(accept ? "/api/v1/auth/invitations/{id}/accept/" : "/api/v1/auth/invitations/{id}/decline/", {
           params: { path: { id: invitation.id } },
         }),
       ),
-    onSuccess: async (_, { invitation, accept }) => {
+    onSuccess: async (_, { invitation, accept, hadTenant }) => {
       const name = invitation.tenant.name;
       void message.success(accept ? t("invitations.accepted", { name }) : t("invitations.declined", { name }));
       if (accept) {
         // A new membership: the session (tenant switcher, role) follows; a first tenant opens at once.
-        const hadTenant = Boolean(me?.active_tenant);
+        if (!hadTenant) setOpenFirstTenant(true);
         await queryClient.invalidateQueries({ queryKey: ME_KEY });
-        if (!hadTenant) void navigate("/");
       }
     },
     onError: (error) => void message.error(errorMessage(error)),
@@ -66,7 +75,7 @@ export default function InvitationsPage() {
             icon={<CheckOutlined />}
             loading={answer.isPending && answer.variables?.invitation.id === i.id && answer.variables.accept}
             aria-label={t("invitations.acceptLabel", { name: i.tenant.name })}
-            onClick={() => answer.mutate({ invitation: i, accept: true })}
+            onClick={() => answer.mutate({ invitation: i, accept: true, hadTenant: Boolean(me?.active_tenant) })}
           >
             {t("invitations.accept")}
           </Button>
@@ -74,7 +83,7 @@ export default function InvitationsPage() {
             size="small"
             icon={<CloseOutlined />}
             aria-label={t("invitations.declineLabel", { name: i.tenant.name })}
-            onClick={() => answer.mutate({ invitation: i, accept: false })}
+            onClick={() => answer.mutate({ invitation: i, accept: false, hadTenant: Boolean(me?.active_tenant) })}
           >
             {t("invitations.decline")}
           </Button>
