@@ -96,7 +96,6 @@ WELCOME_ATTACHMENT_SERIALIZERS: dict[str, type[serializers.Serializer]] = {
     "link": WelcomeLinkAttachmentSerializer,
     "miniprogram": WelcomeMiniprogramAttachmentSerializer,
 }
-assert set(WELCOME_ATTACHMENT_SERIALIZERS) == set(ATTACHMENT_TYPES)
 
 
 @extend_schema_field(

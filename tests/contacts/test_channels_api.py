@@ -349,3 +349,10 @@ def test_the_list_costs_the_same_queries_for_one_code_or_many(
         new_channel(alice_client, sellers, name=f"more {i}")
     with django_assert_max_num_queries(queries):
         assert len(alice_client.get(URL).json()["results"]) == 5
+
+
+def test_every_attachment_type_has_its_request_shape():
+    from contacts.serializers_channels import WELCOME_ATTACHMENT_SERIALIZERS
+    from contacts.services.welcome import ATTACHMENT_TYPES
+
+    assert set(WELCOME_ATTACHMENT_SERIALIZERS) == set(ATTACHMENT_TYPES)
