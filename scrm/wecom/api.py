@@ -233,7 +233,18 @@ class WeComAPI:
     def cancel_groupmsg_send(self, msgid: str) -> Json:
         return self._post("externalcontact/cancel_groupmsg_send", {"msgid": msgid})
 
-    # --- 8. Moments and media --------------------------------------------------------------
+    # --- 8, 9a. Moments and media ----------------------------------------------------------
+    def upload_media(self, *, media_type: str, filename: str, content: bytes) -> Json:
+        """``media/upload`` (§9a): a temporary ``media_id`` (3 days) for mass messages, welcome messages
+        and app messages; ``media_type`` is image, voice, video or file."""
+        return self.client.post(
+            "media/upload", params={"type": media_type}, files={"media": (filename, content)}
+        )
+
+    def upload_image(self, *, filename: str, content: bytes) -> Json:
+        """``media/uploadimg`` (§9a): an image WeCom keeps for good, as a ``url`` (a link card's picture)."""
+        return self.client.post("media/uploadimg", files={"media": (filename, content)})
+
     def upload_attachment(self, *, media_type: str, filename: str, content: bytes) -> Json:
         return self.client.post(
             "media/upload_attachment",

@@ -148,6 +148,16 @@ def test_mass_messages_moments_and_behaviour(gw, sandbox):
                                "text": {"content": "双十一"}})  # fmt: skip
     assert msg["msgid"]
     assert gw.get_groupmsg_task(msgid=msg["msgid"])["task_list"]
+    cover = gw.upload_media(media_type="image", filename="cover.png", content=png())
+    assert cover["type"] == "image"
+    image = {"msgtype": "image", "image": {"media_id": cover["media_id"]}}
+    with_image = {
+        "chat_type": "single",
+        "sender": userid,
+        "external_userid": [external_userid],
+        "attachments": [image],
+    }
+    assert gw.add_msg_template(with_image)["msgid"]
     media = gw.upload_attachment(media_type="image", filename="a.png", content=png())["media_id"]
     job = gw.add_moment_task({"text": {"content": "新品"}, "attachments": [{"msgtype": "image",
                               "image": {"media_id": media}}]})["jobid"]  # fmt: skip

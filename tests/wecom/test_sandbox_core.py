@@ -726,13 +726,15 @@ def test_same_seed_same_corp():
     assert corp(3)[1].keys() != corp(4)[1].keys()
 
 
-def test_generator_scales_to_100k_customers():
+def test_generator_scales_to_100k_customers_over_50_members():
     started = time.monotonic()
-    state = generator.generate(corp_id="ww1", seed=1, staff=50, contacts=100_000, groups=0)
+    state = generator.generate(corp_id="ww1", seed=1, staff=50, contacts=100_000, groups=0, followers=50)
     elapsed = time.monotonic() - started
     assert elapsed < 15, f"generating 100,000 customers took {elapsed:.1f}s"
     assert len(state.contacts) == 100_000
     assert len(state.staff) == 50
+    # The benchmark's corp (issue 15): every member follows customers.
+    assert {u for c in state.contacts.values() for u in c.follows} == set(state.staff)
     userid_re = re.compile(r"wm[A-Za-z0-9_-]{30}")
     follows = 0
     for external_userid, contact in state.contacts.items():
@@ -804,6 +806,10 @@ def test_management_command_serves_until_terminated(tmp_path):
         "0",
         "--contacts",
         "50",
+        "--followers",
+        "3",
+        "--mass-msg-auto-confirm",
+        "60",
         "--data",
         str(data_file),
     ]
@@ -822,4 +828,7 @@ def test_management_command_serves_until_terminated(tmp_path):
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
         process.stdout.close()
-    assert len(pickle.loads(data_file.read_bytes()).contacts) == 50
+    saved = pickle.loads(data_file.read_bytes())
+    assert len(saved.contacts) == 50
+    assert sum(s.has_contact_permission for s in saved.staff.values()) == 3
+    assert saved.ext["settings"]["mass_msg_auto_confirm_seconds"] == 60  # the demo's auto-confirm, kept

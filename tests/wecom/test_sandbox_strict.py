@@ -162,7 +162,10 @@ def test_mass_message_attachment_lengths_are_counted_in_bytes(wx, sandbox):
     desc = "新" * (LINK_DESC_MAX_BYTES // 3)  # 3 bytes each in UTF-8
     add({"msgtype": "link", "link": {**link, "desc": desc}})
     assert errcode(lambda: add({"msgtype": "link", "link": {**link, "desc": desc + "新"}})) == 45002
-    app = {"pic_media_id": "m1", "appid": "wx0", "page": "/index"}
+    from tests.wecom.test_sandbox_groups_marketing import PNG
+
+    cover = wx.post("media/upload", params={"type": "image"}, files={"media": ("c.png", PNG)})["media_id"]
+    app = {"pic_media_id": cover, "appid": "wx0", "page": "/index"}
     title = "品" * (MINIPROGRAM_TITLE_MAX_BYTES // 3)
     add({"msgtype": "miniprogram", "miniprogram": {**app, "title": title}})
     too_long = {**app, "title": title + "品"}

@@ -784,10 +784,14 @@ _MEDIA_FIELDS = {"image": ("media_id", "image"), "miniprogram": ("pic_media_id",
 _MEDIA_FIELDS |= {"video": ("media_id", "video"), "file": ("media_id", "file")}
 
 
-def check_media(state: SandboxState, kind: str, item: dict[str, Any]) -> None:
+def check_media(
+    state: SandboxState, kind: str, item: dict[str, Any], *, uploads: tuple[int, ...] | None = None
+) -> None:
     """40007 for a media id the sandbox never issued, of another type, or older than 3 days.
 
-    (An image may come by ``pic_url`` instead, from media/uploadimg: not checked.)
+    ``uploads``: the kinds of upload accepted (``Media.attachment_type``: 0 media/upload, 1 and 2
+    upload_attachment); any by default. (An image may come by ``pic_url`` instead, from
+    media/uploadimg: not checked.)
     """
     from .endpoints_marketing import MEDIA_TTL, book  # that module imports this one
 
@@ -795,7 +799,12 @@ def check_media(state: SandboxState, kind: str, item: dict[str, Any]) -> None:
         return
     key, media_type = _MEDIA_FIELDS[kind]
     media = book(state).media.get(item.get(key) or "")
-    if media is None or media.type != media_type or time.time() - media.created_at > MEDIA_TTL:
+    if (
+        media is None
+        or media.type != media_type
+        or (uploads is not None and media.attachment_type not in uploads)
+        or time.time() - media.created_at > MEDIA_TTL
+    ):
         raise SandboxError(40007, f"invalid media_id {item.get(key)!r} for the {kind} attachment")
 
 

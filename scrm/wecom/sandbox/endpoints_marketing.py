@@ -1,16 +1,21 @@
-"""Mass messages, Moments and staff behaviour (wecom-api.md sections 7, 8 and 9).
+"""Mass messages, Moments and staff behaviour (wecom-api.md sections 7, 8 and 9), and temporary media (9a).
 
 Nothing reaches a customer through these APIs alone: WeCom turns a mass message into a task that the
 staff member confirms in the WeCom app, and a Moments task into a post each staff member publishes.
 The control routes ``simulate/staff-confirm-msg`` and ``simulate/staff-publish-moment`` act out those
-taps. Objects live in ``state.ext["marketing"]`` (``MarketingBook``).
+taps; ``simulate/member-mass-msg`` a mass message a member writes and sends in the app. With
+``mass_msg_auto_confirm_seconds`` set (the demo), members confirm by themselves (see ``settle``).
+``records/mass-messages`` lists every mass message held, for benchmarks that count WeCom tasks.
+Objects live in ``state.ext["marketing"]`` (``MarketingBook``).
 """
 
 from __future__ import annotations
 
+import base64
+import calendar
 import hashlib
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import MISSING, dataclass, field, fields
+from datetime import UTC, datetime, timedelta
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import TYPE_CHECKING, Any
@@ -26,7 +31,7 @@ from .endpoint_helpers import (
     str_list_param,
     unit,
 )
-from .endpoints_core import check_attachments, live_tag
+from .endpoints_core import check_attachments, check_media, live_tag
 from .endpoints_groups import followed_by
 from .generator import CHINA_UTC_OFFSET, DAY, make_id
 from .registry import SandboxError, SandboxRequest, control_route, generator_hook, route
@@ -36,25 +41,46 @@ if TYPE_CHECKING:
     from .server import Sandbox
 
 SETTINGS = {
-    # How many mass messages one customer receives per period; the rule has changed over the years
-    # (1/day, 4/month, days-in-month per month), so both parts are settings.
-    "mass_msg_receive_limit": 1,
-    "mass_msg_receive_period": "day",  # "day" or "month" (China time)
+    # WeCom's receive rule (DOC 92135, updated 2025-11; 群发助手 › 设置群发规则): each customer, and each
+    # customer group, receives at most as many mass messages per calendar month as the month has days
+    # ("month", the default), or 7 per week ("week"), or 1 per day ("day"); corp-made and member-made
+    # messages count together, in China time. A target over it gets status 3 when the member sends.
+    "mass_msg_receive_rule": "month",
     # Seconds after add_msg_template during which task/result queries answer 41063 (still dispatching).
     "mass_msg_dispatch_seconds": 0,
+    # The demo's members confirm corp mass messages by themselves: 0 = never (tests); else each member's
+    # task is sent between 1 and 2 times this many seconds after add_msg_template (fixed per message and
+    # member), except for the members who never confirm on their own (below), who need
+    # simulate/staff-confirm-msg, as a reminded member would.
+    "mass_msg_auto_confirm_seconds": 0,
+    # Share of members (fixed per member by the corp's seed) who never confirm on their own.
+    "mass_msg_never_confirm_percent": 20,
     # A Moments job reports 1, 2, 3 on successive polls; it is done at the latest after this many seconds.
     "moment_job_seconds": 10,
     "moment_tasks_per_minute": 10,
 }
+RECEIVE_RULES = ("month", "week", "day")
 MASS_MSG_MAX_CUSTOMERS = 10_000
 MASS_MSG_MAX_CHATS = 2_000
+MEMBER_MASS_MSG_MAX_CUSTOMERS = 20_000  # a member picks at most 20,000 customers in the app (DOC 96997)
 MAX_ATTACHMENTS = 9
 TEXT_MAX_BYTES = 4000
 MOMENT_TEXT_MAX = 2000
 MOMENT_JOB_TTL = DAY  # a jobid answers for 24 hours
 MEDIA_MAX_BYTES = 10 * 1024 * 1024
 MEDIA_TTL = 3 * 24 * 3600  # seconds an uploaded media_id stays usable
-REMIND_MAX = 3  # reminders per mass message within any 24 hours (DOC 93338)
+REMIND_MAX = 3  # reminders per mass message within any 24 hours (DOC 97610)
+TEMPORARY_MEDIA = 0  # Media.attachment_type of a media/upload id (upload_attachment's are 1 and 2)
+
+
+class _Loadable:
+    """A data file written before a field existed loads with the field's default."""
+
+    def __setstate__(self, saved: dict[str, Any]) -> None:
+        for f in fields(self):
+            if f.name not in saved:
+                saved[f.name] = f.default_factory() if f.default_factory is not MISSING else f.default
+        self.__dict__.update(saved)
 
 
 @dataclass
@@ -68,7 +94,7 @@ class MassTask:
 
 
 @dataclass
-class MassMessage:
+class MassMessage(_Loadable):
     msgid: str
     chat_type: str  # "single" (customers) or "group" (customer groups)
     creator: str
@@ -79,17 +105,19 @@ class MassMessage:
     tasks: dict[str, MassTask] = field(default_factory=dict)
     cancelled: bool = False
     reminded_at: list[int] = field(default_factory=list)
+    fail_list: list[str] = field(default_factory=list)
+    seq: int = 0  # creation order: ties of create_time, and get_groupmsg_list_v2's cursor
 
 
 @dataclass
 class Media:
     media_id: str
-    type: str  # image, video, file
+    type: str  # image, voice, video, file
     filename: str
     size: int
     sha256: str
     created_at: int
-    attachment_type: int  # 1 Moments, 2 product album
+    attachment_type: int  # 0 media/upload (TEMPORARY_MEDIA); upload_attachment: 1 Moments, 2 product album
 
 
 @dataclass
@@ -131,14 +159,17 @@ class MomentJob:
 
 
 @dataclass
-class MarketingBook:
+class MarketingBook(_Loadable):
     stats_salt: str = ""
     messages: dict[str, MassMessage] = field(default_factory=dict)
-    received: dict[str, list[int]] = field(default_factory=dict)  # external_userid -> receive times
+    # external_userid or chat_id -> times it received a mass message (the receive rule counts them)
+    received: dict[str, list[int]] = field(default_factory=dict)
     media: dict[str, Media] = field(default_factory=dict)
     jobs: dict[str, MomentJob] = field(default_factory=dict)
     job_times: list[int] = field(default_factory=list)  # add_moment_task calls, for the per-minute limit
     moments: dict[str, Moment] = field(default_factory=dict)
+    message_seq: int = 0
+    uploadimg_times: list[int] = field(default_factory=list)  # media/uploadimg calls, for its quotas
 
 
 def book(state: SandboxState) -> MarketingBook:
@@ -147,11 +178,18 @@ def book(state: SandboxState) -> MarketingBook:
 
 @control_route("settings/marketing", methods=("GET", "POST"))
 def settings_marketing(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
-    """``{mass_msg_receive_limit?, mass_msg_receive_period?, mass_msg_dispatch_seconds?,
-    moment_job_seconds?, moment_tasks_per_minute?}`` → the settings now in force."""
+    """``{mass_msg_receive_rule?, mass_msg_dispatch_seconds?, mass_msg_auto_confirm_seconds?,
+    mass_msg_never_confirm_percent?, moment_job_seconds?, moment_tasks_per_minute?}`` → the settings
+    now in force."""
     changes = req.json if req.method == "POST" else {}
-    if changes.get("mass_msg_receive_period", "day") not in ("day", "month"):
-        raise ValueError('mass_msg_receive_period must be "day" or "month"')
+    if changes.get("mass_msg_receive_rule", "month") not in RECEIVE_RULES:
+        raise ValueError(f"mass_msg_receive_rule must be one of {', '.join(RECEIVE_RULES)}")
+    percent = changes.get("mass_msg_never_confirm_percent", 0)
+    if isinstance(percent, int) and percent > 100:
+        raise ValueError("mass_msg_never_confirm_percent must be 0 to 100")
+    if changes:
+        # Tasks due under the old settings are sent under them, before the change applies.
+        _settle(sandbox, now())
     return {"settings": settings_update(sandbox.state, SETTINGS, changes)}
 
 
@@ -188,9 +226,30 @@ def _moment_attachments(value: Any) -> list[dict[str, Any]]:
 # --- 7. mass messages ------------------------------------------------------------------------
 
 
+def _page_size(body: dict[str, Any], *, maximum: int, default: int) -> int:
+    """The mass-message APIs' ``limit``: "超过最大值时取默认值" (DOC 93338) — above the maximum the
+    default applies (not the maximum), as it does when missing or not a positive integer."""
+    try:
+        value = int(body.get("limit") or 0)
+    except (TypeError, ValueError):
+        value = 0
+    return value if 0 < value <= maximum else default
+
+
+def _new_message(state: SandboxState, **fields: Any) -> MassMessage:
+    marketing = book(state)
+    marketing.message_seq += 1
+    message = MassMessage(msgid=make_id(state, "msg", 30), seq=marketing.message_seq, **fields)
+    marketing.messages[message.msgid] = message
+    return message
+
+
 @route("externalcontact/add_msg_template")
 def add_msg_template(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """Creates the tasks (one per sending member); nothing is sent until each member confirms."""
     body = req.json
+    state = sandbox.state
+    _settle(sandbox, now())
     chat_type = body.get("chat_type") or "single"
     if chat_type not in ("single", "group"):
         raise SandboxError(40058, "chat_type must be single or group")
@@ -198,10 +257,15 @@ def add_msg_template(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     if len(content.encode()) > TEXT_MAX_BYTES:
         raise SandboxError(45002, f"text.content is longer than {TEXT_MAX_BYTES} bytes")
     attachments = body.get("attachments") or []
-    check_attachments(attachments)  # with WeCom's byte limits on link desc and mini-program title
+    check_attachments(attachments)  # ≤ 9, the fields each type needs, link desc / mini program title bytes
+    for attachment in attachments:
+        # Images, videos and files by a media/upload id of that type, at most 3 days old (an image may
+        # come by pic_url instead); a Moments upload_attachment id is not one (40007).
+        check_media(
+            state, attachment["msgtype"], attachment[attachment["msgtype"]], uploads=(TEMPORARY_MEDIA,)
+        )
     if not content and not attachments:
         raise SandboxError(44004, "text and attachments are both empty")
-    state = sandbox.state
     sender = _staff(state, body["sender"], "sender") if body.get("sender") else ""
     if chat_type == "group":
         targets, fail_list = _group_targets(state, sender, body)
@@ -209,20 +273,19 @@ def add_msg_template(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
         targets, fail_list = _customer_targets(state, sender, body)
     if not any(targets.values()):
         raise SandboxError(41048, "no customers to send to")
-    current = now()
-    message = MassMessage(
-        msgid=make_id(state, "msg", 30),
+    message = _new_message(
+        state,
         chat_type=chat_type,
         creator=sender,
-        create_time=current,
+        create_time=now(),
         create_type=0,
         text=content,
         attachments=attachments,
+        fail_list=fail_list,
     )
     for userid, items in targets.items():
         if items:
             message.tasks[userid] = MassTask(userid=userid, results={t: [0, 0] for t in items})
-    book(state).messages[message.msgid] = message
     return {"fail_list": fail_list, "msgid": message.msgid}
 
 
@@ -295,10 +358,30 @@ def _message(state: SandboxState, body: dict[str, Any], *, dispatched: bool = Tr
     return message
 
 
+def _encode_list_cursor(message: MassMessage) -> str:
+    return base64.urlsafe_b64encode(f"m{message.create_time}.{message.seq}".encode()).decode().rstrip("=")
+
+
+def _decode_list_cursor(cursor: Any) -> tuple[int, int] | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(str(cursor) + "=" * (-len(str(cursor)) % 4)).decode()
+        if not raw.startswith("m"):
+            raise ValueError(raw)
+        create_time, seq = raw[1:].split(".")
+        return int(create_time), int(seq)
+    except (ValueError, UnicodeDecodeError):
+        raise SandboxError(40058, "invalid cursor") from None
+
+
 @route("externalcontact/get_groupmsg_list_v2")
 def get_groupmsg_list_v2(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """Newest first. The cursor names the last message of the page, so messages created while a client
+    pages (they are newer) never shift the pages it has not read yet."""
     body = req.json
-    chat_type = body.get("chat_type")
+    _settle(sandbox, now())
+    chat_type = body.get("chat_type") or "single"
     if chat_type not in ("single", "group"):
         raise SandboxError(40058, "chat_type must be single or group")
     start, end = _time_range(body, max_days=31)
@@ -306,7 +389,8 @@ def get_groupmsg_list_v2(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any
     if filter_type not in (0, 1, 2):
         raise SandboxError(40058, "filter_type must be 0, 1 or 2")
     creator = body.get("creator") or ""
-    limit = limit_param(body, "limit", default=50, maximum=100)
+    limit = _page_size(body, maximum=100, default=50)
+    after = _decode_list_cursor(body.get("cursor"))
     messages = sorted(
         (
             m
@@ -315,10 +399,12 @@ def get_groupmsg_list_v2(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any
             and start <= m.create_time <= end
             and filter_type in (2, m.create_type)
             and (not creator or m.creator == creator)
+            and (after is None or (m.create_time, m.seq) < after)
         ),
-        key=lambda m: (-m.create_time, m.msgid),
+        key=lambda m: (-m.create_time, -m.seq),
     )
-    chunk, next_cursor = page(messages, body.get("cursor"), limit)
+    chunk = messages[:limit]
+    next_cursor = _encode_list_cursor(chunk[-1]) if len(messages) > limit else ""
     items = []
     for m in chunk:
         item: dict[str, Any] = {
@@ -347,8 +433,10 @@ def _time_range(body: dict[str, Any], *, max_days: int) -> tuple[int, int]:
 
 @route("externalcontact/get_groupmsg_task")
 def get_groupmsg_task(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """The sending members (status 0 not sent, 2 sent), in the order the tasks were made."""
+    _settle(sandbox, now())
     message = _message(sandbox.state, req.json)
-    limit = limit_param(req.json, "limit", default=500, maximum=1000)
+    limit = _page_size(req.json, maximum=1000, default=500)
     tasks, next_cursor = page(list(message.tasks.values()), req.json.get("cursor"), limit)
     items = []
     for task in tasks:
@@ -361,11 +449,15 @@ def get_groupmsg_task(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
 
 @route("externalcontact/get_groupmsg_send_result")
 def get_groupmsg_send_result(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """One member's targets in the order given: 0 not sent, 1 sent, 2 not a friend (or not the group
+    owner any more), 3 over the receive rule. The order never changes, so a cursor stays good while
+    statuses change between pages."""
+    _settle(sandbox, now())
     message = _message(sandbox.state, req.json)
     userid = req.json.get("userid")
     if not userid or not isinstance(userid, str):
         raise SandboxError(40058, "userid is required")
-    limit = limit_param(req.json, "limit", default=500, maximum=1000)
+    limit = _page_size(req.json, maximum=1000, default=500)
     task = message.tasks.get(userid)
     results = list(task.results.items()) if task else []
     chunk, next_cursor = page(results, req.json.get("cursor"), limit)
@@ -381,7 +473,11 @@ def get_groupmsg_send_result(sandbox: Sandbox, req: SandboxRequest) -> dict[str,
 
 @route("externalcontact/remind_groupmsg_send")
 def remind_groupmsg_send(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
-    """Reminds the senders who have not sent yet: at most three times per message in any 24 hours."""
+    """Reminds the senders who have not sent yet: at most three times per message in any 24 hours.
+
+    DOC 97610 states the limit but no errcode for going past it: the sandbox answers 45009 (WeCom's
+    "over the limit"), which the gateway treats like any 45009 (it rests that API for a minute)."""
+    _settle(sandbox, now())
     message = _message(sandbox.state, req.json, dispatched=False)
     current = now()
     if message.cancelled:
@@ -394,7 +490,8 @@ def remind_groupmsg_send(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any
 
 @route("externalcontact/cancel_groupmsg_send")
 def cancel_groupmsg_send(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
-    """Stops the message: senders who have not confirmed yet can no longer send it."""
+    """Stops the message: members who have not sent it yet no longer can (their targets stay 0)."""
+    _settle(sandbox, now())  # what was due before the cancel is sent
     _message(sandbox.state, req.json, dispatched=False).cancelled = True
     return {}
 
@@ -405,6 +502,7 @@ def simulate_staff_confirm_msg(sandbox: Sandbox, req: SandboxRequest) -> dict[st
     state = sandbox.state
     current = now()
     with state.lock:
+        _settle(sandbox, current)
         message = _message(state, req.json, dispatched=False)
         userid = req.json.get("userid")
         task = message.tasks.get(userid) if isinstance(userid, str) else None
@@ -414,11 +512,12 @@ def simulate_staff_confirm_msg(sandbox: Sandbox, req: SandboxRequest) -> dict[st
             raise SandboxError(41047, "the mass message was cancelled")
         if task.status == 2:
             raise SandboxError(40058, "this staff member already sent the mass message")
-        task.status, task.send_time = 2, current
-        for target, result in task.results.items():
-            status = _deliver(state, message, task.userid, target, current)
-            result[:] = [status, current if status == 1 else 0]
-        counts = {status: sum(1 for s, _ in task.results.values() if s == status) for status in (1, 2, 3)}
+        _send(state, message, task, current)
+        return _sent_counts(message, task)
+
+
+def _sent_counts(message: MassMessage, task: MassTask) -> dict[str, Any]:
+    counts = {status: sum(1 for s, _ in task.results.values() if s == status) for status in (1, 2, 3)}
     return {
         "msgid": message.msgid,
         "userid": task.userid,
@@ -428,28 +527,193 @@ def simulate_staff_confirm_msg(sandbox: Sandbox, req: SandboxRequest) -> dict[st
     }
 
 
-def _deliver(state: SandboxState, message: MassMessage, userid: str, target: str, current: int) -> int:
-    """The send status of one target: 1 sent, 2 no longer reachable, 3 over the receive limit."""
+@control_route("simulate/member-mass-msg")
+def simulate_member_mass_msg(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """``{userid, chat_type?, external_userid? | chat_id_list?, text, attachments?}``: a member writes a
+    mass message in the WeCom app and sends it at once (create_type 1, creator = the member). Without
+    targets it goes to all their customers (or groups they own). It counts against the receive rule like
+    any other (over it: status 3), and reads back through get_groupmsg_list_v2 (filter_type 1),
+    get_groupmsg_task and get_groupmsg_send_result. A target that is not theirs → 400."""
+    body, state = req.json, sandbox.state
+    current = now()
+    text = body.get("text")
+    text = text.get("content") if isinstance(text, dict) else text
+    if not isinstance(text, str) or len(text.encode()) > TEXT_MAX_BYTES:
+        raise ValueError(f"text must be a string of at most {TEXT_MAX_BYTES} bytes")
+    attachments = body.get("attachments") or []
+    check_attachments(attachments)
+    if not text and not attachments:
+        raise ValueError("text and attachments cannot both be empty")
+    chat_type = body.get("chat_type") or "single"
+    with state.lock:
+        _settle(sandbox, current)
+        userid = _staff(state, body.get("userid"), "userid")
+        if chat_type == "group":
+            mine = [c.chat_id for c in state.groups.values() if c.owner == userid and not c.dismissed]
+            targets = str_list_param(body, "chat_id_list", maximum=MASS_MSG_MAX_CHATS) or mine
+        elif chat_type == "single":
+            mine = followed_by(state, userid)
+            targets = str_list_param(body, "external_userid", maximum=MEMBER_MASS_MSG_MAX_CUSTOMERS) or mine
+        else:
+            raise ValueError("chat_type must be single or group")
+        foreign = sorted(set(targets) - set(mine))
+        if foreign:
+            raise ValueError(f"not {userid}'s to send to: {', '.join(foreign[:5])}")
+        if not targets:
+            raise ValueError(f"{userid} has no {'groups' if chat_type == 'group' else 'customers'}")
+        message = _new_message(
+            state,
+            chat_type=chat_type,
+            creator=userid,
+            create_time=current,
+            create_type=1,
+            text=text,
+            attachments=attachments,
+        )
+        task = message.tasks[userid] = MassTask(userid=userid, results={t: [0, 0] for t in targets})
+        _send(state, message, task, current)
+        return _sent_counts(message, task)
+
+
+def _send(state: SandboxState, message: MassMessage, task: MassTask, at: int) -> None:
+    """The member sends their share at ``at``: each target gets its status (and counts if it got it)."""
+    task.status, task.send_time = 2, at
+    for target, result in task.results.items():
+        status = _deliver(state, message, task.userid, target, at)
+        result[:] = [status, at if status == 1 else 0]
+
+
+def _deliver(state: SandboxState, message: MassMessage, userid: str, target: str, at: int) -> int:
+    """The send status of one target: 1 sent, 2 no longer reachable, 3 over the receive rule."""
     if message.chat_type == "group":
         chat = state.groups.get(target)
-        return 1 if chat and not chat.dismissed and chat.owner == userid else 2
-    contact = state.contacts.get(target)
-    if contact is None or userid not in contact.follows:
+        reachable = chat is not None and not chat.dismissed and chat.owner == userid
+    else:
+        contact = state.contacts.get(target)
+        reachable = contact is not None and userid in contact.follows
+    if not reachable:
         return 2
     received = book(state).received.setdefault(target, [])
-    since = _period_start(current, setting(state, SETTINGS, "mass_msg_receive_period"))
-    if sum(1 for t in received if t >= since) >= setting(state, SETTINGS, "mass_msg_receive_limit"):
+    start, end, allowed = receive_period(at, setting(state, SETTINGS, "mass_msg_receive_rule"))
+    if sum(1 for t in received if start <= t < end) >= allowed:
         return 3
-    received.append(current)
+    received.append(at)
     return 1
 
 
-def _period_start(timestamp: int, period: str) -> int:
-    if period == "day":
-        return day_start(timestamp)
-    china = datetime.fromtimestamp(timestamp + CHINA_UTC_OFFSET, UTC)
-    first = china.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return int(first.timestamp()) - CHINA_UTC_OFFSET
+def receive_period(timestamp: int, rule: str) -> tuple[int, int, int]:
+    """The China-time period of the receive rule holding ``timestamp``: (start, end, how many a target
+    may receive in it). "day": 1 a day; "week": 7 a week, Monday to Sunday; "month": as many as the
+    calendar month has days."""
+    if rule == "day":
+        start = day_start(timestamp)
+        return start, start + DAY, 1
+    china = datetime.fromtimestamp(timestamp + CHINA_UTC_OFFSET, UTC).replace(hour=0, minute=0, second=0)
+    if rule == "week":
+        monday = china - timedelta(days=china.weekday())
+        start = int(monday.timestamp()) - CHINA_UTC_OFFSET
+        return start, start + 7 * DAY, 7
+    days = calendar.monthrange(china.year, china.month)[1]
+    start = int(china.replace(day=1).timestamp()) - CHINA_UTC_OFFSET
+    return start, start + days * DAY, days
+
+
+def _never_confirms(salt: str, userid: str, percent: int) -> bool:
+    return unit(salt, userid, "never-confirms") * 100 < percent
+
+
+def auto_confirm_at(salt: str, message: MassMessage, userid: str, seconds: int) -> int:
+    """When a member confirms a corp mass message by themselves: 1 to 2 times ``seconds`` after it was
+    made, fixed by (message, member) so that every run and every reader sees the same."""
+    return message.create_time + seconds + int(seconds * unit(salt, message.msgid, userid, "confirm"))
+
+
+def settle(state: SandboxState, current: int) -> bool:
+    """Send every auto-confirmed task that is due by ``current`` (``mass_msg_auto_confirm_seconds``),
+    in the order they fell due and at that time: lazily, on the next call that reads or changes mass
+    messages, and the same whenever that call comes. True when something was sent. Call under
+    state.lock."""
+    seconds = setting(state, SETTINGS, "mass_msg_auto_confirm_seconds")
+    if not seconds:
+        return False
+    marketing = book(state)
+    percent = setting(state, SETTINGS, "mass_msg_never_confirm_percent")
+    due = []
+    for message in marketing.messages.values():
+        if message.cancelled or message.create_type != 0:
+            continue
+        for task in message.tasks.values():
+            if task.status != 0 or _never_confirms(marketing.stats_salt, task.userid, percent):
+                continue
+            at = auto_confirm_at(marketing.stats_salt, message, task.userid, seconds)
+            if at <= current:
+                due.append((at, message.seq, task.userid, message, task))
+    for at, _, _, message, task in sorted(due, key=lambda d: d[:3]):
+        _send(state, message, task, at)
+    return bool(due)
+
+
+def _settle(sandbox: Sandbox, current: int) -> None:
+    """``settle`` for a handler: what it sends is new state even when the call itself fails or only
+    reads (the server saves the data file after changing calls only)."""
+    with sandbox.state.lock:
+        if settle(sandbox.state, current):
+            sandbox.mark_dirty()
+
+
+@control_route("records/mass-messages", methods=("GET",))
+def records_mass_messages(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """Every mass message the sandbox holds, oldest first (``?since=<unix time>``, ``?creator=``), with
+    fingerprints rather than bodies: the text's sha256, and per message and per task the number of
+    targets and the sha256 of their ids sorted and joined by "\\n". A benchmark that kills its worker
+    during dispatch checks here that WeCom holds exactly one task per (member, chunk)."""
+    state = sandbox.state
+    try:
+        since = int(float(req.query.get("since") or 0))
+    except ValueError:
+        raise ValueError("since must be a unix time") from None
+    creator = req.query.get("creator") or ""
+    with state.lock:
+        _settle(sandbox, now())
+        messages = sorted(
+            (
+                m
+                for m in book(state).messages.values()
+                if m.create_time >= since and (not creator or m.creator == creator)
+            ),
+            key=lambda m: (m.create_time, m.seq),
+        )
+        return {"mass_messages": [_record_json(m) for m in messages]}
+
+
+def _fingerprint(targets: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(targets)).encode()).hexdigest()
+
+
+def _record_json(message: MassMessage) -> dict[str, Any]:
+    targets = [t for task in message.tasks.values() for t in task.results]
+    return {
+        "msgid": message.msgid,
+        "creator": message.creator,
+        "chat_type": message.chat_type,
+        "create_type": message.create_type,
+        "create_time": message.create_time,
+        "text_sha256": hashlib.sha256(message.text.encode()).hexdigest(),
+        "attachments": len(message.attachments),
+        "targets": len(targets),
+        "targets_sha256": _fingerprint(targets),
+        "fail_list": len(message.fail_list),
+        "cancelled": message.cancelled,
+        "tasks": [
+            {
+                "userid": task.userid,
+                "status": task.status,
+                "targets": len(task.results),
+                "targets_sha256": _fingerprint(list(task.results)),
+            }
+            for task in message.tasks.values()
+        ],
+    }
 
 
 # --- 8. media and Moments --------------------------------------------------------------------
@@ -488,6 +752,83 @@ def upload_attachment(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     )
     book(sandbox.state).media[media.media_id] = media
     return {"type": media_type, "media_id": media.media_id, "created_at": str(current)}
+
+
+# media/upload's limits per type (DOC 96484): the largest file, its errcode, and the file's signature.
+# Every file must be more than 5 bytes.
+IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # JPG, PNG
+TEMPORARY_MEDIA_RULES: dict[str, tuple[int, int, tuple[bytes, ...] | None]] = {
+    "image": (10 * 1024 * 1024, 40009, IMAGE_SIGNATURES),
+    "voice": (2 * 1024 * 1024, 40006, (b"#!AMR",)),  # AMR
+    "video": (10 * 1024 * 1024, 40011, None),  # MP4: "ftyp" at offset 4, checked below
+    "file": (20 * 1024 * 1024, 40006, None),
+}
+TEMPORARY_MEDIA_MIN_BYTES = 6
+
+
+@route("media/upload")
+def upload_media(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """``?type=image|voice|video|file`` with a multipart ``media`` field → a ``media_id`` usable for 3
+    days in mass messages, welcome messages and app messages (not in Moments: those take
+    upload_attachment's). 40005 for another type, 44001 empty, 40006 five bytes or fewer (or a file or
+    voice too large), 40009 an image over 10 MB, 40011 a video over 10 MB, 40004 not a JPG/PNG image,
+    an MP4 video or an AMR voice."""
+    media_type = req.query.get("type", "")
+    if media_type not in TEMPORARY_MEDIA_RULES:
+        raise SandboxError(40005, "type must be image, voice, video or file")
+    filename, content = _multipart_file(req)
+    if not content:
+        raise SandboxError(44001, "the media file is empty")
+    maximum, errcode, signatures = TEMPORARY_MEDIA_RULES[media_type]
+    if len(content) < TEMPORARY_MEDIA_MIN_BYTES:
+        raise SandboxError(40006, "a media file must be larger than 5 bytes")
+    if len(content) > maximum:
+        raise SandboxError(errcode, f"a {media_type} must be at most {maximum // (1024 * 1024)} MB")
+    if (signatures and not content.startswith(signatures)) or (
+        media_type == "video" and content[4:8] != b"ftyp"
+    ):
+        raise SandboxError(40004, f"the file is not a valid {media_type} (JPG/PNG, AMR, MP4)")
+    current = now()
+    media = Media(
+        media_id=make_id(sandbox.state, "3", 60),
+        type=media_type,
+        filename=filename,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        created_at=current,
+        attachment_type=TEMPORARY_MEDIA,
+    )
+    book(sandbox.state).media[media.media_id] = media
+    return {"type": media_type, "media_id": media.media_id, "created_at": str(current)}
+
+
+UPLOADIMG_MAX_BYTES = 2 * 1024 * 1024
+UPLOADIMG_PER_DAY = 1000  # per corp and China day (DOC 90454)
+UPLOADIMG_PER_30_DAYS = 3000  # "每月" — WeCom's monthly windows are 30 days, not calendar months
+
+
+@route("media/uploadimg")
+def upload_image(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """A multipart ``media`` JPG/PNG of 5 B to 2 MB → a permanent ``url`` (link cards' pictures, an
+    image attachment's ``pic_url``). At most 1,000 a China day and 3,000 in 30 days per corp (45009).
+    44001 empty, 40009 outside 5 B–2 MB, 40004 not a JPG/PNG."""
+    marketing = book(sandbox.state)
+    _, content = _multipart_file(req)
+    if not content:
+        raise SandboxError(44001, "the image file is empty")
+    if not 5 <= len(content) <= UPLOADIMG_MAX_BYTES:
+        raise SandboxError(40009, "an image must be 5 B to 2 MB")
+    if not content.startswith(IMAGE_SIGNATURES):
+        raise SandboxError(40004, "the file is not a JPG or PNG image")
+    current = now()
+    recent = [t for t in marketing.uploadimg_times if t > current - 30 * DAY]
+    if (
+        sum(1 for t in recent if t >= day_start(current)) >= UPLOADIMG_PER_DAY
+        or len(recent) >= UPLOADIMG_PER_30_DAYS
+    ):
+        raise SandboxError(45009, "at most 1,000 images a day and 3,000 a month")
+    marketing.uploadimg_times = [*recent, current]
+    return {"url": f"https://wework.qpic.cn/wwpic/{make_id(sandbox.state, '', 24, hexdigits=True)}/0"}
 
 
 def _multipart_file(req: SandboxRequest) -> tuple[str, bytes]:

@@ -295,17 +295,33 @@ def new_customer(rng: random.Random, external_userid: str, name: str | None = No
 
 
 def generate(
-    *, corp_id: str, seed: int, staff: int, contacts: int, groups: int, now: float | None = None
+    *,
+    corp_id: str,
+    seed: int,
+    staff: int,
+    contacts: int,
+    groups: int,
+    followers: int | None = None,
+    now: float | None = None,
 ) -> SandboxState:
-    """Build the corp, then let each section module add its data through ``registry.GENERATOR_HOOKS``."""
+    """Build the corp, then let each section module add its data through ``registry.GENERATOR_HOOKS``.
+
+    ``followers``: exactly this many members (the first ones) have the customer-contact permission, so
+    that all the customers are followed by that many members (a benchmark's "100,000 customers over 50
+    members"); by default about 90% of them have it, drawn. The rest of the corp is the same either way.
+    """
     if staff < 1:
         raise ValueError("the sandbox corp needs at least one staff member")
+    if followers is not None and not 1 <= followers <= staff:
+        raise ValueError("followers must be between 1 and the number of staff")
     rng = random.Random(seed)  # noqa: S311 -- a reproducible demo corp, not secrets
     anchor = day_anchor(now)
     state = SandboxState(corp_id=corp_id)
     state.meta = {"seed": seed, "staff": staff, "contacts": contacts, "groups": groups, "anchor": anchor}
+    if followers is not None:
+        state.meta["followers"] = followers
     _departments(state)
-    _staff(state, rng, staff)
+    _staff(state, rng, staff, followers)
     _tags(state, rng, anchor)
     _contact_ways(state, rng, anchor)
     _customers(state, rng, contacts, anchor)
@@ -320,7 +336,7 @@ def _departments(state: SandboxState) -> None:
         state.departments[dept_id] = Department(id=dept_id, name=name, parentid=parent, order=100000 - order)
 
 
-def _staff(state: SandboxState, rng: random.Random, count: int) -> None:
+def _staff(state: SandboxState, rng: random.Random, count: int, followers: int | None) -> None:
     leaders: set[int] = set()
     for i in range(count):
         name, userid = person_name(rng)
@@ -330,12 +346,14 @@ def _staff(state: SandboxState, rng: random.Random, count: int) -> None:
             userid = f"{base}{n}"
         departments = _STAFF_DEPTS[i % len(_STAFF_DEPTS)]
         dept = departments[0]
+        # The first member always can, so even a one-person corp has customers. Drawn even when
+        # ``followers`` decides, so that the rest of the corp does not change with it.
+        permitted = i == 0 or rng.random() < 0.9
         member = Staff(
             userid=userid,
             name=name,
             department=list(departments),
-            # The first member always can, so even a one-person corp has customers.
-            has_contact_permission=i == 0 or rng.random() < 0.9,
+            has_contact_permission=permitted if followers is None else i < followers,
             mobile=mobile(rng),
             position=_POSITIONS[dept],
             gender=rng.choice((1, 2)),

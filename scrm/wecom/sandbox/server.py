@@ -54,7 +54,8 @@ CALLBACK_TIMEOUT = 5.0  # WeCom gives the app 5 seconds to answer a callback
 CALLBACK_RETRIES = 3
 CALLBACK_RETRY_INTERVAL = 5.0
 SAVE_DELAY = 2.0  # seconds between a change and the data file write that includes it
-MAX_BODY = 20 * 1024 * 1024  # upload_attachment takes files up to 20 MB
+# media/upload takes files up to 20 MB, plus the multipart envelope; a longer body is refused whole.
+MAX_BODY = 20 * 1024 * 1024 + 64 * 1024
 CALLBACK_RECORDS = "callbacks"  # records key of the callbacks sent (GET /sandbox/records/callbacks)
 # Read-only APIs are not recorded and do not dirty the data file: judged by the last path segment.
 _READ_ONLY = re.compile(r"^(get|list|statistic)|(_list|_result|_list_v2)$")
@@ -105,6 +106,7 @@ class Sandbox:
         staff: int = 20,
         contacts: int = 5000,
         groups: int = 40,
+        followers: int | None = None,
         corp_id: str = DEFAULT_CORP_ID,
         secret: str = DEFAULT_SECRET,
         agent_id: str = DEFAULT_AGENT_ID,
@@ -155,7 +157,7 @@ class Sandbox:
             self.state = loaded
         else:
             self.state = generator.generate(
-                corp_id=corp_id, seed=seed, staff=staff, contacts=contacts, groups=groups
+                corp_id=corp_id, seed=seed, staff=staff, contacts=contacts, groups=groups, followers=followers
             )
             self.save()
 
@@ -439,7 +441,16 @@ class Sandbox:
         body = environ["wsgi.input"].read(min(length, MAX_BODY)) if length > 0 else b""
         content_type = environ.get("CONTENT_TYPE", "")
         ip = environ.get("REMOTE_ADDR", "127.0.0.1")
-        if path.startswith(API_PREFIX):
+        if length > MAX_BODY:
+            _drain(environ["wsgi.input"], length - MAX_BODY)  # read it all, or the client sees a reset
+            if path.startswith(API_PREFIX):
+                status, payload = (
+                    200,
+                    wecom_error(40006, f"the request body is larger than {MAX_BODY} bytes", ip),
+                )
+            else:
+                status, payload = 400, {"error": f"the request body is larger than {MAX_BODY} bytes"}
+        elif path.startswith(API_PREFIX):
             status, payload = self._handle_api(method, path[len(API_PREFIX) :], query, body, content_type, ip)
         elif path.startswith(CONTROL_PREFIX):
             status, payload = self._handle_control(
@@ -614,6 +625,14 @@ def _control_route(path: str) -> tuple[tuple[str, ...], registry.Handler] | None
         if entry is not None:
             return entry
     return None
+
+
+def _drain(stream: Any, remaining: int) -> None:
+    while remaining > 0:
+        chunk = stream.read(min(remaining, 1024 * 1024))
+        if not chunk:
+            return
+        remaining -= len(chunk)
 
 
 def _parse_json(body: bytes, content_type: str) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from scrm.wecom.sandbox import (
     DEFAULT_TOKEN,
     Sandbox,
 )
+from scrm.wecom.sandbox.endpoint_helpers import settings_update
+from scrm.wecom.sandbox.endpoints_marketing import SETTINGS as MARKETING_SETTINGS
 
 # The demo corp's shape; seed_demo reads these to give the demo sales login a real member's userid.
 DEMO_SEED = 1
@@ -45,6 +47,12 @@ class Command(BaseCommand):
         parser.add_argument("--staff", type=int, default=DEMO_STAFF)
         parser.add_argument("--contacts", type=int, default=5000)
         parser.add_argument("--groups", type=int, default=40)
+        parser.add_argument(
+            "--followers",
+            type=int,
+            default=None,
+            help="Exactly this many members (the first) have the customer-contact permission; default ~90%%.",
+        )
         parser.add_argument("--corp-id", default=DEFAULT_CORP_ID)
         parser.add_argument("--secret", default=DEFAULT_SECRET)
         parser.add_argument("--agent-id", default=DEFAULT_AGENT_ID)
@@ -52,6 +60,14 @@ class Command(BaseCommand):
         parser.add_argument("--aes-key", default=DEFAULT_AES_KEY, help="Callback EncodingAESKey (43 chars).")
         parser.add_argument("--callback-url", default=None, help="Where to POST encrypted callbacks.")
         parser.add_argument("--token-ttl", type=int, default=7200, help="access_token lifetime, seconds.")
+        parser.add_argument(
+            "--mass-msg-auto-confirm",
+            type=int,
+            default=None,
+            metavar="SECONDS",
+            help="Members confirm corp mass messages by themselves 1-2x SECONDS after they are made (some "
+            "never do, to show reminders); 0 turns it off. Kept in the data file (docs/sandbox.md).",
+        )
         parser.add_argument(
             "--data",
             default=None,
@@ -67,6 +83,7 @@ class Command(BaseCommand):
                 staff=opts["staff"],
                 contacts=opts["contacts"],
                 groups=opts["groups"],
+                followers=opts["followers"],
                 corp_id=opts["corp_id"],
                 secret=opts["secret"],
                 agent_id=opts["agent_id"],
@@ -76,6 +93,13 @@ class Command(BaseCommand):
                 token_ttl=opts["token_ttl"],
                 data_file=opts["data"],
             )
+            if opts["mass_msg_auto_confirm"] is not None:
+                settings_update(
+                    sandbox.state,
+                    MARKETING_SETTINGS,
+                    {"mass_msg_auto_confirm_seconds": opts["mass_msg_auto_confirm"]},
+                )
+                sandbox.save()
             base = sandbox.serve_in_thread(opts["host"], opts["port"])
         except (ValueError, OSError) as e:
             raise CommandError(f"WeCom sandbox could not start: {e}") from e
