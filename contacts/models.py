@@ -9,11 +9,10 @@ constraint and index leads with ``tenant``.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.conf import settings
 from django.db import models
 
+from scrm.durable import ACTIVE_RUN_STATUSES, DurableWork
 from scrm.tenancy.models import TenantModel
 
 
@@ -256,6 +255,7 @@ class EventType(models.TextChoices):
     WELCOME_FAILED = "welcome_failed", "Welcome message not sent"
     GROUP_JOINED = "group_joined", "Joined a customer group"
     GROUP_LEFT = "group_left", "Left a customer group"
+    MASS_MESSAGE_RECEIVED = "mass_message_received", "Received a mass message"
 
 
 class ContactEvent(TenantModel):
@@ -334,38 +334,18 @@ class Segment(TenantModel):
         constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="segment_unique_name")]
 
 
-class RunStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    PARTIAL = "partial", "Finished with errors"
-    FAILED = "failed", "Failed"
-
-
-ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
-# A sync run or job whose executor has not beaten for this long is taken for dead and claimed again.
-STALE_AFTER = dt.timedelta(minutes=5)
-
-
-def claimable_q(now: dt.datetime) -> models.Q:
-    """Sync runs and jobs an executor may claim: queued, or running with a stale heartbeat."""
-    return models.Q(status=RunStatus.QUEUED) | models.Q(
-        status=RunStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER
-    )
-
-
 class SyncKind(models.TextChoices):
     CONTACTS = "contacts", "Staff, tags and customers"
     GROUPS = "groups", "Customer groups"
 
 
-class SyncRun(TenantModel):
+class SyncRun(DurableWork, TenantModel):
     """One full sync of a tenant's contact book (or of its customer groups), visible while it runs and
-    resumable from ``checkpoint``. The counts are of follows, or of groups for a groups run."""
+    resumable from ``checkpoint`` (durable work, see scrm.durable). The counts are of follows, or of
+    groups for a groups run."""
 
     kind = models.CharField(max_length=16, choices=SyncKind.choices, default=SyncKind.CONTACTS)
     trigger = models.CharField(max_length=16, default="manual")  # manual | schedule | command
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     phase = models.CharField(max_length=16, blank=True)  # tags | staff | contacts | groups | done
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
@@ -374,18 +354,12 @@ class SyncRun(TenantModel):
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
     api_calls = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True)
-    checkpoint = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_by_api_key = models.ForeignKey(
         "tenancy.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(TenantModel.Meta):
         ordering = ["-id"]
@@ -424,21 +398,19 @@ class JobKind(models.TextChoices):
     INHERIT = "inherit", "Inherit a resigned member's customers"
 
 
-class Job(TenantModel):
-    """A background job started from the API: bulk tag/untag, export, transfer.
+class Job(DurableWork, TenantModel):
+    """A background job started from the API: bulk tag/untag, export, transfer (durable work, see
+    scrm.durable).
 
     ``params`` is what was asked (including the contact filter, for the audit trail), ``total`` /
     ``done`` / ``failed`` the progress, ``errors`` the per-item failures (capped; ``failed`` counts all).
     """
 
     kind = models.CharField(max_length=16, choices=JobKind.choices)
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     params = models.JSONField(default=dict)
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True)
-    checkpoint = models.JSONField(default=dict, blank=True)
     result_file = models.FileField(upload_to="exports/%Y/%m/", blank=True)
     idempotency_key = models.CharField(max_length=128, blank=True)
     created_by = models.ForeignKey(
@@ -447,10 +419,6 @@ class Job(TenantModel):
     created_by_api_key = models.ForeignKey(
         "tenancy.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(TenantModel.Meta):
         ordering = ["-id"]

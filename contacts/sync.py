@@ -40,9 +40,10 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, TextField
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast
 from django.utils import timezone
 
+from scrm.durable import ACTIVE_RUN_STATUSES, RunStatus, WorkLostError, work_claim, work_finish, work_update
 from scrm.tenancy.actors import SYSTEM, Actor
 from scrm.tenancy.context import require_current_tenant
 from scrm.tenancy.models import Tenant
@@ -51,15 +52,12 @@ from scrm.wecom.errors import WeComError, WeComRateLimitedError
 
 from .facets import contact_derived, contacts_refresh, tag_id_map
 from .models import (
-    ACTIVE_RUN_STATUSES,
-    STALE_AFTER,
     Contact,
     Department,
     DirectoryStatus,
     EventType,
     Follow,
     FollowStatus,
-    RunStatus,
     Staff,
     SyncKind,
     SyncRun,
@@ -67,7 +65,6 @@ from .models import (
     Tag,
     TagGroup,
     WeComMemberStatus,
-    claimable_q,
 )
 from .services.events import EventRow, event_build, events_record, events_record_rows
 from .services.tags import tags_mark_deleted
@@ -80,7 +77,6 @@ PAGE_LIMIT = 100  # and its page size limit
 BATCH_FOLLOWS = 2000
 BATCH_SECONDS = 1.0
 PAGES_AHEAD = 2 * BATCH_FOLLOWS // PAGE_LIMIT
-# A running run whose heartbeat is older than this lost its worker; pages take well under a second.
 MISSING_IN_FULL_SYNC = "missing_in_full_sync"
 UNEXPECTED_HINT = "An unexpected error stopped the sync (see the worker log); start a new sync once fixed."
 # WeCom answers these for a customer no staff member has any more, or never had.
@@ -864,10 +860,6 @@ def contact_sync_one(*, api: WeComAPI, external_userid: str) -> set[str] | None:
 # --- runs -------------------------------------------------------------------------------------
 
 
-class SyncRunLostError(Exception):
-    """Another worker claimed the run (this one stopped beating for too long): stop, write nothing."""
-
-
 class CountingAPI:
     """The WeCom API, counting the calls made through it (a run reports its ``api_calls``)."""
 
@@ -927,24 +919,14 @@ def sync_run_start(
 
 def sync_run_claim(run_id: int) -> SyncRun | None:
     """Claim a queued run, or a running one whose worker stopped beating; None if another worker has it."""
-    now = timezone.now()
-    claimed = SyncRun.objects.filter(claimable_q(now), pk=run_id).update(
-        status=RunStatus.RUNNING, started_at=Coalesce(F("started_at"), now), heartbeat_at=now
-    )
-    return SyncRun.objects.get(pk=run_id) if claimed else None
+    return work_claim(SyncRun, run_id)
 
 
-def sync_runs_requeue_stale() -> int:
-    """Re-enqueue runs whose worker died or whose message was lost; they resume from their checkpoint."""
-    now = timezone.now()
-    stale = list(
-        SyncRun.unscoped.filter(claimable_q(now), created_at__lt=now - STALE_AFTER).values_list(
-            "tenant_id", "pk", "kind"
-        )
-    )
-    for tenant_id, run_id, kind in stale:
+def sync_run_enqueue(tenant_id: int, run_id: int) -> None:
+    """Send a run to the task of its kind (how the stale-work sweep of scrm.durable resumes one)."""
+    kind = SyncRun.unscoped.filter(pk=run_id).values_list("kind", flat=True).first()
+    if kind is not None:
         SYNC_TASKS[kind].delay(tenant_id, run_id)
-    return len(stale)
 
 
 Progress = Callable[[SyncRun], None]
@@ -958,25 +940,22 @@ class RunState:
         self.reported_calls = 0
 
     def advance(self, *, checkpoint: dict | None = None, phase: str | None = None, **counts: int) -> None:
-        run, now = self.run, timezone.now()
+        """Record a step: the counts added, the API calls made since the last step, the checkpoint and
+        phase, and the heartbeat, in one UPDATE fenced by the run's claim (``work_update``: raises
+        WorkLostError when another worker took the run for dead and claimed it)."""
+        run = self.run
         total = self.api.calls  # read once: the fetching thread may be adding to it
         calls, self.reported_calls = total - self.reported_calls, total
-        updates: dict[str, Any] = {"heartbeat_at": now, "api_calls": F("api_calls") + calls}
-        run.api_calls += calls
-        for name, value in counts.items():
-            updates[name] = F(name) + value
-            setattr(run, name, getattr(run, name) + value)
+        updates: dict[str, Any] = {"api_calls": F("api_calls") + calls}
+        updates.update({name: F(name) + value for name, value in counts.items()})
         if checkpoint is not None:
-            updates["checkpoint"] = run.checkpoint = checkpoint
+            updates["checkpoint"] = checkpoint
         if phase is not None:
-            updates["phase"] = run.phase = phase
-        if run.progress_done > run.progress_total:
-            updates["progress_total"] = run.progress_total = run.progress_done
-        # Fenced by the heartbeat this executor wrote last: a claim by another worker (which took the
-        # run for dead) writes its own, and this one must stop rather than write beside it.
-        if not SyncRun.objects.filter(pk=run.pk, heartbeat_at=run.heartbeat_at).update(**updates):
-            raise SyncRunLostError(run.pk)
-        run.heartbeat_at = now
+            updates["phase"] = phase
+        done = run.progress_done + counts.get("progress_done", 0)
+        if done > run.progress_total:
+            updates["progress_total"] = done
+        work_update(run, **updates)
         if self.progress is not None:
             self.progress(run)
 
@@ -1015,14 +994,13 @@ def sync_run_steps(state: RunState, steps: Callable[[], None]) -> SyncRun:
         steps()
     except WeComRateLimitedError as exc:
         state.advance()
-        SyncRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED, errors=[*run.errors, exc.as_dict()])
-        run.status = RunStatus.QUEUED
+        work_update(run, status=RunStatus.QUEUED, errors=[*run.errors, exc.as_dict()])
         raise
     except WeComError as exc:
         logger.warning("%s sync run %s failed: %s", run.kind, run.pk, exc)
         state.advance()
         return sync_run_finish(run, RunStatus.FAILED, errors=[*run.errors, exc.as_dict()])
-    except (SoftTimeLimitExceeded, SyncRunLostError):
+    except (SoftTimeLimitExceeded, WorkLostError):
         # Time is up (the run stays running and the stale-run sweep resumes it), or another worker
         # has the run: either way this executor leaves it as it is.
         raise
@@ -1037,8 +1015,8 @@ def sync_run_steps(state: RunState, steps: Callable[[], None]) -> SyncRun:
 
 
 def sync_run_finish(run: SyncRun, status: str, *, errors: list) -> SyncRun:
-    run.status, run.errors, run.finished_at = status, errors, timezone.now()
-    SyncRun.objects.filter(pk=run.pk).update(status=status, errors=errors, finished_at=run.finished_at)
+    """End the run (raises WorkLostError, writing nothing, when another worker holds it now)."""
+    work_finish(run, status, errors=errors)
     SyncRunSeen.objects.filter(run=run).delete()
     return run
 
@@ -1055,8 +1033,7 @@ def _walk(state: RunState) -> None:
     tag_ids = tag_id_map()
     estimate = Follow.objects.filter(status=FollowStatus.ACTIVE, staff__userid__in=userids).count()
     if estimate > run.progress_total:
-        SyncRun.objects.filter(pk=run.pk).update(progress_total=estimate)
-        run.progress_total = estimate
+        work_update(run, progress_total=estimate)
     stats = _PlannerStats(Follow.objects.count())
     checkpoint = run.checkpoint
     cursor, since = checkpoint.get("cursor", ""), checkpoint.get("since")

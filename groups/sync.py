@@ -42,6 +42,7 @@ from django.utils import timezone
 
 from contacts.models import Staff, SyncRun
 from contacts.sync import CountingAPI, Progress, RunState, sync_run_steps
+from scrm.durable import work_update
 from scrm.wecom.api import WeComAPI, api_for
 from scrm.wecom.errors import WeComError, WeComRateLimitedError
 
@@ -190,8 +191,7 @@ def groups_sync_execute(
         listed = _list(state.api)
         total = len(listed)
         if total > run.progress_total:
-            SyncRun.objects.filter(pk=run.pk).update(progress_total=total)
-            run.progress_total = total
+            work_update(run, progress_total=total)
         state.advance(phase="groups")
         staff_ids: dict[str, int] = dict(Staff.objects.values_list("userid", "id"))
         skips = _Skips(run)
@@ -305,8 +305,7 @@ def _confirm_missing(
         return
     total = len(listed) + len(missing)
     if total > state.run.progress_total:
-        SyncRun.objects.filter(pk=state.run.pk).update(progress_total=total)
-        state.run.progress_total = total
+        work_update(state.run, progress_total=total)
     with (
         ThreadPoolExecutor(max_workers=GET_WORKERS, thread_name_prefix="groups-get") as pool,
         closing(_reads(state.api, missing, {}, pool)) as reads,
@@ -383,7 +382,7 @@ def _error_add(run: SyncRun, failed: Failed) -> None:
 def _errors_save(run: SyncRun, batch: list[GroupRead | Gone | Failed]) -> None:
     """Store the errors of the batch's failed groups with the batch (its checkpoint passes them)."""
     if any(isinstance(item, Failed) for item in batch):
-        SyncRun.objects.filter(pk=run.pk).update(errors=run.errors)
+        work_update(run, errors=run.errors)
 
 
 def _write(batch: list[GroupRead | Gone | Failed], staff_ids: dict[str, int]) -> tuple[dict[str, int], int]:

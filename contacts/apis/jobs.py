@@ -20,10 +20,11 @@ from rest_framework.routers import SimpleRouter
 
 from scrm.api.permissions import IsTenantAdmin
 from scrm.api.viewsets import TenantAPIView, TenantReadOnlyViewSet
+from scrm.durable import RunStatus
 from scrm.tenancy.actors import Actor
 from scrm.wecom.errors import WeComError
 
-from ..models import Job, JobKind, RunStatus, TransferItem, TransferStatus
+from ..models import Job, JobKind, TransferItem, TransferStatus
 from ..serializers_writes import (
     JobSerializer,
     TransferCreateSerializer,

@@ -17,6 +17,7 @@ from django.core.files import File
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from scrm.durable import work_update
 from scrm.tenancy.actors import Actor
 from scrm.tenancy.principal import Principal
 from scrm.tenancy.services import audit_record
@@ -142,8 +143,7 @@ def export_run(job: Job) -> None:
     stages = dict(Stage.objects.values_list("id", "name"))
     job_set_total(job, queryset.count())
     if job.done:
-        Job.objects.filter(pk=job.pk).update(done=0)
-        job.done = 0
+        work_update(job, done=0)
     with tempfile.TemporaryFile("w+", encoding="utf-8-sig", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
@@ -155,4 +155,4 @@ def export_run(job: Job) -> None:
         out.seek(0)
         name = f"contacts-{job.pk}-{timezone.localtime():%Y%m%d-%H%M%S}.csv"
         job.result_file.save(name, File(out.buffer), save=False)
-    Job.objects.filter(pk=job.pk).update(result_file=job.result_file.name)
+    work_update(job, result_file=job.result_file.name)

@@ -1,27 +1,31 @@
 """Background jobs started from the API (bulk tag/untag, export, transfers): one lifecycle for all.
 
-A job is created queued (once per ``Idempotency-Key``), enqueued on commit, claimed by exactly one
-worker with a conditional UPDATE, advanced in chunks that record progress, a heartbeat and a
-checkpoint, and finished as succeeded, partial (some items failed) or failed. A job whose worker
-died is found by its stale heartbeat and re-enqueued; its runner resumes from the checkpoint.
+A job is durable work (scrm.durable): created queued (once per ``Idempotency-Key``), enqueued on
+commit, claimed by exactly one worker with a conditional UPDATE, advanced in chunks that record
+progress, a heartbeat and a checkpoint, and finished as succeeded, partial (some items failed) or
+failed. A job whose worker died is found by its stale heartbeat and re-enqueued by the stale-work
+sweep; its runner resumes from the checkpoint.
 
 Runners are registered per kind with ``@job_runner(kind)`` and receive the claimed job.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
 
+from scrm.durable import RunStatus, WorkLostError, work_claim, work_finish, work_update
 from scrm.tenancy.actors import Actor
 from scrm.tenancy.principal import Principal
 
-from ..models import STALE_AFTER, Job, RunStatus, claimable_q
+from ..models import Job
+
+logger = logging.getLogger(__name__)
 
 MAX_ERRORS_KEPT = 500  # per-item failures listed on the job; ``failed`` counts them all
 
@@ -104,90 +108,45 @@ def job_principal(job: Job) -> Principal:
     )
 
 
-class JobLostError(Exception):
-    """Another worker claimed the job (this one stopped beating for too long): stop, write nothing."""
-
-
-def _mine(job: Job):
-    """The job's row, as long as this worker's claim holds: each claim sets a new ``started_at``,
-    which fences off a worker that was presumed dead but was only slow."""
-    return Job.objects.filter(pk=job.pk, started_at=job.started_at)
-
-
 def job_claim(job_id: int) -> Job | None:
     """Claim a queued job, or a running one whose worker stopped beating; None if someone else has it."""
-    now = timezone.now()
-    claimed = Job.objects.filter(claimable_q(now), pk=job_id).update(
-        status=RunStatus.RUNNING, started_at=now, heartbeat_at=now
-    )
-    return Job.objects.get(pk=job_id) if claimed else None
+    return work_claim(Job, job_id)
 
 
 def job_progress(
     job: Job, *, done: int = 0, failed: int = 0, errors: list[dict] = (), checkpoint=None
 ) -> None:
-    """Add to the counters (and record the checkpoint) in one UPDATE; keeps the heartbeat fresh.
+    """Add to the counters, keep the items' errors (up to MAX_ERRORS_KEPT) and record the checkpoint in
+    one UPDATE fenced by the job's claim, which keeps the heartbeat fresh (``work_update``).
 
-    Raises JobLostError when another worker holds the job now; called inside the transaction of the
+    Raises WorkLostError when another worker holds the job now; called inside the transaction of the
     chunk's writes, that rolls them back, and the new holder redoes the chunk from the checkpoint.
     """
-    updates: dict[str, Any] = {
-        "done": F("done") + done,
-        "failed": F("failed") + failed,
-        "heartbeat_at": timezone.now(),
-    }
+    updates: dict[str, Any] = {"done": F("done") + done, "failed": F("failed") + failed}
     if checkpoint is not None:
         updates["checkpoint"] = checkpoint
-        job.checkpoint = checkpoint
-    if not _mine(job).update(**updates):
-        raise JobLostError(job.pk)
-    job.done += done
-    job.failed += failed
     if errors and len(job.errors) < MAX_ERRORS_KEPT:
-        job.errors = [*job.errors, *errors][:MAX_ERRORS_KEPT]
-        _mine(job).update(errors=job.errors)
-
-
-def job_heartbeat(job: Job) -> None:
-    """Tell the stale-job sweep this worker is alive during long stretches of WeCom calls."""
-    if not _mine(job).update(heartbeat_at=timezone.now()):
-        raise JobLostError(job.pk)
-
-
-def job_requeue(job: Job) -> None:
-    """Put the job back in the queue to resume from its checkpoint (e.g. at the task's time limit)."""
-    from ..tasks.jobs import run_job
-
-    if _mine(job).filter(status=RunStatus.RUNNING).update(status=RunStatus.QUEUED):
-        run_job.delay_on_commit(job.tenant_id, job.pk)
+        updates["errors"] = [*job.errors, *errors][:MAX_ERRORS_KEPT]
+    work_update(job, **updates)
 
 
 def job_set_total(job: Job, total: int) -> None:
-    job.total = total
-    if not _mine(job).update(total=total):
-        raise JobLostError(job.pk)
+    work_update(job, total=total)
 
 
 def job_finish(job: Job, *, error: str = "") -> Job:
-    """Succeeded, partial (some items failed) or failed (``error``: the whole job could not run)."""
+    """Succeeded, partial (some items failed) or failed (``error``: the whole job could not run).
+
+    A worker that lost the job leaves it to the new holder, which finishes it; so does a transfers poll
+    that finds the job claimed again meanwhile."""
+    errors = job.errors
     if error:
-        job.status = RunStatus.FAILED
-        job.errors = [*job.errors, {"item": None, "code": "job_failed", "message": error}][-MAX_ERRORS_KEPT:]
+        status = RunStatus.FAILED
+        errors = [*errors, {"item": None, "code": "job_failed", "message": error}][-MAX_ERRORS_KEPT:]
     else:
-        job.status = RunStatus.PARTIAL if job.failed else RunStatus.SUCCEEDED
-    job.finished_at = timezone.now()
-    _mine(job).update(status=job.status, errors=job.errors, finished_at=job.finished_at)
+        status = RunStatus.PARTIAL if job.failed else RunStatus.SUCCEEDED
+    try:
+        work_finish(job, status, errors=errors)
+    except WorkLostError:
+        logger.info("Job %s (%s) is held by another worker, which finishes it", job.pk, job.kind)
     return job
-
-
-def jobs_requeue_stale() -> int:
-    """Re-enqueue jobs whose worker died (beat calls this); the runner resumes from the checkpoint."""
-    from ..tasks.jobs import run_job
-
-    now = timezone.now()
-    stale = list(
-        Job.unscoped.filter(claimable_q(now), created_at__lt=now - STALE_AFTER).values_list("tenant_id", "pk")
-    )
-    for tenant_id, job_id in stale:
-        run_job.delay(tenant_id, job_id)
-    return len(stale)

@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 
+from scrm.durable import work_heartbeat
 from scrm.tenancy.actors import SYSTEM, Actor
 from scrm.tenancy.models import Tenant
 from scrm.tenancy.principal import Principal
@@ -37,7 +38,7 @@ from ..facets import contacts_refresh
 from ..models import Contact, EventType, Follow, FollowStatus, Job, JobKind, Segment, Staff, Tag
 from ..selectors import contacts_matching, contacts_visible, follow_scope_q
 from .events import event_build, events_record
-from .jobs import job_create, job_heartbeat, job_principal, job_progress, job_runner, job_set_total
+from .jobs import job_create, job_principal, job_progress, job_runner, job_set_total
 
 MARK_TAG = "externalcontact/mark_tag"
 CHUNK = 200  # contacts per chunk: one checkpoint, one transaction
@@ -311,7 +312,7 @@ def _run_bulk(job: Job) -> None:
             .order_by("id")
         )
         marks, unchanged = plan_marks(follows, add=add, remove=remove)
-        send_marks(api, marks, heartbeat=lambda: job_heartbeat(job))
+        send_marks(api, marks, heartbeat=lambda: work_heartbeat(job))
         accepted = [m for m in marks if m.error is None]
         failed = [m for m in marks if m.error is not None]
         last = ids[-1]

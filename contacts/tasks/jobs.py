@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
+from scrm.durable import WorkLostError, durable_register, work_requeue
 from scrm.tenancy.tasks import tenant_task
 
+from ..models import Job
 from ..services import jobs
 
 logger = logging.getLogger(__name__)
@@ -23,12 +24,12 @@ def run_job(tenant, job_id: int) -> None:
         return
     try:
         finished = jobs.runner_for(job.kind)(job)
-    except jobs.JobLostError:
+    except WorkLostError:
         logger.warning("Job %s (%s) was taken over by another worker; this one stops", job.pk, job.kind)
         return
     except SoftTimeLimitExceeded:
         # A big job outlives one task: it goes back to the queue and resumes from its checkpoint.
-        jobs.job_requeue(job)
+        work_requeue(job, run_job.delay)
         return
     except Exception as exc:
         logger.exception("Job %s (%s) failed", job.pk, job.kind)
@@ -40,6 +41,4 @@ def run_job(tenant, job_id: int) -> None:
         jobs.job_finish(job)
 
 
-@shared_task(name="contacts.requeue_stale_jobs", queue_name="default", time_limit=60, soft_time_limit=50)
-def requeue_stale_jobs() -> int:
-    return jobs.jobs_requeue_stale()
+durable_register(Job, run_job.delay)

@@ -1,4 +1,5 @@
-"""Sync tasks: the full sync of one tenant (bulk queue), the nightly reconciliation, the stale-run resumer."""
+"""Sync tasks: the full sync of one tenant (bulk queue) and the nightly reconciliation; runs whose worker
+died are resumed by the stale-work sweep of scrm.durable."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import logging
 
 from celery import shared_task
 
+from scrm.durable import RunStatus, WorkLostError, durable_register
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Tenant
 from scrm.tenancy.tasks import tenant_task
 from scrm.wecom.errors import WeComRateLimitedError
 
 from .. import sync
-from ..models import RunStatus, SyncKind
+from ..models import SyncKind, SyncRun
 from ..services.settings import contact_settings_get
 
 logger = logging.getLogger(__name__)
@@ -28,7 +30,7 @@ def sync_full(tenant, run_id: int) -> None:
         return
     try:
         run = sync.sync_run_execute(run)
-    except sync.SyncRunLostError:
+    except WorkLostError:
         logger.warning("Sync run %s was taken over by another worker; this one stops", run_id)
         return
     except WeComRateLimitedError as exc:
@@ -48,6 +50,7 @@ def _nightly_then(tenant) -> None:
 
 
 sync.sync_kind_register(SyncKind.CONTACTS, sync_full)
+durable_register(SyncRun, sync.sync_run_enqueue)
 
 
 @shared_task(name="contacts.sync_nightly", queue_name="bulk", time_limit=300, soft_time_limit=280)
@@ -67,8 +70,3 @@ def sync_nightly() -> int:
                 if run.trigger != "schedule":
                     _nightly_then(tenant)
     return runs
-
-
-@shared_task(name="contacts.requeue_stale_syncs", queue_name="default", time_limit=60, soft_time_limit=50)
-def requeue_stale_syncs() -> int:
-    return sync.sync_runs_requeue_stale()

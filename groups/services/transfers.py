@@ -30,7 +30,8 @@ from django.db.models import F
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from contacts.models import RunStatus, Staff
+from contacts.models import Staff
+from scrm.durable import RunStatus
 from scrm.tenancy.actors import Actor
 from scrm.tenancy.models import Tenant
 from scrm.tenancy.principal import Principal

@@ -8,7 +8,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from contacts.models import ACTIVE_RUN_STATUSES
+from scrm.durable import ACTIVE_RUN_STATUSES
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Tenant
 from scrm.tenancy.tasks import tenant_task

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from contacts import sync as contacts_sync
 from contacts.models import SyncKind
+from scrm.durable import WorkLostError
 from scrm.tenancy.models import Tenant
 from scrm.tenancy.tasks import tenant_task
 from scrm.wecom.api import api_for
@@ -58,7 +59,7 @@ def sync_full(tenant, run_id: int) -> None:
         return
     try:
         sync.groups_sync_execute(run)
-    except contacts_sync.SyncRunLostError:
+    except WorkLostError:
         logger.warning("Groups sync run %s was taken over by another worker; this one stops", run_id)
     except WeComRateLimitedError as exc:
         sync_full.apply_async((tenant.pk, run_id), countdown=exc.retry_after)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from django.core.files.base import ContentFile
 
-from contacts.models import Job, JobKind, RunStatus
+from contacts.models import Job, JobKind
+from scrm.durable import RunStatus
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Role
 from tests.helpers import assert_problem

@@ -16,8 +16,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from contacts.models import Department, DirectoryStatus, RunStatus, Staff
+from contacts.models import Department, DirectoryStatus, Staff
 from contacts.sync import staff_ids_ensure
+from scrm.durable import RunStatus
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Role
 from scrm.wecom.sandbox.endpoints_core import subtree

@@ -24,7 +24,6 @@ from contacts.models import (
     EventType,
     Follow,
     FollowStatus,
-    RunStatus,
     Staff,
     SyncRun,
     SyncRunSeen,
@@ -32,7 +31,8 @@ from contacts.models import (
     TagGroup,
 )
 from contacts.services.settings import contact_settings_get
-from contacts.tasks.sync import requeue_stale_syncs, sync_nightly
+from contacts.tasks.sync import sync_nightly
+from scrm.durable import STALE_AFTER, RunStatus, durable_requeue_stale
 from scrm.tenancy.context import tenant_context
 from tests.contacts.builders import run_sync
 
@@ -221,12 +221,12 @@ def test_a_killed_run_resumes_from_its_checkpoint_exactly_once(connected, sandbo
         assert run.created == run.progress_done == 2 * sync.PAGE_LIMIT
         assert Follow.objects.count() == 2 * sync.PAGE_LIMIT
         # Still beating: nobody takes it over.
-        assert requeue_stale_syncs() == 0
-        stale = timezone.now() - sync.STALE_AFTER - dt.timedelta(seconds=1)
+        assert durable_requeue_stale() == 0
+        stale = timezone.now() - STALE_AFTER - dt.timedelta(seconds=1)
         SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=stale, created_at=stale)
     monkeypatch.setattr(sync, "follows_upsert", real)
 
-    assert requeue_stale_syncs() == 1  # the sweeper re-enqueues it; eager Celery runs it here
+    assert durable_requeue_stale() == 1  # the sweeper re-enqueues it; eager Celery runs it here
     with tenant_context(connected):
         run.refresh_from_db()
         assert run.status == RunStatus.SUCCEEDED, run.errors

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contacts.models import Contact, RunStatus, SyncRun
+from contacts.models import Contact, SyncRun
+from scrm.durable import RunStatus
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Role
 from tests.helpers import assert_problem

@@ -14,11 +14,11 @@ from contacts.models import (
     EventType,
     Follow,
     FollowStatus,
-    RunStatus,
     Segment,
     Tag,
     TagGroup,
 )
+from scrm.durable import RunStatus
 from scrm.tenancy.context import tenant_context
 from scrm.wecom.api import api_for
 from tests.contacts.builders import run_sync

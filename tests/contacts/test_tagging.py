@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from contacts.models import Contact, ContactEvent, EventType, Follow, Job, RunStatus, Segment, Tag
+from contacts.models import Contact, ContactEvent, EventType, Follow, Job, Segment, Tag
 from contacts.services import tagging
+from scrm.durable import RunStatus
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Membership
 from tests.contacts.test_tags import mirror

@@ -8,9 +8,10 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from contacts.models import ContactEvent, EventType, Follow, FollowStatus, Job, RunStatus, Staff, TransferItem
+from contacts.models import ContactEvent, EventType, Follow, FollowStatus, Job, Staff, TransferItem
 from contacts.services import transfers
 from contacts.tasks.transfers import poll_transfers
+from scrm.durable import RunStatus
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import AuditEntry
 from tests.contacts.test_tags import mirror

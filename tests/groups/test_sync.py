@@ -16,12 +16,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from contacts import sync as contacts_sync
-from contacts.models import Contact, ContactEvent, EventType, RunStatus, Staff, SyncKind, SyncRun
-from contacts.tasks.sync import requeue_stale_syncs
+from contacts.models import Contact, ContactEvent, EventType, Staff, SyncKind, SyncRun
 from groups import sync
 from groups.models import Group, GroupMember, GroupStatDay, GroupStatus, MemberType
 from groups.services import members as members_service
 from groups.services import stats as stats_service
+from scrm.durable import STALE_AFTER, RunStatus, durable_requeue_stale
 from scrm.tenancy.context import tenant_context
 from scrm.wecom.api import api_for
 from scrm.wecom.errors import WeComError, WeComRateLimitedError
@@ -366,11 +366,11 @@ def test_a_killed_run_resumes_from_its_checkpoint_exactly_once(contacts_synced, 
         assert run.status == RunStatus.RUNNING
         assert run.checkpoint == {"phase": "groups", "last": batches[1][0], "done": 2}
         assert run.created == run.progress_done == Group.objects.count() == 2
-        stale = timezone.now() - contacts_sync.STALE_AFTER - dt.timedelta(seconds=1)
+        stale = timezone.now() - STALE_AFTER - dt.timedelta(seconds=1)
         SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=stale, created_at=stale)
     monkeypatch.setattr(sync, "groups_apply", real)
     sandbox.calls.clear()
-    assert requeue_stale_syncs() == 1  # the sweeper re-enqueues it (groups.sync_full); eager Celery runs it
+    assert durable_requeue_stale() == 1  # the sweeper re-enqueues it (groups.sync_full); eager Celery runs it
     with tenant_context(contacts_synced):
         run.refresh_from_db()
         assert run.status == RunStatus.SUCCEEDED, run.errors

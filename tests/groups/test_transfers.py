@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from contacts.models import RunStatus, Staff
+from contacts.models import Staff
 from groups.models import (
     Group,
     GroupStatus,
@@ -25,6 +25,7 @@ from groups.models import (
 )
 from groups.services import transfers
 from groups.tasks.codes import TRANSFER_STALE_AFTER, requeue_stale_transfers
+from scrm.durable import RunStatus
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Role
 from scrm.tenancy.principal import Principal

@@ -4,7 +4,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from contacts import sync
-from contacts.models import RunStatus, SyncRun
+from contacts.models import SyncRun
+from scrm.durable import RunStatus
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Tenant
 from scrm.wecom.errors import WeComRateLimitedError
