@@ -80,7 +80,6 @@ LINK = {
     "description": "Everything new this season",
     "picture_url": "https://example.com/catalogue.png",
 }
-WELCOME = {"text": TEXT, "attachments": [{"type": "link", **LINK}]}
 # The same link as WeCom's send_welcome_msg takes it (the floor sends it itself).
 WECOM_LINK = {
     "msgtype": "link",
@@ -96,6 +95,7 @@ SETUP = """
 import json
 from contacts.models import Staff, Tag
 from contacts.services.channels import channel_create
+from library.services import material_create
 from scrm.celery import app
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Tenant
@@ -110,8 +110,11 @@ get_limiter().backend.delete(_drain_flag(tenant.id))
 with tenant_context(tenant):
     staff = list(Staff.objects.filter(has_contact_permission=True, is_active=True).order_by("id"))
     tag = Tag.objects.filter(deleted=False).order_by("id").first()
+    # The welcome's link is a material of the content library, as the dashboard makes it.
+    link = material_create(kind="link", data=%r)
+    welcome = {"text": %r, "attachments": [{"material_id": link.pk}]}
     way = channel_create(
-        name="Bench channel", user_ids=[s.pk for s in staff], multi=True, tag_ids=[tag.pk], welcome=%r
+        name="Bench channel", user_ids=[s.pk for s in staff], multi=True, tag_ids=[tag.pk], welcome=welcome
     )
 staff_names = {s.userid: s.name for s in staff}
 print(json.dumps({"state": way.state, "config_id": way.config_id, "staff": staff_names}))
@@ -455,7 +458,7 @@ def main() -> None:
                "--secret", DEFAULT_SECRET, "--agent-id", DEFAULT_AGENT_ID, "--token", DEFAULT_TOKEN,
                "--aes-key", DEFAULT_AES_KEY, "--api-base", api)  # fmt: skip
         manage(env, "sync_tenant", "bench")
-        channel = shell(env, SETUP % (WELCOME,))
+        channel = shell(env, SETUP % (LINK, TEXT))
 
         floor = FloorGreeter(api, channel["staff"])
         call(f"{base}/sandbox/callback-url", {"callback_url": floor.url})

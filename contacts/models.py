@@ -488,7 +488,7 @@ class ContactSettings(TenantModel):
     churn_app_message = models.BooleanField(default=False)
     nightly_sync = models.BooleanField(default=True)
     # The welcome for customers who arrive with no channel, or through one without its own welcome
-    # (contacts.services.welcome has the shape); {} sends none.
+    # (contacts.services.welcome has the shape: text and library materials); {} sends none.
     welcome = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -497,32 +497,6 @@ class ContactSettings(TenantModel):
 
 
 # --- channel codes (渠道活码) and welcome messages ------------------------------------------------
-
-
-class MediaAsset(TenantModel):
-    """An image for welcome messages, kept here and uploaded to WeCom when a message needs it.
-
-    WeCom's media ids live three days: ``media_id`` is reused while fresh and uploaded again after.
-    """
-
-    file = models.FileField(upload_to="media-assets/%Y/%m/")
-    filename = models.CharField(max_length=255)
-    content_type = models.CharField(max_length=64)
-    size = models.PositiveIntegerField()
-    sha256 = models.CharField(max_length=64)
-    media_id = models.CharField(max_length=255, blank=True)
-    media_uploaded_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_by_api_key = models.ForeignKey(
-        "tenancy.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta(TenantModel.Meta):
-        ordering = ["-id"]
-        indexes = [models.Index(fields=["tenant", "sha256"], name="mediaasset_tenant_sha256")]
 
 
 class ContactWay(TenantModel):

@@ -1,128 +1,22 @@
-"""Shapes of the channel-code, welcome and media routes.
+"""Shapes of the channel-code and welcome routes.
 
 Input serializers type the fields for the OpenAPI schema; the rules across fields (single vs
 several members, schedule rules, welcome limits) live in the services, which answer with the path
-of the wrong field (``welcome.attachments.2.url``). A welcome attachment has one serializer per
-``type``, so that the schema states (and the API checks) each type's own fields and their patterns;
-only what JSON Schema cannot say (UTF-8 byte limits, which images exist) is left to the service.
+of the wrong field (``welcome.attachments.2.material_id``). A welcome's attachments are materials of
+the content library, by id (``library``).
 """
 
 from __future__ import annotations
 
-from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
-from rest_framework.exceptions import ErrorDetail
+from drf_spectacular.utils import extend_schema_field
 
+from library.serializers import MaterialRefSerializer
+from library.services import MAX_ATTACHMENTS
 from scrm.api import serializers
 from scrm.api.fields import ActorField
 
-from .models import ContactWay, MediaAsset, Welcome, WelcomeStatus
+from .models import ContactWay, Welcome, WelcomeStatus
 from .selectors_channels import RETENTION_DAYS
-from .services.welcome import (
-    APPID_INVALID,
-    ATTACHMENT_TYPES,
-    HTTP_URL_PATTERN,
-    LINK_DESCRIPTION_MAX,
-    LINK_TITLE_MAX,
-    MAX_ATTACHMENTS,
-    MINIPROGRAM_APPID_PATTERN,
-    MINIPROGRAM_PAGE_PATTERN,
-    MINIPROGRAM_TITLE_MAX_BYTES,
-    NOT_BLANK_PATTERN,
-    PAGE_INVALID,
-    URL_INVALID,
-    URL_MAX,
-)
-
-
-def _string(
-    pattern: str = NOT_BLANK_PATTERN, *, invalid: str = "This field may not be blank.", **kwargs
-) -> serializers.RegexField:
-    """A string checked as sent (not trimmed): what the schema's pattern says is what is accepted.
-
-    ``invalid`` says what the pattern wants in words: the form shows it under the field.
-    """
-    return serializers.RegexField(
-        pattern, trim_whitespace=False, error_messages={"invalid": invalid}, **kwargs
-    )
-
-
-class WelcomeImageAttachmentSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["image"])
-    media = serializers.IntegerField(help_text="An uploaded image's id (POST /media/).")
-
-
-class WelcomeLinkAttachmentSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["link"])
-    title = _string(max_length=LINK_TITLE_MAX, help_text=f"≤ {LINK_TITLE_MAX} bytes (UTF-8).")
-    url = _string(HTTP_URL_PATTERN, invalid=URL_INVALID, max_length=URL_MAX)
-    description = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        trim_whitespace=False,
-        max_length=LINK_DESCRIPTION_MAX,
-        help_text=f"≤ {LINK_DESCRIPTION_MAX} bytes (UTF-8).",
-    )
-    picture_url = serializers.RegexField(
-        HTTP_URL_PATTERN,
-        required=False,
-        allow_blank=True,
-        trim_whitespace=False,
-        max_length=URL_MAX,
-        error_messages={"invalid": URL_INVALID},
-        help_text="An image's http(s) URL, or empty.",
-    )
-
-
-class WelcomeMiniprogramAttachmentSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["miniprogram"])
-    appid = _string(
-        MINIPROGRAM_APPID_PATTERN,
-        invalid=APPID_INVALID,
-        help_text="wx + 16 hex digits.",
-    )
-    page = _string(
-        MINIPROGRAM_PAGE_PATTERN,
-        invalid=PAGE_INVALID,
-        help_text="A path ending in .html, e.g. pages/index.html?id=1.",
-    )
-    title = _string(
-        max_length=MINIPROGRAM_TITLE_MAX_BYTES, help_text=f"≤ {MINIPROGRAM_TITLE_MAX_BYTES} bytes (UTF-8)."
-    )
-    media = serializers.IntegerField(help_text="The cover: an uploaded image's id (POST /media/).")
-
-
-WELCOME_ATTACHMENT_SERIALIZERS: dict[str, type[serializers.Serializer]] = {
-    "image": WelcomeImageAttachmentSerializer,
-    "link": WelcomeLinkAttachmentSerializer,
-    "miniprogram": WelcomeMiniprogramAttachmentSerializer,
-}
-
-
-@extend_schema_field(
-    PolymorphicProxySerializer(
-        component_name="WelcomeAttachment",
-        serializers=WELCOME_ATTACHMENT_SERIALIZERS,
-        resource_type_field_name="type",
-    )
-)
-class WelcomeAttachmentField(serializers.Field):
-    """One attachment, validated by the serializer of its ``type``; errors keep their field paths."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, dict):
-            raise serializers.ValidationError("Each attachment is an object with a type.", code="invalid")
-        kind = data.get("type")
-        serializer_class = WELCOME_ATTACHMENT_SERIALIZERS.get(kind) if isinstance(kind, str) else None
-        if serializer_class is None:
-            raise serializers.ValidationError(
-                {"type": [ErrorDetail(f"One of: {', '.join(ATTACHMENT_TYPES)}.", code="invalid_choice")]}
-            )
-        serializer = serializer_class(data=data)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
-
-    def to_representation(self, value):
-        return value
 
 
 class WelcomeMessageSerializer(serializers.Serializer):
@@ -132,7 +26,10 @@ class WelcomeMessageSerializer(serializers.Serializer):
         help_text="May contain {customer_name} and {staff_name}; ≤ 4,000 bytes.",
     )
     attachments = serializers.ListField(
-        child=WelcomeAttachmentField(), required=False, max_length=MAX_ATTACHMENTS
+        child=MaterialRefSerializer(),
+        required=False,
+        max_length=MAX_ATTACHMENTS,
+        help_text="Materials of the library (image, link, miniprogram, video, file), sent in this order.",
     )
 
 
@@ -271,25 +168,6 @@ class WelcomeSerializer(serializers.ModelSerializer):
 
 class WelcomeDefaultSerializer(serializers.Serializer):
     welcome = WelcomeMessageSerializer()
-
-
-class MediaUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="A JPG or PNG image, at most 10 MB.")
-
-
-class MediaAssetSerializer(serializers.ModelSerializer):
-    url = serializers.SerializerMethodField()
-    created_by = ActorField(help_text="Who uploaded these bytes first (the same image twice is one asset).")
-
-    class Meta:
-        model = MediaAsset
-        fields = ["id", "filename", "content_type", "size", "url", "created_by", "created_at"]
-        read_only_fields = fields
-
-    def get_url(self, asset: MediaAsset) -> str:
-        request = self.context.get("request")
-        path = f"/api/v1/media/{asset.pk}/file/"
-        return request.build_absolute_uri(path) if request else path
 
 
 class SimulateScanSerializer(serializers.Serializer):

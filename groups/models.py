@@ -13,7 +13,8 @@ from django.db import models
 from django.db.models import F
 from django.db.models.functions import Coalesce
 
-from contacts.models import RunStatus, Staff
+from contacts.models import Staff
+from scrm.durable import RunStatus
 from scrm.tenancy.models import TenantModel
 
 
@@ -242,8 +243,7 @@ class GroupWelcomeTemplate(TenantModel):
     template_id = models.CharField(max_length=64, blank=True)
     name = models.CharField(max_length=60)  # local only: WeCom keeps no name
     text = models.TextField(blank=True)
-    # {} or one attachment: {"msgtype": "image", "media_asset_id"}, {"msgtype": "link", …}
-    # or {"msgtype": "miniprogram", …}
+    # {} or one attachment, a material of the content library: {"material_id": N}
     attachment = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema_field
 
-from contacts.models import RunStatus
 from scrm.api import serializers
 from scrm.api.fields import ActorField
+from scrm.durable import RunStatus
 
 from .models import (
     GroupStatus,
@@ -26,7 +26,6 @@ from .models import (
 from .serializers import GroupIdsField, GroupOwnerSerializer
 from .services.join_ways import MAX_GROUPS, NAME_MAX, ROOM_BASE_ID_MAX, ROOM_BASE_NAME_MAX
 from .services.transfers import MAX_GROUPS as TRANSFER_MAX_GROUPS
-from .services.welcome_templates import ATTACHMENT_TYPES
 from .services.welcome_templates import NAME_MAX as TEMPLATE_NAME_MAX
 
 # -- group codes ----------------------------------------------------------------------------------
@@ -147,16 +146,10 @@ class JoinWaySimulateSerializer(serializers.Serializer):
 
 
 class GroupWelcomeAttachmentSerializer(serializers.Serializer):
-    msgtype = serializers.ChoiceField(choices=ATTACHMENT_TYPES, required=False, help_text="Absent in {}.")
-    media_asset_id = serializers.IntegerField(
-        required=False, help_text="image, miniprogram: an uploaded image's id (POST /media/)."
+    material_id = serializers.IntegerField(
+        required=False,
+        help_text="A material of the library (image, link, miniprogram, video or file); absent in {}.",
     )
-    title = serializers.CharField(required=False, help_text="link, miniprogram.")
-    url = serializers.CharField(required=False, help_text="link: http(s).")
-    description = serializers.CharField(required=False, allow_blank=True, help_text="link.")
-    picture_url = serializers.CharField(required=False, allow_blank=True, help_text="link.")
-    appid = serializers.CharField(required=False, help_text="miniprogram: wx + 16 hex digits.")
-    page = serializers.CharField(required=False, help_text="miniprogram: a path ending in .html.")
 
 
 class GroupWelcomeTemplateInputSerializer(serializers.Serializer):

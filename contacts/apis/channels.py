@@ -4,20 +4,18 @@
 - ``/channels/{id}/stats/``, ``/qr/`` (the PNG), ``/welcomes/`` (greetings and their outcome),
   ``/simulate/`` (demo tenants on the sandbox: a customer scans the code).
 - ``/welcome-default/``: the welcome of customers who come with no channel (or one without its own).
-- ``/media/``: images for welcome messages (uploaded here, sent to WeCom when needed).
+
+A welcome's attachments are materials of the content library (``/materials/``, the ``library`` app).
 
 Channels are the whole corp's acquisition figures: admins and operators only.
 """
 
 from __future__ import annotations
 
-from django.http import FileResponse
 from django.urls import path
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, status
 from rest_framework.decorators import action
-from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
@@ -28,14 +26,12 @@ from scrm.tenancy.actors import Actor
 from scrm.wecom.qr import qr_answer, qr_schema
 from scrm.wecom.sandbox_client import sandbox_base, sandbox_post
 
-from ..models import ContactWay, MediaAsset, Staff, Tag, Welcome, WelcomeStatus
+from ..models import ContactWay, Staff, Tag, Welcome, WelcomeStatus
 from ..selectors_channels import channel_stats, channels_summary
 from ..serializers_channels import (
     ChannelStatsSerializer,
     ContactWayInputSerializer,
     ContactWaySerializer,
-    MediaAssetSerializer,
-    MediaUploadSerializer,
     SimulateScanSerializer,
     WelcomeDefaultSerializer,
     WelcomeSerializer,
@@ -198,47 +194,10 @@ class WelcomeDefaultView(TenantAPIView):
         return Response({"welcome": cleaned})
 
 
-class MediaUploadView(TenantAPIView):
-    permission_classes = [AdminsAndOperators]
-    parser_classes = [MultiPartParser]
-    serializer_class = MediaAssetSerializer
-
-    @extend_schema(
-        summary="Upload an image for welcome messages (JPG/PNG, ≤ 10 MB)",
-        request={"multipart/form-data": MediaUploadSerializer},
-        responses={201: MediaAssetSerializer},
-    )
-    def post(self, request):
-        data = MediaUploadSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        upload = data.validated_data["file"]
-        if upload.size > welcome.IMAGE_MAX_BYTES:
-            raise exceptions.ValidationError({"file": ["At most 10 MB (WeCom's limit)."]})
-        asset = welcome.media_asset_create(
-            filename=upload.name, content=upload.read(), actor=Actor.of(self.principal)
-        )
-        return Response(MediaAssetSerializer(asset, context={"request": request}).data, status=201)
-
-
-class MediaFileView(TenantAPIView):
-    permission_classes = [AdminsAndOperators]
-
-    @extend_schema(
-        summary="An uploaded image", responses={(200, "image/*"): OpenApiResponse(OpenApiTypes.BINARY)}
-    )
-    def get(self, request, pk: int):
-        asset = MediaAsset.objects.filter(pk=pk).first()
-        if asset is None:
-            raise exceptions.NotFound()
-        return FileResponse(asset.file.open("rb"), content_type=asset.content_type)
-
-
 router = SimpleRouter()
 router.register("channels", ChannelViewSet, basename="channel")
 
 urlpatterns = [
     *router.urls,
     path("welcome-default/", WelcomeDefaultView.as_view(), name="welcome-default"),
-    path("media/", MediaUploadView.as_view(), name="media-upload"),
-    path("media/<int:pk>/file/", MediaFileView.as_view(), name="media-file"),
 ]

@@ -35,12 +35,11 @@ from ..models import ContactWay, EventType, Follow, Staff, Tag, Welcome, Welcome
 from ..selectors import department_subtree, staff_ids_in_departments
 from .events import event_build, events_record
 from .welcome import (
-    media_ids_ensure,
-    media_upload_soon,
+    CHANNEL_CODE,
     welcome_attachments,
     welcome_default_get,
-    welcome_media_ids,
     welcome_text,
+    welcome_usage_set,
     welcome_validate,
 )
 
@@ -354,7 +353,7 @@ def channel_create(
         # The name was taken between the check and now: do not leave the new code behind in WeCom.
         api_for(tenant).del_contact_way(way.config_id)
         raise ValidationError({"name": "Another channel code has this name."}) from None
-    media_upload_soon(way.welcome)
+    welcome_usage_set(owner_type=CHANNEL_CODE, owner_id=way.pk, welcome=way.welcome)
     return way
 
 
@@ -382,7 +381,8 @@ def channel_update(*, way: ContactWay, data: dict[str, Any]) -> ContactWay:
     except IntegrityError:
         # Renamed to a name taken meanwhile; WeCom only holds the name as a remark, so saying so is enough.
         raise ValidationError({"name": "Another channel code has this name."}) from None
-    media_upload_soon(way.welcome)
+    if "welcome" in cleaned:
+        welcome_usage_set(owner_type=CHANNEL_CODE, owner_id=way.pk, welcome=way.welcome)
     return way
 
 
@@ -393,7 +393,9 @@ def channel_delete(*, way: ContactWay) -> None:
     except WeComError as exc:
         if exc.errcode not in GONE_CONFIG:
             raise
-    way.delete()
+    with transaction.atomic():
+        welcome_usage_set(owner_type=CHANNEL_CODE, owner_id=way.pk, welcome={})
+        way.delete()
 
 
 # --- a customer arrives --------------------------------------------------------------------------
@@ -466,10 +468,8 @@ def _send(*, api: WeComAPI, welcome: Welcome, follow: Follow, message: dict) -> 
     )
     while True:
         try:
-            media = media_ids_ensure(api=api, asset_ids=welcome_media_ids(message))
-            api.send_welcome_msg(
-                welcome_code=welcome.welcome_code, text=text, attachments=welcome_attachments(message, media)
-            )
+            attachments = welcome_attachments(api=api, welcome=message)
+            api.send_welcome_msg(welcome_code=welcome.welcome_code, text=text, attachments=attachments)
         except WeComRateLimitedError as exc:
             # Nothing was sent: waiting is worth it while the code still has time left.
             left = WELCOME_CODE_LIFE - (timezone.now() - welcome.received_at).total_seconds()

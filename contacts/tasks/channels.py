@@ -1,4 +1,6 @@
-"""Channel codes: auto-tags of new customers, members by schedule and daily cap, fresh media ids."""
+"""Channel codes: auto-tags of new customers, members by schedule and daily cap, the demo's codes.
+
+(The WeCom copies of welcome attachments are kept fresh by the library: ``library.tasks``.)"""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from celery import shared_task
 from django.db import transaction
 from django.db.models import Q
 
+from library.demo import LINK, POSTER, demo_library_seed
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Tenant
 from scrm.tenancy.tasks import tenant_task
@@ -16,7 +19,6 @@ from scrm.wecom.errors import WeComError, WeComRateLimitedError
 
 from ..models import ContactWay, Follow, Staff, Tag
 from ..services import channels, tagging, welcome
-from ..services.welcome import media_ids_ensure, media_ids_refresh, welcome_default_get
 
 logger = logging.getLogger(__name__)
 
@@ -79,32 +81,6 @@ def channels_refresh_all() -> int:
     return queued
 
 
-@tenant_task(name="contacts.welcome_media_upload", queue="default", time_limit=600)
-def welcome_media_upload(tenant, asset_ids: list[int]) -> None:
-    """The images of a welcome just saved, uploaded before its first customer needs them."""
-    try:
-        media_ids_ensure(api=api_for(tenant), asset_ids=set(asset_ids))
-    except WeComError as exc:
-        # The greeting uploads what is missing itself; this was only to spare it the wait.
-        logger.warning("welcome images %s of tenant %s not uploaded ahead: %s", asset_ids, tenant.pk, exc)
-
-
-@shared_task(name="contacts.welcome_media_refresh", queue_name="default", time_limit=600, soft_time_limit=590)
-def welcome_media_refresh() -> int:
-    """Upload again the welcome images WeCom is about to forget (its media ids live 3 days), so a
-    greeting never waits for an upload within its 20 seconds."""
-    refreshed = 0
-    for tenant in Tenant.objects.filter(is_active=True).exclude(corp_id=""):
-        with tenant_context(tenant):
-            welcomes = [w for w in ContactWay.objects.values_list("welcome", flat=True) if w]
-            welcomes.append(welcome_default_get(tenant=tenant))
-            try:
-                refreshed += media_ids_refresh(api=api_for(tenant), welcomes=welcomes)
-            except WeComError as exc:
-                logger.warning("welcome images of tenant %s not refreshed: %s", tenant.pk, exc)
-    return refreshed
-
-
 DEMO_SEED_ATTEMPTS = 30
 
 
@@ -123,12 +99,9 @@ def demo_channels_seed(tenant, attempt: int = 1) -> int:
             demo_channels_seed.apply_async((tenant.pk, attempt + 1), countdown=10)
         return 0
     tags = list(Tag.objects.filter(deleted=False).order_by("pk")[:2])
-    link = {
-        "type": "link",
-        "title": "新人专享礼包 New-customer gift",
-        "url": "https://example.com/siyu-demo/gift",
-        "description": "演示链接 demo link",
-    }
+    materials = demo_library_seed()
+    # The poster goes by media/upload, the link by its URL: both are what the demo's sandbox takes.
+    attachments = [{"material_id": materials[title].pk} for title in (POSTER, LINK) if title in materials]
     welcome.welcome_default_set(
         tenant=tenant, welcome={"text": "您好 {customer_name}，我是{staff_name}，很高兴为您服务！"}
     )
@@ -139,7 +112,7 @@ def demo_channels_seed(tenant, attempt: int = 1) -> int:
         tag_ids=[t.pk for t in tags[:1]],
         welcome={
             "text": "{customer_name} 您好！我是门店顾问{staff_name}，送您一份新人礼：",
-            "attachments": [link],
+            "attachments": attachments,
         },
     )
     channels.channel_create(

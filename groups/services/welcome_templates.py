@@ -3,14 +3,10 @@
 The templates live in WeCom (``group_welcome_template/add|edit|get|del``, wecom-api.md §6): staff
 pick one in the WeCom app for their groups. Here each has a local ``name`` (WeCom keeps none) and the
 same content: a text (≤ 4,000 bytes; ``%NICKNAME%`` is the only placeholder, WeCom puts the newcomer's
-name there) and at most one attachment, stored as
-
-- ``{"msgtype": "image", "media_asset_id": <contacts MediaAsset id>}``
-- ``{"msgtype": "link", "title", "url", "description", "picture_url"}``
-- ``{"msgtype": "miniprogram", "appid", "page", "title", "media_asset_id"}``
-
-Images are the ones uploaded for welcome messages (``/media/``), sent to WeCom with the same upload
-service. Writes go to WeCom first; nothing local changes when WeCom refuses.
+name there) and at most one attachment, a material of the content library stored as
+``{"material_id": N}`` (an image, a link, a mini program, a video or a file); the library uploads its
+media to WeCom and records the template as one of its users (owner type ``group_welcome``). Writes go
+to WeCom first; nothing local changes when WeCom refuses.
 """
 
 from __future__ import annotations
@@ -18,20 +14,13 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
 from rest_framework.exceptions import ValidationError
 
-from contacts.models import MediaAsset
-from contacts.services.welcome import (
-    LINK_DESCRIPTION_MAX,
-    LINK_TITLE_MAX,
-    MINIPROGRAM_APPID_RE,
-    MINIPROGRAM_TITLE_MAX_BYTES,
-    URL_MAX,
-    media_ids_ensure,
-)
+from library.owners import usage_owner_register
+from library.selectors import material_kinds
+from library.services import ALL, attachment_validate, attachments_for_wecom, material_usage_set
 from scrm.tenancy.actors import SYSTEM, Actor
 from scrm.tenancy.context import require_current_tenant
 from scrm.wecom.api import WeComAPI, api_for
@@ -47,10 +36,18 @@ NICKNAME = "%NICKNAME%"
 # Anything shaped like WeCom's placeholders; only %NICKNAME% is one.
 PLACEHOLDER_RE = re.compile(r"%([A-Za-z_][A-Za-z0-9_]*)%")
 MAX_TEMPLATES = 100  # per corp (WeCom's limit)
-ATTACHMENT_TYPES = ("image", "link", "miniprogram")
+ATTACHMENT_KINDS = ALL  # group_welcome_template takes image, link, miniprogram, video and file
 _NAME_TAKEN = "Another group welcome template has this name."
 # WeCom's answers that only mean "no such template any more" (or that WeCom cannot be asked now).
 _UPSTREAM = (None, -1, 40001, 40013, 48002, 60020)
+OWNER_TYPE = "group_welcome"
+
+
+def _template_names(ids: list[int]) -> dict[int, str]:
+    return dict(GroupWelcomeTemplate.objects.filter(pk__in=ids).values_list("pk", "name"))
+
+
+usage_owner_register(OWNER_TYPE, label="Group welcome template", names=_template_names)
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -72,82 +69,11 @@ def _text(value: Any) -> str:
     return text
 
 
-def _string(item: dict, key: str, errors: dict, *, required: bool, max_bytes: int | None = None) -> str:
-    value = item.get(key)
-    field = f"attachment.{key}"
-    if value in (None, "") and not required:
-        return ""
-    if not isinstance(value, str) or not value.strip():
-        errors[field] = "This field is required."
-        return ""
-    value = value.strip()
-    # WeCom counts bytes (UTF-8): a Chinese character is three.
-    if max_bytes is not None and len(value.encode()) > max_bytes:
-        errors[field] = f"At most {max_bytes} bytes ({max_bytes // 3} Chinese characters)."
-    return value
-
-
-def _url(item: dict, key: str, errors: dict, *, required: bool) -> str:
-    value = _string(item, key, errors, required=required)
-    if value:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            errors[f"attachment.{key}"] = "Enter a full http:// or https:// URL."
-        elif len(value) > URL_MAX:
-            errors[f"attachment.{key}"] = f"At most {URL_MAX} characters."
-    return value
-
-
-def _media(item: dict, errors: dict) -> int | None:
-    value = item.get("media_asset_id")
-    if not isinstance(value, int) or isinstance(value, bool):
-        errors["attachment.media_asset_id"] = "Upload an image first (its id)."
-        return None
-    if not MediaAsset.objects.filter(pk=value).exists():  # the tenant's images only (scoped manager)
-        errors["attachment.media_asset_id"] = "No such image (upload it again)."
-        return None
-    return value
-
-
 def _attachment(value: Any) -> dict:
+    """``{}`` (none) or one ``{"material_id": N}`` of the library."""
     if value in (None, {}):
         return {}
-    if not isinstance(value, dict):
-        raise ValidationError({"attachment": "One attachment: an object with a msgtype, or {} for none."})
-    kind = value.get("msgtype")
-    if kind not in ATTACHMENT_TYPES:
-        raise ValidationError({"attachment.msgtype": f"One of: {', '.join(ATTACHMENT_TYPES)}."})
-    errors: dict[str, str] = {}
-    if kind == "image":
-        out: dict[str, Any] = {"msgtype": "image", "media_asset_id": _media(value, errors)}
-    elif kind == "link":
-        out = {
-            "msgtype": "link",
-            "title": _string(value, "title", errors, required=True, max_bytes=LINK_TITLE_MAX),
-            "url": _url(value, "url", errors, required=True),
-            "description": _string(
-                value, "description", errors, required=False, max_bytes=LINK_DESCRIPTION_MAX
-            ),
-            "picture_url": _url(value, "picture_url", errors, required=False),
-        }
-    else:
-        appid = value.get("appid")
-        if not isinstance(appid, str) or not MINIPROGRAM_APPID_RE.match(appid.strip()):
-            errors["attachment.appid"] = "A mini program AppID: wx followed by 16 hex digits."
-        page = _string(value, "page", errors, required=True)
-        # WeCom opens the page only when its path ends in .html (it says "page not found" otherwise).
-        if page and not page.split("?")[0].endswith(".html"):
-            errors["attachment.page"] = "WeCom needs the page path to end in .html (e.g. pages/index.html)."
-        out = {
-            "msgtype": "miniprogram",
-            "appid": appid.strip() if isinstance(appid, str) else "",
-            "page": page,
-            "title": _string(value, "title", errors, required=True, max_bytes=MINIPROGRAM_TITLE_MAX_BYTES),
-            "media_asset_id": _media(value, errors),
-        }
-    if errors:
-        raise ValidationError(errors)
-    return out
+    return attachment_validate(value, field="attachment", kinds=ATTACHMENT_KINDS) or {}
 
 
 def _clean(data: dict[str, Any], *, template: GroupWelcomeTemplate | None) -> dict[str, Any]:
@@ -175,32 +101,28 @@ def _clean(data: dict[str, Any], *, template: GroupWelcomeTemplate | None) -> di
 
 
 def _wecom_parts(template: GroupWelcomeTemplate, api: WeComAPI) -> dict[str, Any]:
-    """The template's content in WeCom's shape, its image uploaded (or re-uploaded) as needed."""
+    """The template's content in WeCom's shape, its media uploaded (or uploaded again) as needed."""
     parts: dict[str, Any] = {}
     if template.text:
         parts["text"] = {"content": template.text}
     attachment = template.attachment or {}
-    kind = attachment.get("msgtype")
-    if kind in ("image", "miniprogram"):
-        asset_id = attachment["media_asset_id"]
-        media_id = media_ids_ensure(api=api, asset_ids={asset_id})[asset_id]
-        if kind == "image":
-            parts["image"] = {"media_id": media_id}
-        else:
-            parts["miniprogram"] = {
-                "title": attachment["title"],
-                "pic_media_id": media_id,
-                "appid": attachment["appid"],
-                "page": attachment["page"],
-            }
-    elif kind == "link":
-        link = {"title": attachment["title"], "url": attachment["url"]}
-        if attachment.get("description"):
-            link["desc"] = attachment["description"]
-        if attachment.get("picture_url"):
-            link["picurl"] = attachment["picture_url"]
-        parts["link"] = link
+    if attachment:
+        [item] = attachments_for_wecom(api=api, attachments=[attachment])
+        parts[item["msgtype"]] = item[item["msgtype"]]
     return parts
+
+
+def _refs_of(attachment: dict | None) -> list[dict]:
+    return [attachment] if attachment else []
+
+
+def _refs(template: GroupWelcomeTemplate) -> list[dict]:
+    return _refs_of(template.attachment)
+
+
+def _kind(attachment: dict | None, kinds: dict[int, str]) -> str | None:
+    """The kind of the material an attachment names (WeCom's part for it), None for no attachment."""
+    return kinds.get(attachment["material_id"]) if attachment else None
 
 
 def _too_many() -> ValidationError:
@@ -228,6 +150,7 @@ def group_welcome_template_create(
     try:
         with transaction.atomic():
             template.save()
+            material_usage_set(owner_type=OWNER_TYPE, owner_id=template.pk, attachments=_refs(template))
     except Exception as exc:
         _delete_quietly(api, template.template_id)
         if isinstance(exc, IntegrityError):
@@ -268,10 +191,12 @@ def group_welcome_template_update(
         raise ValidationError({"name": _NAME_TAKEN}) from None
     if (template.text, template.attachment) == before:
         return template
+    material_usage_set(owner_type=OWNER_TYPE, owner_id=template.pk, attachments=_refs(template))
     api = api_for(template.tenant)
     parts = _wecom_parts(template, api)
+    kinds = material_kinds([*_refs_of(before[1]), *_refs(template)])
     dropped = (before[0] and not template.text) or (
-        before[1] and before[1].get("msgtype") != (template.attachment or {}).get("msgtype")
+        before[1] and _kind(before[1], kinds) != _kind(template.attachment, kinds)
     )
     if not dropped:
         # A refusal raises and rolls the row back: WeCom and here both keep the old content.
@@ -299,7 +224,9 @@ def group_welcome_template_delete(*, template: GroupWelcomeTemplate) -> None:
     except WeComError as exc:
         if exc.errcode in _UPSTREAM or _wecom_has(api, template.template_id):
             raise
-    template.delete()
+    with transaction.atomic():
+        material_usage_set(owner_type=OWNER_TYPE, owner_id=template.pk, attachments=[])
+        template.delete()
 
 
 def _wecom_has(api: WeComAPI, template_id: str) -> bool:

@@ -4,7 +4,8 @@ from .errors import problem_response
 
 
 class RequestSizeLimitMiddleware:
-    """413 in the API's error shape for bodies over DATA_UPLOAD_MAX_MEMORY_SIZE.
+    """413 in the API's error shape for bodies over DATA_UPLOAD_MAX_MEMORY_SIZE (MAX_UPLOAD_REQUEST_BYTES
+    for a multipart upload).
 
     DRF's parsers read the request stream themselves, which skips Django's own size check, so
     without this an oversized JSON body would be read whole into memory.
@@ -15,6 +16,10 @@ class RequestSizeLimitMiddleware:
 
     def __call__(self, request):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        # A file upload (the content library's: up to 20 MB, WeCom's largest) has a limit of its own:
+        # Django's multipart parser streams files to disk and checks the form's other fields itself.
+        if request.META.get("CONTENT_TYPE", "").startswith("multipart/form-data"):
+            limit = settings.MAX_UPLOAD_REQUEST_BYTES
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

@@ -287,13 +287,13 @@ def test_an_unknown_id_in_a_body_answers_does_not_exist(alice_client, customers)
     )
     problem = assert_problem(response, 400, "validation_error")
     assert [(e["path"], e["code"]) for e in problem["errors"]] == [("stage", "does_not_exist")]
-    image = {"type": "image", "media": 999999}
+    image = {"material_id": 999999}
     response = alice_client.put(
         "/api/v1/welcome-default/", {"welcome": {"attachments": [image]}}, format="json"
     )
     problem = assert_problem(response, 400, "validation_error")
     assert [(e["path"], e["code"]) for e in problem["errors"]] == [
-        ("welcome.attachments.0.media", "does_not_exist")
+        ("welcome.attachments.0.material_id", "does_not_exist")
     ]
 
 

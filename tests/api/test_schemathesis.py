@@ -41,10 +41,19 @@ SEED = 20240614
 # Examples per operation and phase: about 4,200 requests, a minute and a half on one core.
 MAX_EXAMPLES = 5
 # Error codes of refusals no schema can foresee: an id in a body that names no object of the tenant
-# (does_not_exist), a date range longer than the route allows or ending before it starts, and a text
-# over WeCom's limit in UTF-8 bytes (too_many_bytes: JSON Schema counts characters only). A
-# schema-valid request refused with only these is not a failure; any other refusal is.
-UNKNOWABLE = {"does_not_exist", "range_too_long", "range_reversed", "too_many_bytes"}
+# (does_not_exist) or one of another kind (wrong_kind: a text of the library as an attachment, a link's
+# field on a text), a date range longer than the route allows or ending before it starts, a text over
+# WeCom's limit in UTF-8 bytes (too_many_bytes: JSON Schema counts characters only), and an uploaded
+# file whose bytes are not what its kind says (unsupported_file: no schema states a PNG's signature).
+# A schema-valid request refused with only these is not a failure; any other refusal is.
+UNKNOWABLE = {
+    "does_not_exist",
+    "wrong_kind",
+    "range_too_long",
+    "range_reversed",
+    "too_many_bytes",
+    "unsupported_file",
+}
 
 # Operations the run leaves out (method, path): their side effect would end the run itself.
 EXCLUDED = {
@@ -102,8 +111,10 @@ def unknowable_refusal(context, failure, case, response) -> bool:
 
 
 @pytest.fixture
-def fuzz_target(live_server, tenant_a, sandbox_factory, monkeypatch):  # noqa: F811
-    """A synced tenant on the sandbox and an admin key for it; writes are not throttled for the run."""
+def fuzz_target(live_server, tenant_a, sandbox_factory, monkeypatch, settings, tmp_path):  # noqa: F811
+    """A synced tenant on the sandbox and an admin key for it; writes are not throttled for the run, and
+    the files it uploads to the library are kept in a temporary folder."""
+    settings.MEDIA_ROOT = tmp_path
     sandbox = sandbox_factory(callback_url=f"{live_server.url}/wecom/callback/{tenant_a.slug}/")
     connect_tenant(tenant_a, sandbox)
     run_sync(tenant_a)

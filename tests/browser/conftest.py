@@ -69,8 +69,9 @@ class Dashboard:
 
 
 @pytest.fixture
-def dashboard(live_server, settings, tenant_a, alice, bob, sandbox_factory) -> Dashboard:  # noqa: F811
+def dashboard(live_server, settings, tmp_path, tenant_a, alice, bob, sandbox_factory) -> Dashboard:  # noqa: F811
     settings.FRONTEND_DIST = DIST
+    settings.MEDIA_ROOT = tmp_path  # the content library's uploads
     sandbox = sandbox_factory(callback_url=f"{live_server.url}/wecom/callback/{tenant_a.slug}/")
     connect_tenant(tenant_a, sandbox)
     # bob follows real customers of the sandbox corp: the first salesperson with contact permission.

@@ -1,5 +1,6 @@
-"""Channel codes (渠道活码) in the dashboard: create one with a welcome and auto-tags, see its QR, and
-watch a simulated customer arrive, get greeted and tagged; the default welcome; sales members kept out.
+"""Channel codes (渠道活码) in the dashboard: create one with a welcome (its attachment picked from the
+content library) and auto-tags, see its QR, and watch a simulated customer arrive, get greeted and
+tagged; the default welcome; sales members kept out.
 
 The tenant's WeCom is the in-process sandbox, so the channel page offers the simulator. What WeCom
 was asked (add_contact_way, send_welcome_msg, mark_tag) is read from the sandbox's records.
@@ -7,13 +8,11 @@ was asked (add_contact_way, send_welcome_msg, mark_tag) is read from the sandbox
 
 from __future__ import annotations
 
-import io
-
-import segno
 from playwright.sync_api import Page, expect
 
-from contacts.models import ContactWay, MediaAsset, Staff, Tag, Welcome
+from contacts.models import ContactWay, Staff, Tag, Welcome
 from contacts.services.welcome import welcome_default_get
+from library import services as library
 from scrm.tenancy.context import tenant_context
 from tests.browser.conftest import records, shoot
 
@@ -39,11 +38,26 @@ def field(page: Page, label: str):
     return page.locator(".ant-form-item").filter(has=page.get_by_label(label, exact=True))
 
 
+def pick(page: Page, *titles: str) -> None:
+    """In the open material picker, tick these materials and add them."""
+    picker = page.get_by_role("dialog").filter(has=page.get_by_test_id("picker-count"))
+    for title in titles:
+        picker.get_by_role("listitem", name=f"Pick {title}").click()
+    picker.get_by_role("button", name="Add", exact=True).click()
+    expect(picker).to_have_count(0)
+
+
 def test_admin_creates_a_channel_and_watches_a_simulated_customer_arrive(synced, page, login):
     dashboard = synced
     with tenant_context(dashboard.tenant):
         first, second = Staff.objects.filter(has_contact_permission=True, is_active=True).order_by("pk")[:2]
         tag = Tag.objects.filter(deleted=False).order_by("pk").first()
+        spring = library.material_create(
+            kind="link", data={"title": "Spring offer", "url": "https://shop.example.cn/spring"}
+        )
+        autumn = library.material_create(
+            kind="link", data={"title": "Autumn offer", "url": "https://shop.example.cn/autumn"}
+        )
     login(page, dashboard.admin)
     page.locator(".ant-menu").get_by_role("link", name="Channels").click()
     expect(page.get_by_role("heading", name="Channel codes", level=3)).to_be_visible()
@@ -65,28 +79,35 @@ def test_admin_creates_a_channel_and_watches_a_simulated_customer_arrive(synced,
     expect(text).to_have_value("Hello {customer_name}")
     text.press("End")
     text.press_sequentially(", I am {staff_name}.")
-    page.get_by_role("button", name="Add an attachment").click()
-    page.get_by_role("menuitem", name="Link").click()
-    page.get_by_label("Link title").fill("Spring offer")
-    page.get_by_label("Link URL").fill("ftp://x")
+    # An attachment from the content library: the autumn link.
+    page.get_by_role("button", name="Add from the library").click()
+    pick(page, "Autumn offer")
+    attachment = page.get_by_role("group", name="Attachment 1")
+    expect(attachment).to_contain_text("Autumn offer")
 
     # The preview: the sample customer, the first member chosen, the link card.
     preview = page.get_by_test_id("welcome-preview")
     expect(preview.get_by_test_id("preview-text")).to_have_text(f"Hello Li Hua, I am {first.name}.")
-    expect(preview.get_by_test_id("preview-link")).to_contain_text("Spring offer")
+    expect(preview.get_by_test_id("preview-link")).to_contain_text("Autumn offer")
 
-    # The API refuses the URL: the message is on its field, and nothing was created.
+    # Meanwhile a colleague deletes that link from the library: the API refuses it, the message is on
+    # the attachment, and nothing was created.
+    with tenant_context(dashboard.tenant):
+        library.material_delete(material=autumn)
     page.get_by_role("button", name="Create in WeCom").click()
-    expect(field(page, "Link URL").locator(".ant-form-item-explain-error")).to_contain_text(
-        "http", timeout=WRITE
+    expect(attachment.locator(".ant-form-item-explain-error")).to_contain_text(
+        "No such material", timeout=WRITE
     )
     with tenant_context(dashboard.tenant):
         assert not ContactWay.objects.exists()
     assert records(dashboard, "add_contact_way") == []
     shoot(page, "channel-form-error")
 
-    page.get_by_label("Link URL").fill("https://shop.example.cn/spring")
-    expect(field(page, "Link URL").locator(".ant-form-item-explain-error")).to_have_count(0)
+    page.get_by_role("button", name="Remove attachment 1").click()
+    page.get_by_role("button", name="Add from the library").click()
+    pick(page, "Spring offer")
+    expect(page.get_by_role("group", name="Attachment 1")).to_contain_text("Spring offer")
+    expect(preview.get_by_test_id("preview-link")).to_contain_text("Spring offer")
     shoot(page, "channel-form")
     page.get_by_role("button", name="Create in WeCom").click()
 
@@ -96,7 +117,7 @@ def test_admin_creates_a_channel_and_watches_a_simulated_customer_arrive(synced,
         way = ContactWay.objects.get(name="Shop poster")
     assert (way.multi, way.user_ids, way.tag_ids) == (True, [first.pk, second.pk], [tag.pk])
     assert way.welcome["text"] == "Hello {customer_name}, I am {staff_name}."
-    assert way.welcome["attachments"][0]["url"] == "https://shop.example.cn/spring"
+    assert way.welcome["attachments"] == [{"material_id": spring.pk}]
     qr = page.get_by_test_id("qr-image")
     expect(qr).to_be_visible()
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=qr.element_handle())
@@ -206,28 +227,21 @@ def test_default_welcome_is_edited_with_errors_on_their_field(dashboard, page, l
     expect(field(page, "Welcome text").locator(".ant-form-item-explain-error")).to_have_count(0)
     expect(preview.get_by_test_id("preview-text")).to_have_text("Hi Li Hua, welcome!")
 
-    # An image, uploaded as it is added, shown in the preview.
-    page.get_by_role("button", name="Add an attachment").click()
-    page.get_by_role("menuitem", name="Image").click()
-    image = io.BytesIO()
-    segno.make_qr("welcome").save(image, kind="png", scale=8)
-    page.locator("input[type=file]").set_input_files(
-        files=[{"name": "welcome.png", "mimeType": "image/png", "buffer": image.getvalue()}]
-    )
-    shown = preview.get_by_test_id("preview-image").locator("img")
-    expect(shown).to_be_visible(timeout=WRITE)
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=shown.element_handle())
+    # A text of the library replaces what was typed.
+    with tenant_context(dashboard.tenant):
+        library.material_create(
+            kind="text", data={"title": "Greeting", "text": "Hi {customer_name}, welcome!"}
+        )
+    text.fill("")
+    page.get_by_role("button", name="Use a text of the library").click()
+    pick(page, "Greeting")
+    expect(text).to_have_value("Hi {customer_name}, welcome!")
 
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Default welcome saved")).to_be_visible(timeout=WRITE)
     with tenant_context(dashboard.tenant):
         saved = welcome_default_get(tenant=dashboard.tenant)
-        asset = MediaAsset.objects.get()
-    assert saved == {
-        "text": "Hi {customer_name}, welcome!",
-        "attachments": [{"type": "image", "media": asset.pk}],
-    }
-    assert asset.content_type == "image/png"
+    assert saved == {"text": "Hi {customer_name}, welcome!", "attachments": []}
     shoot(page, "welcome-default")
 
 

@@ -20,9 +20,11 @@ from playwright.sync_api import Page, expect
 
 from contacts.models import Contact, SyncKind, SyncRun
 from groups.models import Group, GroupMember, GroupStatDay, GroupStatus
+from library import services as library
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Membership
 from tests.browser.conftest import Dashboard, shoot
+from tests.browser.test_channels import pick
 from tests.groups.conftest import run_groups_sync
 from tests.helpers import sandbox_control
 
@@ -364,7 +366,9 @@ def test_admin_tags_and_hands_over_groups_and_makes_a_group_code_and_a_welcome(g
     expect(per_group.get_by_role("row").filter(has_text=first.name)).to_contain_text("1")
     shoot(page, "group-code")
 
-    # A group welcome: the nickname inserted where the cursor is, a link, the preview.
+    # A group welcome: the nickname inserted where the cursor is, a link of the content library, the preview.
+    with tenant_context(dashboard.tenant):
+        library.material_create(kind="link", data={"title": "Perks", "url": "https://shop.example.cn/perks"})
     page.locator(".ant-menu").get_by_role("link", name="Group welcomes").click()
     page.get_by_role("button", name="Create your first group welcome").click()
     page.get_by_label("Name", exact=True).fill("Newcomers")
@@ -374,16 +378,22 @@ def test_admin_tags_and_hands_over_groups_and_makes_a_group_code_and_a_welcome(g
     text.press("ArrowLeft")
     page.get_by_role("button", name="Insert the newcomer's nickname").click()
     expect(text).to_have_value("Welcome %NICKNAME%!")
-    page.get_by_text("Link", exact=True).click()
-    page.get_by_label("Link title").fill("Perks")
-    page.get_by_label("Link URL").fill("https://shop.example.cn/perks")
+    page.get_by_role("button", name="Pick from the library").click()
+    pick(page, "Perks")
     preview = page.get_by_test_id("template-preview")
     expect(preview.get_by_test_id("preview-text")).to_have_text("Welcome Xiao Ming!")
     expect(preview.get_by_test_id("preview-link")).to_contain_text("Perks")
     shoot(page, "group-welcome-form")
     page.get_by_role("button", name="Create in WeCom").click()
     expect(page.get_by_role("heading", name="Group welcome messages", level=3)).to_be_visible(timeout=15_000)
-    expect(page.get_by_role("row").filter(has_text="Newcomers")).to_contain_text("Link")
+    expect(page.get_by_role("row").filter(has_text="Newcomers")).to_contain_text("Perks")
+    [added] = [
+        r["body"]
+        for r in sandbox_control(dashboard.sandbox, "records/externalcontact/group_welcome_template/add")[
+            "records"
+        ]
+    ]
+    assert added["link"]["url"] == "https://shop.example.cn/perks"
 
 
 def test_before_the_first_groups_sync_the_admin_is_told_to_sync_and_does(synced, page, login):

@@ -19,7 +19,6 @@ from contacts.models import (
     ContactWay,
     EventType,
     Follow,
-    MediaAsset,
     Staff,
     Tag,
     Welcome,
@@ -31,14 +30,32 @@ from contacts.tasks.channels import (
     channel_refresh,
     channels_refresh_all,
     demo_channels_seed,
-    welcome_media_refresh,
 )
+from library import services as library
+from library.models import Material, MaterialUse
+from library.tasks import media_refresh
 from scrm.tenancy.context import tenant_context
 from tests.contacts.builders import run_sync
 from tests.contacts.test_handlers import contact_event
 from tests.helpers import sandbox_control
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+
+
+def material(tenant, kind: str = "link", **data) -> int:
+    """A material of the library (a link by default), by id."""
+    with tenant_context(tenant):
+        if kind == "image":
+            return library.material_create_from_bytes(
+                kind="image", filename="poster.png", content=PNG, data=data
+            ).pk
+        fields = {"title": "新人礼", "url": "https://example.com/gift"} if kind == "link" else {}
+        return library.material_create(kind=kind, data={**fields, **data}).pk
 
 
 @pytest.fixture
@@ -166,16 +183,14 @@ def test_update_and_delete_go_to_wecom(synced, sandbox):
 def test_a_customer_is_attributed_greeted_and_tagged(synced, sandbox):
     a, b, _ = sellers(synced)
     tags = live_tags(synced)
+    gift = material(synced)
     way = create(
         synced,
         name="Poster",
         user_ids=[a.pk, b.pk],
         multi=True,
         tag_ids=[t.pk for t in tags],
-        welcome={
-            "text": "您好 {customer_name}，我是{staff_name}",
-            "attachments": [{"type": "link", "title": "新人礼", "url": "https://example.com/gift"}],
-        },
+        welcome={"text": "您好 {customer_name}，我是{staff_name}", "attachments": [{"material_id": gift}]},
     )
     answer = scan(sandbox, synced, a.userid, way.state)
     with tenant_context(synced):
@@ -299,31 +314,33 @@ def test_an_auto_tag_failure_is_retried_without_tagging_twice(synced, sandbox, m
     assert len(welcomes_sent(sandbox)) == 1  # the greeting was never at stake
 
 
-def test_images_are_uploaded_once_and_sent_by_media_id(synced, sandbox):
+def test_images_are_uploaded_once_and_sent_by_media_id(synced, sandbox, django_capture_on_commit_callbacks):
     a, _, _ = sellers(synced)
-    with tenant_context(synced):
-        image = welcome.media_asset_create(filename="poster.png", content=PNG)
-        assert welcome.media_asset_create(filename="again.png", content=PNG).pk == image.pk
-    way = create(
-        synced,
-        name="Pictures",
-        user_ids=[a.pk],
-        welcome={
-            "text": "",
-            "attachments": [
-                {"type": "image", "media": image.pk},
-                {"type": "miniprogram", "appid": "wx0123456789abcdef", "page": "pages/index.html",
-                 "title": "商城", "media": image.pk},
-            ],
-        },
-    )  # fmt: skip
+    image = material(synced, "image")
+    program = material(
+        synced, "miniprogram", appid="wx0123456789abcdef", page="pages/index.html", title="商城", cover=image
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        way = create(
+            synced,
+            name="Pictures",
+            user_ids=[a.pk],
+            welcome={"text": "", "attachments": [{"material_id": image}, {"material_id": program}]},
+        )
+    # Uploaded as the welcome was saved, before its first customer (the library's media/upload).
+    assert len(sandbox.records("media/upload")) == 1
     scan(sandbox, synced, a.userid, way.state)
     scan(sandbox, synced, a.userid, way.state)
-    uploads = sandbox.records("media/upload_attachment")
-    assert len(uploads) == 1
+    assert len(sandbox.records("media/upload")) == 1
     first, second = welcomes_sent(sandbox)
     with tenant_context(synced):
-        media_id = MediaAsset.objects.get(pk=image.pk).media_id
+        media_id = Material.objects.get(pk=image).media_id
+        assert set(
+            MaterialUse.objects.filter(owner_type="channel_code").values_list("owner_id", "material_id")
+        ) == {
+            (way.pk, image),
+            (way.pk, program),
+        }
     assert first["attachments"][0] == {"msgtype": "image", "image": {"media_id": media_id}}
     assert first["attachments"][1]["miniprogram"]["pic_media_id"] == media_id
     assert "text" not in first
@@ -339,24 +356,25 @@ def test_images_are_uploaded_once_and_sent_by_media_id(synced, sandbox):
         ({"text": "x" * 4001}, "welcome.text"),
         ({"text": "{customer_name}" * 20 + "x" * 3000}, "welcome.text"),
         ({"text": "hi {who}"}, "welcome.text"),
-        ({"attachments": [{"type": "link", "title": "t", "url": "ftp://x"}]}, "welcome.attachments.0.url"),
-        ({"attachments": [{"type": "link", "url": "https://x.cn"}]}, "welcome.attachments.0.title"),
-        ({"attachments": [{"type": "link", "title": "长" * 43, "url": "https://x.cn"}]}, "welcome.attachments.0.title"),  # noqa: E501
-        ({"attachments": [{"type": "video"}]}, "welcome.attachments.0.type"),
-        ({"attachments": [{"type": "image", "media": 999999}]}, "welcome.attachments.0.media"),
-        ({"attachments": [{"type": "link", "title": "t", "url": "https://x.cn"}] * 10}, "welcome.attachments"),  # noqa: E501
-        ({"attachments": [{"type": "miniprogram", "appid": "wx1", "page": "p.html", "title": "t"}]},
-         "welcome.attachments.0.appid"),
-        ({"attachments": [{"type": "miniprogram", "appid": "wx0123456789abcdef", "page": "pages/index",
-                           "title": "t"}]}, "welcome.attachments.0.page"),
-        ({"attachments": [{"type": "miniprogram", "appid": "wx0123456789abcdef", "page": "p.html",
-                           "title": "长" * 30}]}, "welcome.attachments.0.title"),
+        ({"attachments": [{"type": "link", "title": "t", "url": "https://x.cn"}]},
+         "welcome.attachments.0.material_id"),
+        ({"attachments": [{"material_id": 999999}]}, "welcome.attachments.0.material_id"),
+        ({"attachments": [{"material_id": "text"}]}, "welcome.attachments.0.material_id"),
+        ({"attachments": [{"material_id": 1}] * 10}, "welcome.attachments"),
+        ({"attachments": {"material_id": 1}}, "welcome.attachments"),
     ],
 )  # fmt: skip
 def test_welcome_validation_names_the_wrong_field(tenant_a, message, field):
     with tenant_context(tenant_a), pytest.raises(ValidationError) as raised:
         welcome.welcome_validate(message)
     assert field in raised.value.detail, raised.value.detail
+
+
+def test_a_text_of_the_library_is_no_attachment(tenant_a):
+    note = material(tenant_a, "text", text="hi")
+    with tenant_context(tenant_a), pytest.raises(ValidationError) as raised:
+        welcome.welcome_validate({"attachments": [{"material_id": note}]})
+    assert raised.value.detail["welcome.attachments.0.material_id"].code == "wrong_kind"
 
 
 def test_placeholders_are_filled_and_long_names_cut():
@@ -367,13 +385,6 @@ def test_placeholders_are_filled_and_long_names_cut():
     long = welcome.welcome_text("x" * 3990 + "{customer_name}", customer_name="名" * 64, staff_name="")
     assert len(long.encode()) <= welcome.TEXT_MAX_BYTES
     assert welcome.welcome_validate({"text": "  ", "attachments": []}) == {}
-
-
-def test_images_are_checked(tenant_a):
-    with tenant_context(tenant_a):
-        for content in (b"", b"GIF89a" + b"\x00" * 10, PNG[:8] + b"\x00" * (welcome.IMAGE_MAX_BYTES + 1)):
-            with pytest.raises(ValidationError):
-                welcome.media_asset_create(filename="x", content=content)
 
 
 # --- schedule and daily cap -----------------------------------------------------------------------
@@ -439,17 +450,33 @@ def test_beat_refreshes_only_codes_with_a_schedule_or_a_cap(synced, sandbox, mon
 
 def test_welcome_images_are_uploaded_again_before_wecom_forgets_them(synced, sandbox):
     a, _, _ = sellers(synced)
+    image, poster = material(synced, "image"), material(synced, "image", title="default")
+    create(synced, name="Pic", user_ids=[a.pk], welcome={"attachments": [{"material_id": image}]})
     with tenant_context(synced):
-        image = welcome.media_asset_create(filename="p.png", content=PNG)
-    create(
-        synced, name="Pic", user_ids=[a.pk], welcome={"attachments": [{"type": "image", "media": image.pk}]}
-    )
-    assert welcome_media_refresh() == 1  # never uploaded
-    assert welcome_media_refresh() == 0  # fresh
+        welcome.welcome_default_set(tenant=synced, welcome={"attachments": [{"material_id": poster}]})
+    assert media_refresh() == 2  # never uploaded (the eager upload-ahead waits for a commit)
+    assert media_refresh() == 0  # fresh
     with tenant_context(synced):
-        MediaAsset.objects.update(media_uploaded_at=timezone.now() - dt.timedelta(days=2, hours=23))
-    assert welcome_media_refresh() == 1
-    assert len(sandbox.records("media/upload_attachment")) == 2
+        Material.objects.filter(pk=image).update(
+            media_uploaded_at=timezone.now() - dt.timedelta(days=2, hours=23)
+        )
+    assert media_refresh() == 1
+    assert len(sandbox.records("media/upload")) == 3
+
+
+def test_a_deleted_code_no_longer_uses_its_materials(synced, sandbox):
+    a, _, _ = sellers(synced)
+    gift = material(synced)
+    way = create(synced, name="Gift", user_ids=[a.pk], welcome={"attachments": [{"material_id": gift}]})
+    with tenant_context(synced):
+        with pytest.raises(library.MaterialInUseError) as caught:
+            library.material_delete(material=Material.objects.get(pk=gift))
+        assert caught.value.uses[0]["name"] == "Gift"
+        channels.channel_update(way=way, data={"name": "Gift 2"})  # a change that leaves the welcome alone
+        assert MaterialUse.objects.filter(owner_type="channel_code", owner_id=way.pk).count() == 1
+        channels.channel_delete(way=way)
+        assert not MaterialUse.objects.exists()
+        library.material_delete(material=Material.objects.get(pk=gift))
 
 
 def test_the_demo_gets_a_few_channels_once(synced, sandbox):

@@ -1,20 +1,18 @@
-"""The channel-code routes: CRUD through WeCom, stats, QR, greetings, demo scans, default welcome,
-images — each with its roles (admins and operators only) and tenant isolation."""
+"""The channel-code routes: CRUD through WeCom, stats, QR, greetings, demo scans, default welcome with
+attachments from the library — each with its roles (admins and operators only) and tenant isolation."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 from django.utils import timezone
-from drf_spectacular.generators import SchemaGenerator
 
 from contacts.models import ContactWay, Follow, FollowStatus, Staff, Tag, Welcome, WelcomeStatus
 from scrm.tenancy.context import tenant_context
 from tests.contacts.builders import run_sync
-from tests.contacts.test_channels import PNG
+from tests.contacts.test_channels import _media_root, material  # noqa: F401 -- the fixture reused here
 from tests.helpers import assert_problem, sandbox_control
 
 URL = "/api/v1/channels/"
@@ -42,19 +40,22 @@ def new_channel(client, sellers, **extra) -> dict:
 def test_create_read_update_delete(synced, sandbox, alice_client, sellers):
     with tenant_context(synced):
         tag = Tag.objects.filter(deleted=False).first()
+    gift = material(synced)
     created = new_channel(
         alice_client,
         sellers,
         tag_ids=[tag.pk],
-        welcome={
-            "text": "Hi {customer_name}",
-            "attachments": [{"type": "link", "title": "t", "url": "https://x.cn"}],
-        },
+        welcome={"text": "Hi {customer_name}", "attachments": [{"material_id": gift}]},
     )
     assert created["state"].startswith("cw_")
     assert created["members"] == [{"id": s.pk, "name": s.name} for s in sellers[:2]]
     assert created["tags"] == [{"id": tag.pk, "name": tag.name}]
-    assert created["welcome"]["attachments"][0]["url"] == "https://x.cn"
+    assert created["welcome"]["attachments"] == [{"material_id": gift}]
+    # The library counts the code as one of the material's users.
+    used = alice_client.get(f"/api/v1/materials/{gift}/").json()
+    assert used["used_by"] == [
+        {"owner_type": "channel_code", "owner_id": created["id"], "label": "Channel code", "name": "门店海报"}
+    ]
     assert created["config_id"] in sandbox.state.contact_ways
 
     listed = alice_client.get(URL).json()
@@ -76,10 +77,12 @@ def test_validation_errors_name_the_field_and_keep_wecom_untouched(synced, sandb
     body = {
         "name": "Bad link",
         "user_ids": [sellers[0].pk],
-        "welcome": {"attachments": [{"type": "link", "title": "t", "url": "ftp://x"}]},
+        "welcome": {"attachments": [{"material_id": 999_999}]},
     }
     problem = assert_problem(alice_client.post(URL, body, format="json"), 400, "validation_error")
-    assert [e["path"] for e in problem["errors"]] == ["welcome.attachments.0.url"]
+    assert [(e["path"], e["code"]) for e in problem["errors"]] == [
+        ("welcome.attachments.0.material_id", "does_not_exist")
+    ]
     assert len(sandbox.records("externalcontact/add_contact_way")) == calls
 
 
@@ -188,81 +191,32 @@ def test_default_welcome(synced, alice_client, operator_client):
     assert [e["path"] for e in assert_problem(bad, 400, "validation_error")["errors"]] == ["welcome.text"]
 
 
-def test_each_attachment_type_is_checked_against_its_own_fields(synced, operator_client):
-    # The schema states each type's fields (a oneOf on `type`); the API refuses what it says is wrong,
-    # naming each field.
-    schema = SchemaGenerator(urlconf="scrm.urls").get_schema(request=None, public=True)["components"][
-        "schemas"
-    ]
-    assert schema["WelcomeAttachmentRequest"]["discriminator"]["propertyName"] == "type"
-    assert set(schema["WelcomeMiniprogramAttachmentRequest"]["required"]) == {
-        "type", "appid", "page", "title", "media"
-    }  # fmt: skip
+def test_attachments_are_materials_of_the_library_by_id(synced, operator_client):
+    image, note = material(synced, "image"), material(synced, "text", text="hi")
     body = {
-        "welcome": {
-            "attachments": [
-                {"type": "image"},
-                {"type": "miniprogram", "appid": "0", "page": "0", "title": " ", "url": "0"},
-            ]
-        }
+        "welcome": {"attachments": [{"material_id": image}, {"material_id": note}, {}, {"material_id": "1"}]}
     }
     problem = assert_problem(
         operator_client.put("/api/v1/welcome-default/", body, format="json"), 400, "validation_error"
     )
     assert {(e["path"], e["code"]) for e in problem["errors"]} == {
-        ("welcome.attachments.0.media", "required"),
-        ("welcome.attachments.1.appid", "invalid"),
-        ("welcome.attachments.1.page", "invalid"),
-        ("welcome.attachments.1.title", "invalid"),
-        ("welcome.attachments.1.media", "required"),
+        ("welcome.attachments.2.material_id", "required"),
+        ("welcome.attachments.3.material_id", "invalid"),
     }
-
-
-def test_attachment_values_are_taken_as_typed_and_stored_stripped(synced, operator_client):
-    image = operator_client.post(
-        "/api/v1/media/", {"file": SimpleUploadedFile("cover.png", PNG)}, format="multipart"
-    ).json()["id"]
-    link = {"type": "link", "title": " Shop ", "url": " https://x.cn/a?b=1 ", "description": "  "}
-    program = {
-        "type": "miniprogram",
-        "appid": "wx0123456789abcdef ",
-        "page": "pages/index.html?id=1",
-        "title": "Go",
-        "media": image,
-    }
-    body = {"welcome": {"attachments": [link, program]}}
-    saved = operator_client.put("/api/v1/welcome-default/", body, format="json")
-    assert saved.status_code == 200, saved.content
-    assert saved.json()["welcome"]["attachments"] == [
-        {"type": "link", "title": "Shop", "url": "https://x.cn/a?b=1", "description": "", "picture_url": ""},
-        {**program, "appid": "wx0123456789abcdef"},
+    body["welcome"]["attachments"] = body["welcome"]["attachments"][:2]
+    problem = assert_problem(
+        operator_client.put("/api/v1/welcome-default/", body, format="json"), 400, "validation_error"
+    )
+    # A text is no attachment (the dashboard puts it in the message's text instead).
+    assert [(e["path"], e["code"]) for e in problem["errors"]] == [
+        ("welcome.attachments.1.material_id", "wrong_kind")
     ]
-
-
-def test_a_text_over_wecoms_byte_limit_has_its_own_code(synced, operator_client):
-    # 43 Chinese characters are 129 bytes: within the schema's 128 characters, over WeCom's 128 bytes.
-    link = {"type": "link", "title": "长" * 43, "url": "https://x.cn"}
-    response = operator_client.put(
-        "/api/v1/welcome-default/", {"welcome": {"attachments": [link]}}, format="json"
-    )
-    assert [(e["path"], e["code"]) for e in assert_problem(response, 400, "validation_error")["errors"]] == [
-        ("welcome.attachments.0.title", "too_many_bytes")
+    only_image = {"welcome": {"attachments": [{"material_id": image}]}}
+    saved = operator_client.put("/api/v1/welcome-default/", only_image, format="json")
+    assert saved.json() == {"welcome": {"text": "", "attachments": [{"material_id": image}]}}
+    assert operator_client.get(f"/api/v1/materials/{image}/").json()["usage"] == [
+        {"owner_type": "welcome_default", "label": "Default welcome", "count": 1}
     ]
-
-
-def test_image_upload(synced, alice_client):
-    uploaded = alice_client.post(
-        "/api/v1/media/", {"file": SimpleUploadedFile("poster.png", PNG)}, format="multipart"
-    )
-    assert uploaded.status_code == 201, uploaded.content
-    asset = uploaded.json()
-    assert (asset["filename"], asset["size"], asset["content_type"]) == ("poster.png", len(PNG), "image/png")
-    served = alice_client.get(f"/api/v1/media/{asset['id']}/file/")
-    assert b"".join(served.streaming_content) == PNG
-    gif = alice_client.post(
-        "/api/v1/media/", {"file": SimpleUploadedFile("x.gif", b"GIF89a....")}, format="multipart"
-    )
-    assert [e["path"] for e in assert_problem(gif, 400, "validation_error")["errors"]] == ["file"]
 
 
 def test_roles_sales_is_refused_everywhere(synced, bob_client, alice_client, sellers):
@@ -280,8 +234,6 @@ def test_roles_sales_is_refused_everywhere(synced, bob_client, alice_client, sel
         ("post", f"{one}simulate/"),
         ("get", "/api/v1/welcome-default/"),
         ("put", "/api/v1/welcome-default/"),
-        ("post", "/api/v1/media/"),
-        ("get", "/api/v1/media/1/file/"),
     ):
         assert_problem(getattr(bob_client, method)(url, {}, format="json"), 403, "permission_denied")
 
@@ -293,9 +245,7 @@ def test_operators_manage_channels(synced, operator_client, sellers):
 
 def test_other_tenants_see_nothing(synced, alice_client, charlie_client, sellers, tenant_b):
     created = new_channel(alice_client, sellers)
-    asset = alice_client.post(
-        "/api/v1/media/", {"file": SimpleUploadedFile("p.png", PNG)}, format="multipart"
-    ).json()
+    image = material(synced, "image")
     alice_client.put("/api/v1/welcome-default/", {"welcome": {"text": "alice's"}}, format="json")
     one = f"{URL}{created['id']}/"
     assert charlie_client.get(URL).json()["results"] == []
@@ -307,18 +257,15 @@ def test_other_tenants_see_nothing(synced, alice_client, charlie_client, sellers
         ("get", f"{one}qr/"),
         ("get", f"{one}welcomes/"),
         ("post", f"{one}simulate/"),
-        ("get", f"/api/v1/media/{asset['id']}/file/"),
     ):
         assert_problem(getattr(charlie_client, method)(url, {}, format="json"), 404, "not_found")
     assert charlie_client.get("/api/v1/welcome-default/").json() == {"welcome": {}}
-    # An image of another tenant cannot be put in a welcome either.
+    # A material of another tenant cannot be put in a welcome either.
     bad = charlie_client.put(
-        "/api/v1/welcome-default/",
-        {"welcome": {"attachments": [{"type": "image", "media": asset["id"]}]}},
-        format="json",
+        "/api/v1/welcome-default/", {"welcome": {"attachments": [{"material_id": image}]}}, format="json"
     )
-    assert [e["path"] for e in assert_problem(bad, 400, "validation_error")["errors"]] == [
-        "welcome.attachments.0.media"
+    assert [(e["path"], e["code"]) for e in assert_problem(bad, 400, "validation_error")["errors"]] == [
+        ("welcome.attachments.0.material_id", "does_not_exist")
     ]
     with tenant_context(tenant_b):
         assert not ContactWay.objects.exists()
@@ -349,10 +296,3 @@ def test_the_list_costs_the_same_queries_for_one_code_or_many(
         new_channel(alice_client, sellers, name=f"more {i}")
     with django_assert_max_num_queries(queries):
         assert len(alice_client.get(URL).json()["results"]) == 5
-
-
-def test_every_attachment_type_has_its_request_shape():
-    from contacts.serializers_channels import WELCOME_ATTACHMENT_SERIALIZERS
-    from contacts.services.welcome import ATTACHMENT_TYPES
-
-    assert set(WELCOME_ATTACHMENT_SERIALIZERS) == set(ATTACHMENT_TYPES)

@@ -1,6 +1,6 @@
 """Group welcome templates: CRUD through WeCom (group_welcome_template/*), the text and attachment
-rules with field paths, the 100-per-corp limit, deletes of templates WeCom lost — and the routes'
-roles (admins and operators) and tenant isolation."""
+(a material of the library) rules with field paths, the 100-per-corp limit, deletes of templates WeCom
+lost — and the routes' roles (admins and operators) and tenant isolation."""
 
 from __future__ import annotations
 
@@ -11,20 +11,28 @@ from groups.models import GroupWelcomeTemplate
 from groups.services import welcome_templates
 from groups.services.welcome_templates import MAX_TEMPLATES
 from scrm.tenancy.context import tenant_context
-from tests.contacts.test_channels import PNG
+from tests.contacts.test_channels import PNG, _media_root  # noqa: F401 -- the fixture reused here
 from tests.helpers import assert_problem
 
 URL = "/api/v1/group-welcome-templates/"
 ADD = "externalcontact/group_welcome_template/add"
-LINK = {"msgtype": "link", "title": "新人礼包", "url": "https://example.com/gift", "description": "点开领取"}
+MATERIALS = "/api/v1/materials/"
+LINK = {"kind": "link", "title": "新人礼包", "url": "https://example.com/gift", "description": "点开领取"}
 
 
 def upload(client) -> int:
-    response = client.post(
-        "/api/v1/media/", {"file": SimpleUploadedFile("poster.png", PNG)}, format="multipart"
-    )
+    """An image of the library, by id."""
+    form = {"kind": "image", "file": SimpleUploadedFile("poster.png", PNG)}
+    response = client.post(MATERIALS, form, format="multipart")
     assert response.status_code == 201, response.content
     return response.json()["id"]
+
+
+def link(client, **fields) -> dict:
+    """A link of the library, as an attachment."""
+    response = client.post(MATERIALS, {**LINK, **fields}, format="json")
+    assert response.status_code == 201, response.content
+    return {"material_id": response.json()["id"]}
 
 
 def new_template(client, **extra) -> dict:
@@ -35,18 +43,21 @@ def new_template(client, **extra) -> dict:
 
 
 def test_create_read_update_delete(connected, sandbox, alice_client):
-    created = new_template(alice_client, attachment=LINK)
+    gift = link(alice_client)
+    created = new_template(alice_client, attachment=gift)
     wecom = sandbox.state.group_welcome_templates[created["template_id"]]
     assert wecom["text"] == {"content": "欢迎 %NICKNAME% 入群！"}
     assert wecom["link"] == {"title": "新人礼包", "url": "https://example.com/gift", "desc": "点开领取"}
-    assert created["attachment"] == {**LINK, "picture_url": ""}
+    assert created["attachment"] == gift
+    used = alice_client.get(f"{MATERIALS}{gift['material_id']}/").json()["used_by"]
+    assert [(u["owner_type"], u["name"]) for u in used] == [("group_welcome", "欢迎新人")]
     assert alice_client.get(URL).json()["results"][0]["id"] == created["id"]
     assert alice_client.get(URL, {"q": "NICKNAME"}).json()["results"][0]["id"] == created["id"]
 
     one = f"{URL}{created['id']}/"
     changed = alice_client.patch(one, {"text": "你好 %NICKNAME%"}, format="json")
     assert changed.status_code == 200, changed.content
-    assert changed.json()["attachment"]["url"] == LINK["url"]  # a partial update keeps what was not sent
+    assert changed.json()["attachment"] == gift  # a partial update keeps what was not sent
     assert changed.json()["template_id"] == created["template_id"]  # an edit in place
     assert sandbox.state.group_welcome_templates[created["template_id"]]["text"] == {
         "content": "你好 %NICKNAME%"
@@ -55,35 +66,38 @@ def test_create_read_update_delete(connected, sandbox, alice_client):
     assert alice_client.delete(one).status_code == 204
     assert created["template_id"] not in sandbox.state.group_welcome_templates
     assert_problem(alice_client.get(one), 404, "not_found")
+    assert alice_client.get(f"{MATERIALS}{gift['material_id']}/").json()["used_by"] == []
 
 
 def test_images_are_uploaded_to_wecom_and_miniprograms_need_theirs(connected, sandbox, alice_client):
     image = upload(alice_client)
-    created = new_template(
-        alice_client, name="海报", text="", attachment={"msgtype": "image", "media_asset_id": image}
-    )
+    created = new_template(alice_client, name="海报", text="", attachment={"material_id": image})
     wecom = sandbox.state.group_welcome_templates[created["template_id"]]
     assert set(wecom) >= {"image"}
     assert "text" not in wecom
-    assert wecom["image"]["media_id"]  # uploaded with the welcome messages' media service
-    mini = {"msgtype": "miniprogram", "appid": "wx0123456789abcdef", "page": "pages/index.html",
-            "title": "小程序", "media_asset_id": image}  # fmt: skip
-    created = new_template(alice_client, name="小程序", attachment=mini)
-    assert (
-        sandbox.state.group_welcome_templates[created["template_id"]]["miniprogram"]["appid"] == mini["appid"]
-    )
+    assert wecom["image"]["media_id"]  # uploaded by the library (media/upload)
+    mini = {
+        "kind": "miniprogram",
+        "appid": "wx0123456789abcdef",
+        "page": "pages/index.html",
+        "title": "小程序",
+    }
+    mini["cover"] = image
+    program = alice_client.post(MATERIALS, mini, format="json").json()["id"]
+    created = new_template(alice_client, name="小程序", attachment={"material_id": program})
+    sent = sandbox.state.group_welcome_templates[created["template_id"]]["miniprogram"]
+    assert (sent["appid"], sent["pic_media_id"]) == (mini["appid"], wecom["image"]["media_id"])
+    assert len(sandbox.records("media/upload")) == 1  # the cover is the image uploaded before
 
 
 def test_changing_the_kind_of_attachment_replaces_the_template_in_wecom(
     connected, sandbox, alice_client, django_capture_on_commit_callbacks
 ):
     image = upload(alice_client)
-    created = new_template(alice_client, attachment=LINK)
+    created = new_template(alice_client, attachment=link(alice_client))
     with django_capture_on_commit_callbacks(execute=True):
         changed = alice_client.patch(
-            f"{URL}{created['id']}/",
-            {"attachment": {"msgtype": "image", "media_asset_id": image}},
-            format="json",
+            f"{URL}{created['id']}/", {"attachment": {"material_id": image}}, format="json"
         ).json()
     assert changed["template_id"] != created["template_id"]
     assert created["template_id"] not in sandbox.state.group_welcome_templates
@@ -100,14 +114,12 @@ def test_changing_the_kind_of_attachment_replaces_the_template_in_wecom(
         ({"text": "字" * 1334}, ["text"]),  # 4,002 bytes
         ({"text": ""}, ["text"]),  # neither text nor attachment
         ({"name": ""}, ["name"]),
-        ({"attachment": {"msgtype": "video"}}, ["attachment.msgtype"]),
-        ({"attachment": {"msgtype": "link", "title": "t", "url": "ftp://x"}}, ["attachment.url"]),
-        ({"attachment": {"msgtype": "link", "url": "https://x.cn"}}, ["attachment.title"]),
-        ({"attachment": {"msgtype": "image", "media_asset_id": 999999}}, ["attachment.media_asset_id"]),
         (
-            {"attachment": {"msgtype": "miniprogram", "appid": "nope", "page": "index", "title": "t"}},
-            ["attachment.appid", "attachment.media_asset_id", "attachment.page"],
+            {"attachment": {"msgtype": "link", "title": "t", "url": "https://x.cn"}},
+            ["attachment.material_id"],
         ),
+        ({"attachment": {"material_id": 999999}}, ["attachment.material_id"]),
+        ({"attachment": {"material_id": "1"}}, ["attachment.material_id"]),
     ],
 )
 def test_validation_names_the_field_and_leaves_wecom_alone(connected, sandbox, alice_client, body, paths):
@@ -188,9 +200,11 @@ def test_roles_and_tenants(connected, alice_client, bob_client, operator_client,
         assert not GroupWelcomeTemplate.objects.exists()
     # Another tenant's image cannot be put in a template.
     image = upload(alice_client)
-    body = {"name": "x", "attachment": {"msgtype": "image", "media_asset_id": image}}
+    body = {"name": "x", "attachment": {"material_id": image}}
     problem = assert_problem(charlie_client.post(URL, body, format="json"), 400, "validation_error")
-    assert [e["path"] for e in problem["errors"]] == ["attachment.media_asset_id"]
+    assert [(e["path"], e["code"]) for e in problem["errors"]] == [
+        ("attachment.material_id", "does_not_exist")
+    ]
     assert operator_client.delete(one).status_code == 204
 
 
@@ -231,7 +245,7 @@ def test_a_name_taken_meanwhile_leaves_nothing_behind_in_wecom(
 def test_an_update_whose_name_was_taken_meanwhile_changes_nothing_in_wecom(
     connected, sandbox, alice_client, take_the_name_meanwhile, change
 ):
-    created = new_template(alice_client, attachment=LINK)
+    created = new_template(alice_client, attachment=link(alice_client))
     before = {k: dict(v) for k, v in sandbox.state.group_welcome_templates.items()}
     edits = len(sandbox.records("externalcontact/group_welcome_template/edit"))
     adds = len(sandbox.records(ADD))
@@ -243,10 +257,10 @@ def test_an_update_whose_name_was_taken_meanwhile_changes_nothing_in_wecom(
     assert len(sandbox.records(ADD)) == adds
     with tenant_context(connected):
         template = GroupWelcomeTemplate.objects.get(pk=created["id"])
-    assert (template.name, template.template_id, template.attachment["msgtype"]) == (
+    assert (template.name, template.template_id, template.attachment) == (
         "欢迎新人",
         created["template_id"],
-        "link",
+        created["attachment"],
     )
 
 
@@ -255,7 +269,7 @@ def test_a_new_template_that_cannot_be_kept_is_deleted_in_wecom(
 ):
     """A change that needs a new template in WeCom: when the row cannot take the new id, the new
     template is deleted there again and the old one stays."""
-    created = new_template(alice_client, attachment=LINK)
+    created = new_template(alice_client, attachment=link(alice_client))
 
     def broken_save(self, *args, **kwargs):
         if kwargs.get("update_fields") == ["template_id", "updated_at"]:

@@ -87,7 +87,7 @@ def test_create_api_key_prints_the_key_alone_and_it_works(tenant_a, alice):
 
 @pytest.mark.django_db
 def test_seed_demo_is_idempotent_and_its_printed_logins_work(settings, tmp_path):
-    settings.VAR_DIR = tmp_path
+    settings.VAR_DIR = settings.MEDIA_ROOT = tmp_path  # the demo's library keeps a poster
     first = run("seed_demo")
     second = run("seed_demo")
     # The first start queues the demo's first contacts sync; later starts leave syncing to the admin.

@@ -9,12 +9,10 @@ import datetime as dt
 import time
 
 import pytest
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework.exceptions import ValidationError
 
-from contacts.models import MediaAsset
-from contacts.services import welcome
-from groups.services import welcome_templates
+from library import services as library
+from library.models import Material
 from scrm.tenancy.context import tenant_context
 from scrm.wecom.api import WeComAPI, api_for
 from scrm.wecom.client import WeComClient
@@ -168,43 +166,44 @@ def test_welcome_media_ids_must_be_uploaded_of_their_type_and_under_3_days_old(w
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("attachment", "field"),
+    ("kind", "data", "field"),
     [
-        ({"type": "link", "title": "t", "url": "https://x.cn", "description": "描" * 171}, "description"),
-        (
-            {"type": "miniprogram", "appid": "wx0123456789abcdef", "page": "p.html", "title": "标" * 22},
-            "title",
-        ),
+        ("link", {"title": "t", "url": "https://x.cn", "description": "描" * 171}, "description"),
+        ("miniprogram", {"appid": "wx0123456789abcdef", "page": "p.html", "title": "标" * 22}, "title"),
     ],
 )
-def test_siyu_refuses_these_lengths_before_wecom_with_the_field(attachment, field):
-    """The welcome messages' and group templates' own validation names the field (no WeCom call)."""
-    with pytest.raises(ValidationError) as caught:
-        welcome.welcome_validate({"text": "hi", "attachments": [attachment]})
-    assert f"welcome.attachments.0.{field}" in caught.value.detail
-    template_attachment = {**attachment, "msgtype": attachment["type"]}
-    with pytest.raises((ValidationError, DjangoValidationError)) as caught:
-        welcome_templates._attachment(template_attachment)
-    assert f"attachment.{field}" in caught.value.detail
+def test_siyu_refuses_these_lengths_before_wecom_with_the_field(tenant_a, kind, data, field):
+    """The content library's own validation names the field (no WeCom call): welcome messages and group
+    templates attach its materials only."""
+    with tenant_context(tenant_a), pytest.raises(ValidationError) as caught:
+        library.material_create(kind=kind, data=data)
+    assert caught.value.detail[field].code == "too_many_bytes"
 
 
 def test_siyu_uploads_a_welcome_image_again_once_its_media_id_is_2_5_days_old(
-    tenant_a, sandbox, time_machine
+    tenant_a, sandbox, time_machine, settings, tmp_path
 ):
+    settings.MEDIA_ROOT = tmp_path
     connect_tenant(tenant_a, sandbox)
     connected = tenant_a
     start = dt.datetime(2031, 3, 4, 10, 0, tzinfo=dt.UTC)
     time_machine.move_to(start, tick=False)
     with tenant_context(connected):
-        asset = welcome.media_asset_create(filename="poster.png", content=PNG)
-        first = welcome.media_ids_ensure(api=api_for(connected), asset_ids={asset.pk})[asset.pk]
+        poster = library.material_create_from_bytes(kind="image", filename="poster.png", content=PNG)
+        refs = [{"material_id": poster.pk}]
+
+        def media_id() -> str:
+            [sent] = library.attachments_for_wecom(api=api_for(connected), attachments=refs)
+            return sent["image"]["media_id"]
+
+        first = media_id()
         time_machine.move_to(start + dt.timedelta(days=2, hours=11), tick=False)
-        assert welcome.media_ids_ensure(api=api_for(connected), asset_ids={asset.pk})[asset.pk] == first
+        assert media_id() == first
         time_machine.move_to(start + dt.timedelta(days=2, hours=12, seconds=1), tick=False)
-        second = welcome.media_ids_ensure(api=api_for(connected), asset_ids={asset.pk})[asset.pk]
+        second = media_id()
         assert second != first
-        assert MediaAsset.objects.get(pk=asset.pk).media_id == second
-    assert len(sandbox.records("media/upload_attachment")) == 2
+        assert Material.objects.get(pk=poster.pk).media_id == second
+    assert len(sandbox.records("media/upload")) == 2
 
 
 # --- §9a app messages: 30 a minute and 1,000 an hour per member, the rest dropped silently ----------

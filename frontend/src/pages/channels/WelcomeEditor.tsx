@@ -1,93 +1,44 @@
 // The welcome message's fields inside a form (under the name `welcome`): the text with buttons that
-// insert the customer's or the member's name where the cursor is, and up to nine attachments —
-// images (uploaded here), links and mini programs. The API checks everything and names what is
-// wrong (`welcome.attachments.2.url`): its messages land on these fields.
+// insert the customer's or the member's name where the cursor is (or a text of the content library),
+// and up to nine attachments picked from the content library — images, links, mini programs, videos,
+// files — in the order they are sent. The API checks everything and names what is wrong
+// (`welcome.attachments.2.material_id`): its messages land on these fields.
 import "./strings";
 
-import {
-  AppstoreOutlined,
-  ArrowDownOutlined,
-  ArrowUpOutlined,
-  DeleteOutlined,
-  LinkOutlined,
-  PictureOutlined,
-  PlusOutlined,
-} from "@ant-design/icons";
-import { Button, Card, Dropdown, Form, type FormInstance, Input, Space, Typography } from "antd";
+import { ArrowDownOutlined, ArrowUpOutlined, DeleteOutlined, FileTextOutlined, FolderOpenOutlined, PlusOutlined } from "@ant-design/icons";
+import { Button, Card, Form, type FormInstance, Input, Space, Typography } from "antd";
 import type { TextAreaRef } from "antd/es/input/TextArea";
-import { type ReactNode, useRef } from "react";
+import { useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { MediaField } from "./MediaField";
+import MaterialCard from "../../components/MaterialCard";
+import MaterialPicker from "../../components/MaterialPicker";
+import { type Material, useMaterialsByIds } from "../library/api";
+import { ATTACHMENT_KINDS } from "../library/materials";
 import {
-  type AttachmentType,
+  type Attachment,
   MAX_ATTACHMENTS,
   PLACEHOLDERS,
   type Placeholder,
   TEXT_MAX_BYTES,
   insertPlaceholder,
-  newAttachment,
   textBytes,
   unknownPlaceholders,
 } from "./welcome";
 
-const TYPE_ICON: Record<AttachmentType, ReactNode> = {
-  image: <PictureOutlined />,
-  link: <LinkOutlined />,
-  miniprogram: <AppstoreOutlined />,
-};
-
-/** An uploaded image's id, with its thumbnail and an upload (or replace) button. */
-function AttachmentFields({ index, type }: { index: number; type: AttachmentType }) {
+/** One attachment's material (the form keeps its id), as the library shows it. */
+function AttachedMaterial({ value, materials }: { value?: number; materials: Record<number, Material> | undefined }) {
   const { t } = useTranslation("channels");
-  const required = [{ required: true, whitespace: true, message: t("form.required") }];
-  if (type === "image") {
-    return (
-      <Form.Item name={[index, "media"]} label={t("welcome.image")} rules={[{ required: true, message: t("welcome.imageRequired") }]}>
-        <MediaField label={t("welcome.image")} />
-      </Form.Item>
-    );
-  }
-  if (type === "link") {
-    return (
-      <>
-        <Form.Item name={[index, "title"]} label={t("welcome.linkTitle")} rules={required}>
-          <Input maxLength={128} placeholder={t("welcome.linkTitlePlaceholder")} />
-        </Form.Item>
-        <Form.Item name={[index, "url"]} label={t("welcome.linkUrl")} rules={required}>
-          <Input inputMode="url" placeholder="https://" />
-        </Form.Item>
-        <Form.Item name={[index, "description"]} label={t("welcome.linkDescription")}>
-          <Input.TextArea rows={2} maxLength={512} />
-        </Form.Item>
-        <Form.Item name={[index, "picture_url"]} label={t("welcome.linkPicture")} extra={t("welcome.linkPictureHint")}>
-          <Input inputMode="url" placeholder="https://" />
-        </Form.Item>
-      </>
-    );
-  }
-  return (
-    <>
-      <Form.Item name={[index, "appid"]} label={t("welcome.appid")} rules={required} extra={t("welcome.appidHint")}>
-        <Input placeholder="wx0123456789abcdef" />
-      </Form.Item>
-      <Form.Item name={[index, "page"]} label={t("welcome.page")} rules={required} extra={t("welcome.pageHint")}>
-        <Input placeholder="pages/index.html" />
-      </Form.Item>
-      <Form.Item name={[index, "title"]} label={t("welcome.miniprogramTitle")} rules={required}>
-        <Input />
-      </Form.Item>
-      <Form.Item name={[index, "media"]} label={t("welcome.cover")} rules={[{ required: true, message: t("welcome.imageRequired") }]}>
-        <MediaField label={t("welcome.cover")} />
-      </Form.Item>
-    </>
-  );
+  const material = value !== undefined ? materials?.[value] : undefined;
+  if (material) return <MaterialCard material={material} />;
+  return <Typography.Text type="secondary">{materials ? t("welcome.gone", { id: value }) : "…"}</Typography.Text>;
 }
 
 function TextField({ form }: { form: FormInstance }) {
   const { t } = useTranslation("channels");
   const ref = useRef<TextAreaRef>(null);
   const text: string = Form.useWatch(["welcome", "text"], form) ?? "";
+  const [picking, setPicking] = useState(false);
   const bytes = textBytes(text);
   const unknown = unknownPlaceholders(text);
 
@@ -106,6 +57,15 @@ function TextField({ form }: { form: FormInstance }) {
   };
 
   return (
+    <>
+      <MaterialPicker
+        open={picking}
+        onClose={() => setPicking(false)}
+        kinds={["text"]}
+        max={1}
+        title={t("welcome.textFromLibrary")}
+        onPick={([material]) => form.setFieldValue(["welcome", "text"], material.text)}
+      />
     <Form.Item
       name={["welcome", "text"]}
       label={t("welcome.text")}
@@ -120,6 +80,9 @@ function TextField({ form }: { form: FormInstance }) {
                 {t(`welcome.insert.${name}`)}
               </Button>
             ))}
+            <Button size="small" icon={<FileTextOutlined />} onClick={() => setPicking(true)}>
+              {t("welcome.textFromLibrary")}
+            </Button>
           </Space>
           <Space wrap>
             {unknown.length > 0 && (
@@ -136,11 +99,16 @@ function TextField({ form }: { form: FormInstance }) {
     >
       <Input.TextArea ref={ref} rows={5} placeholder={t("welcome.textPlaceholder")} />
     </Form.Item>
+    </>
   );
 }
 
 export default function WelcomeEditor({ form }: { form: FormInstance }) {
   const { t } = useTranslation("channels");
+  const [picking, setPicking] = useState(false);
+  const attached: Attachment[] = Form.useWatch(["welcome", "attachments"], { form, preserve: true }) ?? [];
+  const ids = attached.map((a) => a?.material_id).filter((id): id is number => typeof id === "number");
+  const materials = useMaterialsByIds(ids);
   return (
     <div data-testid="welcome-editor">
       <TextField form={form} />
@@ -148,10 +116,12 @@ export default function WelcomeEditor({ form }: { form: FormInstance }) {
         {(fields, { add, remove, move }, { errors }) => (
           <>
             <Typography.Text strong>{t("welcome.attachments", { count: fields.length, max: MAX_ATTACHMENTS })}</Typography.Text>
-            <Space orientation="vertical" style={{ width: "100%", marginTop: 8 }}>
+            <Typography.Paragraph type="secondary" style={{ fontSize: 12, marginBottom: 8 }}>
+              {t("welcome.attachmentHint")}
+            </Typography.Paragraph>
+            <Space orientation="vertical" style={{ width: "100%" }}>
               {fields.map((field, position) => {
-                const type = (form.getFieldValue(["welcome", "attachments", field.name, "type"]) ?? "link") as AttachmentType;
-                const label = t("welcome.attachmentLabel", { n: position + 1, type: t(`welcome.type.${type}`) });
+                const label = t("welcome.attachmentLabel", { n: position + 1 });
                 return (
                   <Card
                     key={field.key}
@@ -159,12 +129,7 @@ export default function WelcomeEditor({ form }: { form: FormInstance }) {
                     role="group"
                     aria-label={label}
                     data-testid="attachment"
-                    title={
-                      <Space>
-                        {TYPE_ICON[type]}
-                        {label}
-                      </Space>
-                    }
+                    title={label}
                     extra={
                       <Space size={4}>
                         <Button
@@ -194,28 +159,30 @@ export default function WelcomeEditor({ form }: { form: FormInstance }) {
                       </Space>
                     }
                   >
-                    <AttachmentFields index={field.name} type={type} />
+                    <Form.Item name={[field.name, "material_id"]} style={{ margin: 0 }}>
+                      <AttachedMaterial materials={materials.data} />
+                    </Form.Item>
                   </Card>
                 );
               })}
             </Space>
             <Form.ErrorList errors={errors} />
-            <Dropdown
+            <Button
+              icon={<FolderOpenOutlined />}
+              style={{ marginTop: 8, display: "flex" }}
               disabled={fields.length >= MAX_ATTACHMENTS}
-              trigger={["click"]}
-              menu={{
-                items: (["image", "link", "miniprogram"] as const).map((type) => ({
-                  key: type,
-                  icon: TYPE_ICON[type],
-                  label: t(`welcome.add.${type}`),
-                })),
-                onClick: ({ key }) => add(newAttachment(key as AttachmentType)),
-              }}
+              onClick={() => setPicking(true)}
             >
-              <Button icon={<PlusOutlined />} style={{ marginTop: 8, display: "flex" }} disabled={fields.length >= MAX_ATTACHMENTS}>
-                {fields.length >= MAX_ATTACHMENTS ? t("welcome.full", { max: MAX_ATTACHMENTS }) : t("welcome.addAttachment")}
-              </Button>
-            </Dropdown>
+              {fields.length >= MAX_ATTACHMENTS ? t("welcome.full", { max: MAX_ATTACHMENTS }) : t("welcome.addAttachment")}
+            </Button>
+            <MaterialPicker
+              open={picking}
+              onClose={() => setPicking(false)}
+              kinds={ATTACHMENT_KINDS}
+              max={MAX_ATTACHMENTS - fields.length}
+              exclude={ids}
+              onPick={(picked) => picked.forEach((material) => add({ material_id: material.id }))}
+            />
           </>
         )}
       </Form.List>

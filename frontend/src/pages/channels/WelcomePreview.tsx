@@ -1,14 +1,17 @@
 // The welcome as the customer sees it in WeChat right after adding the member: a chat with the
 // member's messages as bubbles — the text (placeholders filled with sample names), then each
-// attachment as WeChat draws it (image, link card, mini program card).
+// attachment (a material of the library) as WeChat draws it: image, link card, mini program card,
+// video, file.
 import "./strings";
 
-import { AppstoreFilled, LinkOutlined, PictureOutlined } from "@ant-design/icons";
+import { AppstoreFilled, FileOutlined, LinkOutlined, PictureOutlined, PlayCircleFilled } from "@ant-design/icons";
 import { Tooltip, Typography } from "antd";
 import { type CSSProperties, type ReactNode, useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { type AttachmentDraft, type SampleNames, type WelcomeValue, isEmptyWelcome, linkHost, mediaUrl, renderText } from "./welcome";
+import { type Material, useMaterialsByIds } from "../library/api";
+import { formatSize } from "../library/materials";
+import { type SampleNames, type WelcomeValue, attachmentIds, isEmptyWelcome, linkHost, renderText } from "./welcome";
 
 export const CHAT_BG = "#ededed";
 export const BUBBLE: CSSProperties = {
@@ -92,32 +95,37 @@ function TextBubble({ text, names }: { text: string; names: SampleNames }) {
   );
 }
 
-export function AttachmentBubble({ item }: { item: AttachmentDraft }) {
+/** An attachment as WeChat draws it; `material` undefined: not loaded yet, or deleted since. */
+export function AttachmentBubble({ material }: { material: Material | undefined }) {
   const { t } = useTranslation("channels");
-  if (item.type === "image") {
+  if (!material) {
     return (
-      <div data-testid="preview-image">
-        <Picture
-          src={item.media ? mediaUrl(item.media) : undefined}
-          alt={t("preview.image")}
-          style={{ width: 150, height: item.media ? "auto" : 110, maxHeight: 220, borderRadius: 4, display: "block" }}
-        />
+      <div style={{ ...BUBBLE, color: "#999" }} data-testid="preview-gone">
+        {t("preview.gone")}
       </div>
     );
   }
-  if (item.type === "link") {
-    const host = linkHost(item.url);
+  const picture = material.preview_url ?? undefined;
+  if (material.kind === "image") {
+    return (
+      <div data-testid="preview-image">
+        <Picture src={picture} alt={material.title} style={{ width: 150, height: picture ? "auto" : 110, maxHeight: 220, borderRadius: 4, display: "block" }} />
+      </div>
+    );
+  }
+  if (material.kind === "link") {
+    const host = linkHost(material.url);
     return (
       <div style={CARD} data-testid="preview-link">
         <div style={{ fontSize: 15, fontWeight: 500, marginBottom: 6, overflow: "hidden", display: "-webkit-box", WebkitLineClamp: 2, WebkitBoxOrient: "vertical" }}>
-          {item.title || <Typography.Text type="secondary">{t("preview.linkTitle")}</Typography.Text>}
+          {material.title || <Typography.Text type="secondary">{t("preview.linkTitle")}</Typography.Text>}
         </div>
         <div style={{ display: "flex", gap: 8, justifyContent: "space-between" }}>
           <div style={{ fontSize: 12, color: "#888", overflow: "hidden", display: "-webkit-box", WebkitLineClamp: 3, WebkitBoxOrient: "vertical" }}>
-            {item.description || host || "\u00a0"}
+            {material.description || host || "\u00a0"}
           </div>
-          {item.picture_url ? (
-            <Picture src={item.picture_url} alt={t("preview.linkPicture")} style={{ width: 48, height: 48, flex: "none" }} />
+          {picture ? (
+            <Picture src={picture} alt={t("preview.linkPicture")} style={{ width: 48, height: 48, flex: "none" }} />
           ) : (
             <div style={{ width: 48, height: 48, flex: "none", background: "#f5f5f5", display: "grid", placeItems: "center", color: "#07c160", fontSize: 22 }}>
               <LinkOutlined />
@@ -127,20 +135,42 @@ export function AttachmentBubble({ item }: { item: AttachmentDraft }) {
       </div>
     );
   }
-  if (item.type === "miniprogram") {
+  if (material.kind === "miniprogram") {
     return (
       <div style={{ ...CARD, padding: 0 }} data-testid="preview-miniprogram">
         <div style={{ padding: "8px 10px 0", fontSize: 12, color: "#888", display: "flex", gap: 6, alignItems: "center" }}>
           <AppstoreFilled style={{ color: "#576b95" }} />
-          <span style={{ overflow: "hidden", textOverflow: "ellipsis", whiteSpace: "nowrap" }}>{item.appid || t("preview.miniprogram")}</span>
+          <span style={{ overflow: "hidden", textOverflow: "ellipsis", whiteSpace: "nowrap" }}>{material.appid || t("preview.miniprogram")}</span>
         </div>
         <div style={{ padding: "4px 10px 6px", fontSize: 14 }}>
-          {item.title || <Typography.Text type="secondary">{t("preview.miniprogramTitle")}</Typography.Text>}
+          {material.title || <Typography.Text type="secondary">{t("preview.miniprogramTitle")}</Typography.Text>}
         </div>
-        <Picture src={item.media ? mediaUrl(item.media) : undefined} alt={t("preview.cover")} style={{ width: 230, height: 184, display: "block" }} />
+        <Picture src={picture} alt={t("preview.cover")} style={{ width: 230, height: 184, display: "block" }} />
         <div style={{ borderTop: "1px solid #f0f0f0", padding: "4px 10px", fontSize: 11, color: "#888", display: "flex", gap: 4, alignItems: "center" }}>
           <AppstoreFilled style={{ color: "#576b95" }} /> {t("preview.miniprogram")}
         </div>
+      </div>
+    );
+  }
+  if (material.kind === "video") {
+    return (
+      <div
+        data-testid="preview-video"
+        aria-label={`${t("preview.video")}: ${material.title}`}
+        style={{ width: 150, height: 110, borderRadius: 4, background: "#262626", color: "#fff", display: "grid", placeItems: "center", fontSize: 32 }}
+      >
+        <PlayCircleFilled />
+      </div>
+    );
+  }
+  if (material.kind === "file") {
+    return (
+      <div style={{ ...CARD, display: "flex", gap: 8, justifyContent: "space-between" }} data-testid="preview-file">
+        <div style={{ minWidth: 0 }}>
+          <div style={{ fontSize: 14, overflow: "hidden", textOverflow: "ellipsis", whiteSpace: "nowrap" }}>{material.filename || material.title}</div>
+          <div style={{ fontSize: 12, color: "#888" }}>{formatSize(material.size)}</div>
+        </div>
+        <FileOutlined aria-label={t("preview.file")} style={{ fontSize: 32, color: "#1677ff" }} />
       </div>
     );
   }
@@ -167,6 +197,7 @@ export default function WelcomePreview({
   const empty = isEmptyWelcome(welcome);
   const shown = empty && usesDefault ? fallback : welcome;
   const nothing = isEmptyWelcome(shown);
+  const materials = useMaterialsByIds(attachmentIds(shown));
   const note = !empty ? null : !usesDefault ? t("preview.noDefault") : nothing ? t("preview.usesEmptyDefault") : t("preview.usesDefault");
   return (
     <section aria-label={t("preview.title")} data-testid="welcome-preview">
@@ -209,9 +240,9 @@ export default function WelcomePreview({
                   <TextBubble text={shown.text ?? ""} names={names} />
                 </Row>
               )}
-              {(shown.attachments ?? []).map((item, i) => (
-                <Row key={i} staff={names.staff_name}>
-                  <AttachmentBubble item={item} />
+              {attachmentIds(shown).map((id, i) => (
+                <Row key={`${id}-${i}`} staff={names.staff_name}>
+                  <AttachmentBubble material={materials.data?.[id]} />
                 </Row>
               ))}
             </div>

@@ -10,7 +10,6 @@ export type ChannelStats = Schemas["ChannelStats"];
 export type Greeting = Schemas["Welcome"];
 export type GreetingStatus = Schemas["WelcomeStatusEnum"];
 export type Staff = Schemas["Staff"];
-export type MediaAsset = Schemas["MediaAsset"];
 
 export const STAFF_PAGE = 200;
 export const GREETINGS_PAGE = 20;
@@ -130,18 +129,6 @@ export const api = {
   saveDefault: (welcome: Schemas["WelcomeMessageRequest"]) =>
     data(client.PUT("/api/v1/welcome-default/", { body: { welcome } })),
   contact: (id: number) => data(client.GET("/api/v1/contacts/{id}/", { params: path(id) })),
-  /** A JPG or PNG for a welcome's image or mini program cover (multipart, the API checks the rest). */
-  upload: (file: File) =>
-    data(
-      client.POST("/api/v1/media/", {
-        body: { file: file as unknown as string },
-        bodySerializer: (body) => {
-          const form = new FormData();
-          form.append("file", body.file as unknown as Blob);
-          return form;
-        },
-      }),
-    ),
 };
 
 /** The channel's QR image (the API fetches WeCom's and caches it); `download` as a file. */

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import {
   MAX_ATTACHMENTS,
+  attachmentIds,
   PLACEHOLDER_WORST_BYTES,
   insertPlaceholder,
   isEmptyWelcome,
@@ -70,40 +71,24 @@ describe("the welcome sent to the API", () => {
     expect(isEmptyWelcome({ text: "   ", attachments: [] })).toBe(true);
     expect(isEmptyWelcome(undefined)).toBe(true);
     expect(welcomeForSubmit({ text: " \n", attachments: [] })).toEqual({});
-    expect(isEmptyWelcome({ attachments: [{ type: "image", media: 3 }] })).toBe(false);
+    expect(isEmptyWelcome({ attachments: [{ material_id: 3 }] })).toBe(false);
   });
 
-  it("keeps each attachment's own fields only", () => {
-    const sent = welcomeForSubmit({
+  it("sends each attachment as its material's id, in order", () => {
+    const extra = { material_id: 9, title: "stale" } as { material_id: number };
+    expect(welcomeForSubmit({ text: "Hi {customer_name}", attachments: [{ material_id: 4 }, extra] })).toEqual({
       text: "Hi {customer_name}",
-      attachments: [
-        { type: "image", media: 4, title: "stale", url: "x" },
-        { type: "link", title: "Shop", url: "https://x.cn", description: "", picture_url: "", media: 9 },
-        { type: "miniprogram", appid: "wx0123456789abcdef", page: "p/i.html", title: "Go", media: 5, url: "y" },
-      ],
+      attachments: [{ material_id: 4 }, { material_id: 9 }],
     });
-    expect(sent).toEqual({
-      text: "Hi {customer_name}",
-      attachments: [
-        { type: "image", media: 4 },
-        { type: "link", title: "Shop", url: "https://x.cn", description: "", picture_url: "" },
-        { type: "miniprogram", appid: "wx0123456789abcdef", page: "p/i.html", title: "Go", media: 5 },
-      ],
-    });
-  });
-
-  it("sends an image without its upload as it is, for the API to name the missing field", () => {
-    expect(welcomeForSubmit({ text: "", attachments: [{ type: "image" }] })).toEqual({
-      text: "",
-      attachments: [{ type: "image" }],
-    });
+    expect(attachmentIds({ attachments: [{ material_id: 4 }, { material_id: 9 }] })).toEqual([4, 9]);
+    expect(attachmentIds(undefined)).toEqual([]);
   });
 
   it("starts the form from a stored welcome, {} included", () => {
     expect(welcomeForForm({})).toEqual({ text: "", attachments: [] });
-    expect(welcomeForForm({ text: "x", attachments: [{ type: "image", media: 1 }] })).toEqual({
+    expect(welcomeForForm({ text: "x", attachments: [{ material_id: 1 }] })).toEqual({
       text: "x",
-      attachments: [{ type: "image", media: 1 }],
+      attachments: [{ material_id: 1 }],
     });
   });
 

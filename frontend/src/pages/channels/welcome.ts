@@ -1,24 +1,16 @@
 // Welcome messages on the client: the placeholders filled in for the preview, the byte budget WeCom
-// imposes, inserting a placeholder where the cursor is, and the shape sent to the API.
+// imposes, inserting a placeholder where the cursor is, and the shape sent to the API (the text, and
+// attachments that are materials of the content library, by id).
 import type { Schemas } from "../../api/client";
 
-/** A stored attachment: one of the per-type shapes, told apart by `type`. */
-export type Attachment = Schemas["WelcomeAttachment"];
-// Named through the attachment, not the enum: the schema's enum names shift as other APIs add choice sets.
-export type AttachmentType = Attachment["type"];
+/** A stored attachment: a material of the library. */
+export type Attachment = Schemas["MaterialRef"];
 export type WelcomeRequest = Schemas["WelcomeMessageRequest"];
-
-type AttachmentFields = Omit<Schemas["WelcomeImageAttachment"], "type"> &
-  Omit<Schemas["WelcomeLinkAttachment"], "type"> &
-  Omit<Schemas["WelcomeMiniprogramAttachment"], "type">;
-/** An attachment as the form holds it: its type and any type's fields, each optional while it is
- * being written (switching the type keeps what was typed; only the type's own fields are sent). */
-export type AttachmentDraft = Partial<AttachmentFields> & { type?: AttachmentType };
 
 /** A welcome as the form holds it (every part optional while it is being written). */
 export interface WelcomeValue {
   text?: string;
-  attachments?: AttachmentDraft[];
+  attachments?: Attachment[];
 }
 
 export const PLACEHOLDERS = ["customer_name", "staff_name"] as const;
@@ -29,7 +21,7 @@ export type SampleNames = Record<Placeholder, string>;
 export const TEXT_MAX_BYTES = 4000;
 /** A placeholder is counted at its longest: a name of 64 CJK characters. */
 export const PLACEHOLDER_WORST_BYTES = 64 * 3;
-export const MAX_ATTACHMENTS = 9;
+export { MAX_ATTACHMENTS } from "../library/materials";
 
 const PLACEHOLDER_RE = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
@@ -103,42 +95,20 @@ export function isEmptyWelcome(welcome: WelcomeValue | null | undefined): boolea
   return !welcome || (!(welcome.text ?? "").trim() && !(welcome.attachments ?? []).length);
 }
 
-export function newAttachment(type: AttachmentType): AttachmentDraft {
-  switch (type) {
-    case "image":
-      return { type };
-    case "link":
-      return { type, title: "", url: "", description: "", picture_url: "" };
-    case "miniprogram":
-      return { type, appid: "", page: "", title: "" };
-  }
+/** The material ids a welcome attaches, in order. */
+export function attachmentIds(welcome: WelcomeValue | null | undefined): number[] {
+  return (welcome?.attachments ?? []).map((a) => a.material_id).filter((id): id is number => typeof id === "number");
 }
 
-const FIELDS: Record<AttachmentType, (keyof AttachmentFields)[]> = {
-  image: ["media"],
-  link: ["title", "url", "description", "picture_url"],
-  miniprogram: ["appid", "page", "title", "media"],
-};
-
-/** What the API is sent: each attachment with its own type's fields only; an empty welcome is `{}`.
- * Values are sent as typed (the API trims and names whatever is wrong). */
+/** What the API is sent: the text as typed and each attachment's material id only; an empty welcome is `{}`. */
 export function welcomeForSubmit(welcome: WelcomeValue | null | undefined): WelcomeRequest {
   if (isEmptyWelcome(welcome)) return {};
-  const attachments = (welcome?.attachments ?? []).map((item) => {
-    const type = (item.type ?? "link") as AttachmentType;
-    const out: Record<string, unknown> = { type };
-    for (const field of FIELDS[type] ?? []) {
-      const value = item[field];
-      if (value !== undefined && value !== null) out[field] = value;
-    }
-    return out as unknown as Schemas["WelcomeAttachmentRequest"];
-  });
-  return { text: welcome?.text ?? "", attachments };
+  return { text: welcome?.text ?? "", attachments: (welcome?.attachments ?? []).map((a) => ({ material_id: a.material_id })) };
 }
 
 /** The form's starting value for a stored welcome (`{}` included). */
 export function welcomeForForm(welcome: Schemas["WelcomeMessage"] | null | undefined): Required<WelcomeValue> {
-  return { text: welcome?.text ?? "", attachments: (welcome?.attachments ?? []).map((a) => ({ ...a })) };
+  return { text: welcome?.text ?? "", attachments: (welcome?.attachments ?? []).map((a) => ({ material_id: a.material_id })) };
 }
 
 /** The host a link card shows under its title (WeChat shows the site, never the whole URL). */
@@ -149,9 +119,4 @@ export function linkHost(url: string | undefined): string {
   } catch {
     return "";
   }
-}
-
-/** An uploaded image's address (the API serves it to the dashboard's session). */
-export function mediaUrl(id: number): string {
-  return `/api/v1/media/${id}/file/`;
 }

@@ -1,31 +1,31 @@
 // Create or edit a group welcome template: its name (kept here), the text with "insert the newcomer's
-// nickname" (%NICKNAME%) and a byte counter, and one optional attachment — an image (uploaded as it
-// is picked), a link or a mini program — beside a live preview of the group chat. Saving goes to
-// WeCom first; the API's refusals land on their fields (`attachment.url`).
+// nickname" (%NICKNAME%) and a byte counter, and one optional attachment picked from the content
+// library (an image, a link, a mini program, a video or a file) beside a live preview of the group
+// chat. Saving goes to WeCom first; the API's refusals land on their fields (`attachment.material_id`).
 import "./strings";
 
 import { ArrowLeftOutlined, PlusOutlined } from "@ant-design/icons";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { Alert, App, Button, Card, Col, Form, Input, Row, Segmented, Space, Typography } from "antd";
+import { Alert, App, Button, Card, Col, Form, Input, Row, Space, Typography } from "antd";
 import type { TextAreaRef } from "antd/es/input/TextArea";
-import { useRef } from "react";
+import { useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams } from "react-router";
 
 import { ErrorState, Loading } from "../../components/states";
-import { MediaField } from "../channels/MediaField";
+import MaterialCard from "../../components/MaterialCard";
+import MaterialPicker from "../../components/MaterialPicker";
 import { useApiErrors } from "../channels/useApiErrors";
+import { useMaterialsByIds } from "../library/api";
+import { ATTACHMENT_KINDS } from "../library/materials";
 import { type GroupWelcomeTemplate, api, keys, useTemplate } from "./api";
 import TemplatePreview from "./TemplatePreview";
 import {
-  ATTACHMENT_TYPES,
-  type AttachmentType,
   type AttachmentValue,
   TEXT_MAX_BYTES,
   type TemplateValues,
   insertNickname,
   isEmptyTemplate,
-  newAttachment,
   templateForForm,
   templateForSubmit,
   textBytes,
@@ -69,50 +69,34 @@ function TextField() {
   );
 }
 
-function AttachmentFields({ type }: { type: AttachmentType }) {
+/** The attachment: a material of the library (its card), with buttons to pick, change or remove it. */
+function AttachmentField({ value, onChange }: { value?: AttachmentValue; onChange?: (value: AttachmentValue) => void }) {
   const { t } = useTranslation("groups");
-  const required = [{ required: true, whitespace: true, message: t("templateForm.required") }];
-  const image = [{ required: true, message: t("templateForm.imageRequired") }];
-  if (type === "image") {
-    return (
-      <Form.Item name={["attachment", "media_asset_id"]} label={t("templateForm.image")} rules={image}>
-        <MediaField label={t("templateForm.image")} />
-      </Form.Item>
-    );
-  }
-  if (type === "link") {
-    return (
-      <>
-        <Form.Item name={["attachment", "title"]} label={t("templateForm.linkTitle")} rules={required}>
-          <Input maxLength={128} />
-        </Form.Item>
-        <Form.Item name={["attachment", "url"]} label={t("templateForm.linkUrl")} rules={required}>
-          <Input inputMode="url" placeholder="https://" />
-        </Form.Item>
-        <Form.Item name={["attachment", "description"]} label={t("templateForm.linkDescription")}>
-          <Input.TextArea rows={2} maxLength={512} />
-        </Form.Item>
-        <Form.Item name={["attachment", "picture_url"]} label={t("templateForm.linkPicture")}>
-          <Input inputMode="url" placeholder="https://" />
-        </Form.Item>
-      </>
-    );
-  }
+  const [open, setOpen] = useState(false);
+  const materials = useMaterialsByIds(value ? [value.material_id] : []);
+  const material = value ? materials.data?.[value.material_id] : undefined;
   return (
-    <>
-      <Form.Item name={["attachment", "title"]} label={t("templateForm.miniprogramTitle")} rules={required}>
-        <Input maxLength={64} />
-      </Form.Item>
-      <Form.Item name={["attachment", "appid"]} label={t("templateForm.appid")} rules={required} extra={t("templateForm.appidHint")}>
-        <Input placeholder="wx0123456789abcdef" />
-      </Form.Item>
-      <Form.Item name={["attachment", "page"]} label={t("templateForm.page")} rules={required} extra={t("templateForm.pageHint")}>
-        <Input placeholder="pages/index.html" />
-      </Form.Item>
-      <Form.Item name={["attachment", "media_asset_id"]} label={t("templateForm.cover")} rules={image}>
-        <MediaField label={t("templateForm.cover")} />
-      </Form.Item>
-    </>
+    <Space orientation="vertical" style={{ width: "100%" }}>
+      {value &&
+        (material ? (
+          <MaterialCard material={material} />
+        ) : (
+          <Typography.Text type="secondary">{materials.data ? t("templateForm.attachmentGone", { id: value.material_id }) : "…"}</Typography.Text>
+        ))}
+      <Space>
+        <Button onClick={() => setOpen(true)}>
+          {value ? t("templateForm.changeAttachment") : t("templateForm.pickAttachment")}
+        </Button>
+        {value && <Button onClick={() => onChange?.(null)}>{t("templateForm.removeAttachment")}</Button>}
+      </Space>
+      <MaterialPicker
+        open={open}
+        onClose={() => setOpen(false)}
+        kinds={ATTACHMENT_KINDS}
+        max={1}
+        onPick={([picked]) => onChange?.({ material_id: picked.id })}
+      />
+    </Space>
   );
 }
 
@@ -124,8 +108,7 @@ function TemplateForm({ template }: { template?: GroupWelcomeTemplate }) {
   const [form] = Form.useForm<TemplateValues>();
   const errors = useApiErrors(form);
   const text: string = Form.useWatch("text", form) ?? template?.text ?? "";
-  const attachment: AttachmentValue | null = Form.useWatch("attachment", { form, preserve: true }) ?? null;
-  const type = attachment?.msgtype ?? "none";
+  const attachment: AttachmentValue = Form.useWatch("attachment", { form, preserve: true }) ?? null;
 
   const save = useMutation({
     mutationFn: (values: TemplateValues) => {
@@ -177,18 +160,9 @@ function TemplateForm({ template }: { template?: GroupWelcomeTemplate }) {
               <Input maxLength={NAME_MAX} showCount />
             </Form.Item>
             <TextField />
-            <Form.Item label={t("templateForm.attachment")} htmlFor="template-attachment-type">
-              <Segmented<AttachmentType | "none">
-                id="template-attachment-type"
-                value={type}
-                onChange={(next) => form.setFieldValue("attachment", next === "none" ? null : newAttachment(next))}
-                options={[
-                  { value: "none", label: t("templateForm.type.none") },
-                  ...ATTACHMENT_TYPES.map((k) => ({ value: k, label: t(`templateForm.type.${k}`) })),
-                ]}
-              />
+            <Form.Item name="attachment" label={t("templateForm.attachment")} extra={t("templateForm.attachmentHint")}>
+              <AttachmentField />
             </Form.Item>
-            {attachment?.msgtype && <AttachmentFields type={attachment.msgtype} />}
             <Space>
               <Button type="primary" htmlType="submit" loading={save.isPending}>
                 {template ? t("templateForm.save") : t("templateForm.create")}

@@ -1,12 +1,14 @@
 // A group welcome as a newcomer sees it in the WeChat group: the join notice, then the owner's
-// messages — the text with %NICKNAME% filled in (marked), and the attachment as WeChat draws it.
+// messages — the text with %NICKNAME% filled in (marked), and the attachment (a material of the
+// library) as WeChat draws it.
 import "./strings";
 
 import { Tooltip, Typography } from "antd";
 import { useTranslation } from "react-i18next";
 
 import { AttachmentBubble, BUBBLE, CHAT_BG } from "../channels/WelcomePreview";
-import { type AttachmentValue, previewAttachment, renderNickname } from "./welcome";
+import { useMaterialsByIds } from "../library/api";
+import { type AttachmentValue, renderNickname } from "./welcome";
 
 function Sender({ name }: { name: string }) {
   return (
@@ -33,7 +35,8 @@ export default function TemplatePreview({
   group: string;
 }) {
   const { t } = useTranslation("groups");
-  const item = previewAttachment(attachment);
+  const item = attachment ?? null;
+  const materials = useMaterialsByIds(item ? [item.material_id] : []);
   const trimmed = text.trim();
   return (
     <section aria-label={t("templateForm.preview")} data-testid="template-preview">
@@ -70,7 +73,7 @@ export default function TemplatePreview({
               <Sender name={sender} />
               <div>
                 <div style={{ fontSize: 12, color: "#888", marginBottom: 2 }}>{sender}</div>
-                <AttachmentBubble item={item} />
+                <AttachmentBubble material={materials.data?.[item.material_id]} />
               </div>
             </div>
           )}

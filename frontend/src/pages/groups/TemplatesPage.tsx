@@ -9,9 +9,11 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate } from "react-router";
 
+import { KindTag } from "../../components/MaterialCard";
 import { Pager } from "../../components/Pager";
 import { EmptyState, ErrorState, Loading, errorMessage } from "../../components/states";
 import { dateTime } from "../../lib/format";
+import { useMaterialsByIds } from "../library/api";
 import { type GroupWelcomeTemplate, api, keys, useTemplates } from "./api";
 import { attachmentForForm, renderNickname } from "./welcome";
 
@@ -40,6 +42,8 @@ export default function TemplatesPage() {
   const queryClient = useQueryClient();
   const [page, setPage] = useState(1);
   const templates = useTemplates(page);
+  const attached = (templates.data?.results ?? []).map((tpl) => attachmentForForm(tpl.attachment)?.material_id);
+  const materials = useMaterialsByIds(attached.filter((id): id is number => id !== undefined));
   const remove = useMutation({
     mutationFn: (template: GroupWelcomeTemplate) => api.deleteTemplate(template.id),
     onSuccess: (_r, template) => void message.success(t("templates.deleted", { name: template.name })),
@@ -98,7 +102,17 @@ export default function TemplatesPage() {
                 title: t("templates.attachment"),
                 render: (_, tpl) => {
                   const attachment = attachmentForForm(tpl.attachment);
-                  return attachment?.msgtype ? <Tag>{t(`templateForm.type.${attachment.msgtype}`)}</Tag> : <Typography.Text type="secondary">—</Typography.Text>;
+                  const material = attachment ? materials.data?.[attachment.material_id] : undefined;
+                  return material ? (
+                    <Space size={4}>
+                      <KindTag kind={material.kind} />
+                      <Typography.Text ellipsis style={{ maxWidth: 160 }}>
+                        {material.title}
+                      </Typography.Text>
+                    </Space>
+                  ) : (
+                    <Typography.Text type="secondary">—</Typography.Text>
+                  );
                 },
               },
               { key: "updated", title: t("templates.updated"), render: (_, tpl) => dateTime(tpl.updated_at) },

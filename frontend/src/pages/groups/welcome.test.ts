@@ -6,7 +6,6 @@ import {
   attachmentForSubmit,
   insertNickname,
   isEmptyTemplate,
-  previewAttachment,
   renderNickname,
   templateForForm,
   templateForSubmit,
@@ -39,40 +38,19 @@ describe("the attachment", () => {
   it("reads nothing from an empty or unknown one", () => {
     expect(attachmentForForm({})).toBeNull();
     expect(attachmentForForm(null)).toBeNull();
-    expect(attachmentForForm({ msgtype: "video" })).toBeNull();
+    expect(attachmentForForm({ msgtype: "image", media_asset_id: 3 })).toBeNull();
   });
 
-  it("keeps only its own type's fields both ways", () => {
-    const link = attachmentForForm({ msgtype: "link", title: "T", url: "https://x.cn", media_asset_id: 4 });
-    expect(link).toEqual({ msgtype: "link", title: "T", url: "https://x.cn", description: "", picture_url: "" });
-    expect(attachmentForSubmit(link)).toEqual({ msgtype: "link", title: "T", url: "https://x.cn" });
-    expect(attachmentForSubmit({ msgtype: "image", media_asset_id: 7, title: "x" })).toEqual({ msgtype: "image", media_asset_id: 7 });
+  it("is a material of the library, by id, both ways", () => {
+    expect(attachmentForForm({ material_id: 4 })).toEqual({ material_id: 4 });
+    expect(attachmentForSubmit({ material_id: 4 })).toEqual({ material_id: 4 });
     expect(attachmentForSubmit(null)).toEqual({});
-  });
-
-  it("is drawn by the welcome preview's bubbles", () => {
-    expect(previewAttachment({ msgtype: "image", media_asset_id: 3 })).toEqual({ type: "image", media: 3 });
-    expect(previewAttachment({ msgtype: "link", title: "T", url: "u", description: "d", picture_url: "p" })).toEqual({
-      type: "link",
-      title: "T",
-      url: "u",
-      description: "d",
-      picture_url: "p",
-    });
-    expect(previewAttachment({ msgtype: "miniprogram", title: "M", appid: "wx1", page: "p", media_asset_id: 9 })).toEqual({
-      type: "miniprogram",
-      title: "M",
-      appid: "wx1",
-      page: "p",
-      media: 9,
-    });
-    expect(previewAttachment(null)).toBeNull();
   });
 });
 
 describe("the template", () => {
   it("round-trips through the form", () => {
-    const stored = { name: "新人欢迎", text: `欢迎 ${NICKNAME}`, attachment: { msgtype: "image", media_asset_id: 2 } };
+    const stored = { name: "新人欢迎", text: `欢迎 ${NICKNAME}`, attachment: { material_id: 2 } };
     const values = templateForForm(stored);
     expect(templateForSubmit({ ...values, name: " 新人欢迎 " })).toEqual(stored);
     expect(templateForForm(undefined)).toEqual({ name: "", text: "", attachment: null });
@@ -80,6 +58,6 @@ describe("the template", () => {
 
   it("is empty without text and attachment", () => {
     expect(isEmptyTemplate({ text: "  ", attachment: null })).toBe(true);
-    expect(isEmptyTemplate({ text: "", attachment: { msgtype: "image" } })).toBe(false);
+    expect(isEmptyTemplate({ text: "", attachment: { material_id: 1 } })).toBe(false);
   });
 });
