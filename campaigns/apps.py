@@ -2,5 +2,9 @@ from django.apps import AppConfig
 
 
 class CampaignsConfig(AppConfig):
-    # Registered now so the layout is stable; its models arrive with its own issue.
     name = "campaigns"
+
+    def ready(self) -> None:
+        # The tasks register the dispatch with the stale-work sweep (scrm.durable), which every
+        # process that runs the sweep needs; Celery would import them only in workers.
+        from . import tasks  # noqa: F401

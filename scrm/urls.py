@@ -8,8 +8,10 @@ from scrm.wecom.callbacks import wecom_callback
 api_v1 = [
     path("", include("scrm.tenancy.urls")),
     path("", include("scrm.wecom.urls")),
+    path("", include("library.urls")),
     path("", include("contacts.urls")),
     path("", include("groups.urls")),
+    path("", include("campaigns.urls")),
 ]
 
 urlpatterns = [

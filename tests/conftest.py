@@ -43,6 +43,12 @@ MOVED_CLOCK = os.environ.get("SIYU_TEST_CLOCK", "")
 # The modules whose code under test reads the clock for more than a timestamp: days in the tenant's
 # time zone, business hours and schedules, daily caps, windows (callbacks, tokens), nightly jobs.
 CLOCK_MODULES = {
+    "tests/campaigns/test_apis.py",
+    "tests/campaigns/test_caps.py",
+    "tests/campaigns/test_dispatch.py",
+    "tests/campaigns/test_plan.py",
+    "tests/campaigns/test_readback.py",
+    "tests/campaigns/test_results.py",
     "tests/contacts/test_api_overview.py",
     "tests/contacts/test_channels.py",
     "tests/contacts/test_channels_api.py",
@@ -63,6 +69,7 @@ CLOCK_MODULES = {
     "tests/wecom/test_callbacks.py",
     "tests/wecom/test_client.py",
     "tests/wecom/test_sandbox_groups_marketing.py",
+    "tests/wecom/test_sandbox_mass_messages.py",
 }
 
 

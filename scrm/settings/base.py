@@ -85,6 +85,8 @@ INSTALLED_APPS = [
     "scrm.tenancy",
     "scrm.api",
     "scrm.wecom",
+    # Before the apps that keep attachments as its materials (their migrations depend on it).
+    "library",
     "contacts",
     "groups",
     "moments",
@@ -232,10 +234,33 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+# Uploaded files (the content library, exports) in an S3-compatible bucket instead of MEDIA_ROOT when
+# STORAGE_S3_BUCKET is set (django-storages; docs/library.md). Private objects: the API streams them
+# to members allowed to see them, as it does from MEDIA_ROOT. Credentials may also come from the usual
+# AWS_* variables or an instance role (boto3's own lookup) when these are left empty.
+STORAGE_S3_BUCKET = env("STORAGE_S3_BUCKET", default="")
+if STORAGE_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": STORAGE_S3_BUCKET,
+            "endpoint_url": env("STORAGE_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env("STORAGE_S3_REGION", default="") or None,
+            "access_key": env("STORAGE_S3_ACCESS_KEY", default="") or None,
+            "secret_key": env("STORAGE_S3_SECRET_KEY", default="") or None,
+            "location": env("STORAGE_S3_PREFIX", default=""),
+            "addressing_style": env("STORAGE_S3_ADDRESSING_STYLE", default="") or None,
+            "default_acl": "private",
+            "file_overwrite": False,
+            "querystring_auth": True,
+        },
+    }
 
 # Bodies above this get a 413 in the API's error shape (DRF's parsers read the stream directly
 # and would otherwise bypass Django's DATA_UPLOAD_MAX_MEMORY_SIZE check).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=2 * 1024 * 1024)
+# Multipart uploads (the content library's files): WeCom's largest file (20 MB) and the form around it.
+MAX_UPLOAD_REQUEST_BYTES = env.int("MAX_UPLOAD_BYTES", default=21 * 1024 * 1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -291,13 +316,19 @@ SPECTACULAR_SETTINGS = {
         "InvitationStatusEnum": "scrm.tenancy.models.InvitationStatus",
         "ContactStatusEnum": "contacts.models.ContactStatus",
         "FollowStatusEnum": "contacts.models.FollowStatus",
-        "RunStatusEnum": "contacts.models.RunStatus",
+        "RunStatusEnum": "scrm.durable.RunStatus",
         "TransferStatusEnum": "contacts.models.TransferStatus",
         "SyncKindEnum": "contacts.models.SyncKind",
         "GroupStatusEnum": "groups.models.GroupStatus",
         "GroupTransferKindEnum": "groups.models.GroupTransferKind",
         "GroupTransferItemStatusEnum": "groups.models.GroupTransferItemStatus",
-        "WelcomeAttachmentTypeEnum": "contacts.services.welcome.ATTACHMENT_TYPES",
+        "MaterialKindEnum": "library.models.MaterialKind",
+        "CampaignStatusEnum": "campaigns.models.CampaignStatus",
+        "ChatTypeEnum": "campaigns.models.ChatType",
+        "SingleChatTypeEnum": ["single"],
+        "GroupChatTypeEnum": ["group"],
+        "CampaignTaskStatusEnum": "campaigns.models.TaskStatus",
+        "RecipientStatusEnum": "campaigns.models.RecipientStatus",
     },
 }
 
@@ -341,8 +372,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "wecom.requeue_stale_events",
         "schedule": 60,
     },
-    "requeue-stale-contacts-jobs": {
-        "task": "contacts.requeue_stale_jobs",
+    # Durable work (contact and group syncs, contacts jobs, campaign dispatch: scrm.durable) whose
+    # worker died or whose task message was lost resumes from its checkpoint.
+    "requeue-stale-durable-work": {
+        "task": "durable.requeue_stale",
         "schedule": 120,
     },
     # Customer transfers complete in WeCom after 24 hours; their outcome is polled, not pushed.
@@ -356,19 +389,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "contacts.sync_nightly",
         "schedule": crontab(hour=CONTACTS_NIGHTLY_SYNC_HOUR, minute=CONTACTS_NIGHTLY_SYNC_MINUTE),
     },
-    # A sync whose worker died resumes from its checkpoint.
-    "requeue-stale-contacts-syncs": {
-        "task": "contacts.requeue_stale_syncs",
-        "schedule": 120,
-    },
     # Channel codes with a schedule or a daily cap change members over the day.
     "contacts-channels-refresh": {
         "task": "contacts.channels_refresh_all",
         "schedule": 60,
     },
-    # Welcome images are uploaded again before WeCom forgets them (3 days).
-    "contacts-welcome-media-refresh": {
-        "task": "contacts.welcome_media_refresh",
+    # The media of the library's materials that welcome messages use are uploaded again before WeCom
+    # forgets them (3 days), so a greeting (20 seconds) never waits for an upload.
+    "library-media-refresh": {
+        "task": "library.media_refresh",
         "schedule": 6 * 60 * 60,
     },
     # WeCom's daily group statistics (per owner, up to yesterday, China days): fetched once a day in
@@ -393,6 +422,22 @@ CELERY_BEAT_SCHEDULE = {
     "groups-refresh-overdue": {
         "task": "groups.refresh_overdue",
         "schedule": 30,
+    },
+    # Scheduled campaigns whose time has come start dispatching (claimed with SKIP LOCKED).
+    "campaigns-dispatch-due": {
+        "task": "campaigns.dispatch_due",
+        "schedule": 60,
+    },
+    # Campaign results are polled when due (next_poll_at: every 5 minutes at first, then hourly, then
+    # daily until the campaign closes; campaigns/services/results.py).
+    "campaigns-poll-due": {
+        "task": "campaigns.poll_due",
+        "schedule": 60,
+    },
+    # Members' own mass messages are read back so the frequency caps count them.
+    "campaigns-readback": {
+        "task": "campaigns.readback_all",
+        "schedule": 60 * 60,
     },
 }
 

@@ -14,6 +14,7 @@ so operations run in phases: creates, then changes and actions, then deletes, th
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import itertools
 from collections.abc import Callable, Iterator
@@ -21,18 +22,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Count, Q
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
+from campaigns.models import Campaign, CampaignStatus, CampaignTask, DoNotDisturb
+from campaigns.services.campaigns import campaign_send
 from contacts.models import (
+    Contact,
     ContactEvent,
     ContactWay,
     EventType,
     Follow,
     FollowStatus,
     Job,
-    MediaAsset,
     Note,
     Notification,
     Segment,
@@ -43,6 +46,7 @@ from contacts.models import (
     TagGroup,
 )
 from groups.models import Group, GroupStatus, GroupTag, GroupTransfer, GroupWelcomeTemplate, JoinWay
+from library.models import Material
 from scrm.tenancy import services
 from scrm.tenancy.actors import SYSTEM, Actor, actor_display
 from scrm.tenancy.context import tenant_context
@@ -54,7 +58,6 @@ from tests.helpers import PASSWORD, connect_tenant
 from tests.wecom.conftest import sandbox, sandbox_factory  # noqa: F401 -- fixtures reused here
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\x00" * 16
 
 # (method, path, actor) → (status, why). Everything else must succeed (2xx).
 REFUSED: dict[tuple[str, str, str], tuple[int, str]] = {
@@ -102,11 +105,18 @@ PLAUSIBLE: dict[tuple[str, str], Callable[[World], dict]] = {
     ("PATCH", "/api/v1/notes/{id}/"): lambda w: {"content": "已回访"},
     ("POST", "/api/v1/invitations/"): lambda w: {"password": PASSWORD, "role": Role.OPERATOR},
     ("POST", "/api/v1/transfers/"): lambda w: {"kind": "transfer", "contacts": w.ids["contacts"]},
-    ("PATCH", "/api/v1/tenant/"): lambda w: {"name": "Tenant A"},
-    ("POST", "/api/v1/media/"): lambda w: {
-        # Distinct bytes per actor: the same image twice is one asset, recorded as its first uploader's.
-        "file": SimpleUploadedFile("poster.png", PNG + w.label.encode(), content_type="image/png")
+    # A request shape per chat type (oneOf): a campaign to every customer.
+    ("POST", "/api/v1/campaigns/"): lambda w: {
+        "name": w.name(),
+        "chat_type": "single",
+        "audience": {"filters": {}},
+        "text": "双十二全场 8 折",
     },
+    ("POST", "/api/v1/campaigns/preview/"): lambda w: {"chat_type": "single", "audience": {"filters": {}}},
+    ("PATCH", "/api/v1/tenant/"): lambda w: {"name": "Tenant A"},
+    # The schema's first request shape is JSON (a text, a link or a mini program): a text.
+    ("POST", "/api/v1/materials/"): lambda w: {"kind": "text", "text": f"双十一预告 {w.name()}"},
+    ("PATCH", "/api/v1/materials/{id}/"): lambda w: {"title": f"预告 {w.name()}"},
 }
 
 
@@ -160,8 +170,13 @@ RECORDS: dict[tuple[str, str], Callable[[World, dict], list[Actor]]] = {
         _recorded(GroupWelcomeTemplate.objects.get(pk=b["id"]))
     ],
     ("POST", "/api/v1/invitations/"): lambda w, b: [_recorded(Invitation.objects.get(pk=b["id"]))],
-    ("POST", "/api/v1/media/"): lambda w, b: [_recorded(MediaAsset.objects.get(pk=b["id"]))],
+    ("POST", "/api/v1/materials/"): lambda w, b: [_recorded(Material.objects.get(pk=b["id"]))],
     ("POST", "/api/v1/segments/"): lambda w, b: [_recorded(Segment.objects.get(pk=b["id"]))],
+    ("POST", "/api/v1/campaigns/"): lambda w, b: [_recorded(Campaign.objects.get(pk=b["id"]))],
+    ("POST", "/api/v1/campaigns/{id}/send/"): lambda w, b: _audited("campaigns.send", campaign=b["id"]),
+    ("POST", "/api/v1/do-not-disturb/"): lambda w, b: [
+        _recorded(DoNotDisturb.objects.get(pk=e["id"])) for e in b["entries"]
+    ],
     ("POST", "/api/v1/sync-runs/"): lambda w, b: [_recorded(SyncRun.objects.get(pk=b["id"]))],
     ("POST", "/api/v1/transfers/"): lambda w, b: [
         _recorded(Job.objects.get(pk=b["id"])),
@@ -242,12 +257,15 @@ def _body(world: World, method: str, path: str, operation: dict) -> tuple[dict |
 
 
 def _url(world: World, path: str) -> str | None:
-    """The path with the id of the object to work on: the one its collection's POST made, else a
-    synced one; None when there is neither (the create failed)."""
+    """The path with the id of the object to work on: one prepared for this very operation (a campaign
+    in the state the action needs), else the one its collection's POST made, else a synced one; None
+    when there is none (the create failed). Other path ids (``{task_id}``) come from ``world.ids``."""
     if "{id}" not in path:
         return path
     collection = path[: path.index("{id}")]
-    known = world.created.get(collection) or world.existing.get(path) or world.existing.get(collection)
+    known = world.existing.get(path) or world.created.get(collection) or world.existing.get(collection)
+    for name, value in world.ids.items():
+        path = path.replace(f"{{{name}}}", str(value))
     return path.replace("{id}", str(known)) if known is not None else None
 
 
@@ -335,8 +353,40 @@ def _world(tenant, *, alice, olga, label: str, client, actor: Actor) -> World:
         )
 
 
+def _campaigns(world: World, capture) -> None:
+    """Campaigns in the states the campaign actions need: a draft to send, a scheduled one to cancel,
+    one sent (its tasks made in the sandbox) to remind and refresh; a do-not-disturb entry to remove."""
+    with tenant_context(world.tenant):
+
+        def make(name: str, **fields: Any) -> Campaign:
+            return Campaign.objects.create(
+                name=f"{world.label}-{name}", audience={"filters": {}}, text="上新了", **fields
+            )
+
+        sent = make("sent")
+        with capture(execute=True):
+            campaign_send(campaign=sent, actor=SYSTEM)
+        tomorrow = timezone.now() + dt.timedelta(days=1)
+        scheduled = make("scheduled", status=CampaignStatus.SCHEDULED, scheduled_at=tomorrow)
+        other = Contact.objects.exclude(pk__in=world.ids["contacts"]).order_by("id").first()
+        quiet = DoNotDisturb.objects.create(contact=other, reason="walk")
+        world.ids["task_id"] = CampaignTask.objects.filter(campaign=sent).order_by("id").first().pk
+        world.existing.update(
+            {
+                "/api/v1/campaigns/{id}/send/": make("draft").pk,
+                "/api/v1/campaigns/{id}/cancel/": scheduled.pk,
+                "/api/v1/campaigns/{id}/remind/": sent.pk,
+                "/api/v1/campaigns/{id}/refresh/": sent.pk,
+                "/api/v1/campaigns/{id}/tasks/{task_id}/remind/": sent.pk,
+                "/api/v1/do-not-disturb/": quiet.pk,
+            }
+        )
+
+
 @pytest.fixture(params=["session", "key"])
-def world(request, synced_a, alice, operator, client_for, key_client_for) -> World:
+def world(
+    request, synced_a, alice, operator, client_for, key_client_for, django_capture_on_commit_callbacks
+) -> World:
     if request.param == "session":
         client, actor = client_for(alice), Actor(user=alice)
     else:
@@ -344,7 +394,9 @@ def world(request, synced_a, alice, operator, client_for, key_client_for) -> Wor
         actor = Actor(api_key=ApiKey.unscoped.get(tenant=synced_a, name="admin key"))
     # A crash is a 500 answer to collect with the others, not an exception that ends the walk.
     client.raise_request_exception = False
-    return _world(synced_a, alice=alice, olga=operator, label=request.param, client=client, actor=actor)
+    world = _world(synced_a, alice=alice, olga=operator, label=request.param, client=client, actor=actor)
+    _campaigns(world, django_capture_on_commit_callbacks)
+    return world
 
 
 # --- the walk ---------------------------------------------------------------------------------------

@@ -207,6 +207,229 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/campaign-settings/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's campaign rules (receive limit, sender rule, marketing cap, time zone)
+         * @description For tenant routes that are not plain model CRUD (actions, reports).
+         */
+        get: operations["v1_campaign_settings_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change the campaign rules (admins)
+         * @description For tenant routes that are not plain model CRUD (actions, reports).
+         */
+        patch: operations["v1_campaign_settings_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/campaigns/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Campaigns, newest first (sales: the ones with a task of theirs) */
+        get: operations["v1_campaigns_list"];
+        put?: never;
+        /** Create a draft campaign (honours Idempotency-Key) */
+        post: operations["v1_campaigns_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/campaigns/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A campaign with its content, plan and progress */
+        get: operations["v1_campaigns_retrieve"];
+        put?: never;
+        post?: never;
+        /** Delete a draft */
+        delete: operations["v1_campaigns_destroy"];
+        options?: never;
+        head?: never;
+        /** Change a draft or scheduled campaign */
+        patch: operations["v1_campaigns_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/campaigns/{id}/cancel/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel what has not been sent
+         * @description A draft or scheduled campaign is cancelled; a dispatching or sent one has its WeCom tasks cancelled (what members sent already stays sent).
+         */
+        post: operations["v1_campaigns_cancel_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/campaigns/{id}/recipients/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The campaign's recipients and what became of each (sales: their own) */
+        get: operations["v1_campaigns_recipients_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/campaigns/{id}/recipients/export/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The recipients as CSV (UTF-8 with BOM, for Excel), with the list's filters */
+        get: operations["v1_campaigns_recipients_export_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/campaigns/{id}/refresh/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Read WeCom's results now (in the background) */
+        post: operations["v1_campaigns_refresh_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/campaigns/{id}/remind/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Remind the members who have not sent their share (one reminder per member) */
+        post: operations["v1_campaigns_remind_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/campaigns/{id}/send/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send now, or schedule for scheduled_at
+         * @description A draft or scheduled campaign. Now: its WeCom tasks are created in the background (status dispatching; follow dispatch.done/total). Its content and audience are checked again.
+         */
+        post: operations["v1_campaigns_send_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/campaigns/{id}/tasks/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The campaign's WeCom tasks, one per member and chunk (sales: their own) */
+        get: operations["v1_campaigns_tasks_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/campaigns/{id}/tasks/{task_id}/remind/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Remind one member to send their task (WeCom allows 3 reminders in 24 hours) */
+        post: operations["v1_campaigns_tasks_remind_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/campaigns/preview/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What a campaign to this audience would do now (or at scheduled_at): writes nothing
+         * @description Who receives it from which member, who does not and why (do-not-disturb, no member who can send, WeCom's receive limit, the tenant's marketing cap), the WeCom tasks per member, and a sample of the skipped. The same plan is written when the campaign is sent.
+         */
+        post: operations["v1_campaigns_preview_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/channels/": {
         parameters: {
             query?: never;
@@ -519,6 +742,44 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/do-not-disturb/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The do-not-disturb list, newest first */
+        get: operations["v1_do_not_disturb_list"];
+        put?: never;
+        /**
+         * Put customers on the do-not-disturb list (idempotent)
+         * @description 201 when some were added, 200 when all were on the list already. An id that names no customer of the tenant is a 400 at its index (contacts.2, code does_not_exist).
+         */
+        post: operations["v1_do_not_disturb_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/do-not-disturb/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Take a customer off the do-not-disturb list */
+        delete: operations["v1_do_not_disturb_destroy"];
         options?: never;
         head?: never;
         patch?: never;
@@ -997,38 +1258,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/media/": {
+    "/api/v1/material-folders/": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** The library's folders, by name, with their materials' count */
+        get: operations["v1_material_folders_list"];
         put?: never;
-        /**
-         * Upload an image for welcome messages (JPG/PNG, ≤ 10 MB)
-         * @description For tenant routes that are not plain model CRUD (actions, reports).
-         */
-        post: operations["v1_media_create"];
+        /** Add a folder */
+        post: operations["v1_material_folders_create"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/api/v1/media/{id}/file/": {
+    "/api/v1/material-folders/{id}/": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /**
-         * An uploaded image
-         * @description For tenant routes that are not plain model CRUD (actions, reports).
-         */
-        get: operations["v1_media_file_retrieve"];
+        /** A folder */
+        get: operations["v1_material_folders_retrieve"];
+        put?: never;
+        post?: never;
+        /** Delete a folder; its materials stay in the library, in no folder */
+        delete: operations["v1_material_folders_destroy"];
+        options?: never;
+        head?: never;
+        /** Rename a folder */
+        patch: operations["v1_material_folders_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/materials/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Materials of the library, newest first */
+        get: operations["v1_materials_list"];
+        put?: never;
+        /** Add a material: JSON for a text, a link or a mini program; a multipart upload for an image (JPG/PNG ≤ 10 MB), a video (MP4 ≤ 10 MB) or a file (6 bytes to 20 MB) */
+        post: operations["v1_materials_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/materials/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A material, with who uses it */
+        get: operations["v1_materials_retrieve"];
+        put?: never;
+        post?: never;
+        /** Delete a material (kept for what was sent with it; refused while something uses it) */
+        delete: operations["v1_materials_destroy"];
+        options?: never;
+        head?: never;
+        /** Change a material (its kind's fields; a file's bytes are not replaced) */
+        patch: operations["v1_materials_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/materials/{id}/file/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A material's bytes (image, video, file): for members of the tenant only */
+        get: operations["v1_materials_file_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/materials/tags/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tags on the library's materials, with how many carry each */
+        get: operations["v1_materials_tags_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1720,6 +2049,14 @@ export interface components {
             /** @description The full key. Shown once; store it now. */
             readonly key: string;
         };
+        AttachmentRef: {
+            /** @description A material of the content library. */
+            material_id: number;
+        };
+        AttachmentRefRequest: {
+            /** @description A material of the content library. */
+            material_id: number;
+        };
         BulkTagRequest: {
             action: components["schemas"]["ActionEnum"];
             tags: number[];
@@ -1754,6 +2091,140 @@ export interface components {
          * @enum {string}
          */
         CallbackEventStatusEnum: "pending" | "processing" | "done" | "ignored" | "failed" | "parked";
+        /** @description A campaign in lists: what it is and how far it got. */
+        Campaign: {
+            readonly id: number;
+            readonly name: string;
+            chat_type: components["schemas"]["ChatTypeEnum"];
+            status: components["schemas"]["CampaignStatusEnum"];
+            /** Format: date-time */
+            readonly scheduled_at: string | null;
+            /** Format: date-time */
+            readonly dispatched_at: string | null;
+            /** Format: date-time */
+            readonly closed_at: string | null;
+            readonly members: number;
+            readonly tasks: number;
+            readonly recipients: number;
+            readonly confirmed_members: number;
+            readonly sent: number;
+            readonly not_friend: number;
+            readonly over_limit: number;
+            readonly failed: number;
+            /** @description While and after its tasks are created; else null. */
+            readonly dispatch: components["schemas"]["DispatchProgress"] | null;
+            readonly created_by: components["schemas"]["Actor"] | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        CampaignCreateRequest: components["schemas"]["SingleCampaignCreateRequest"] | components["schemas"]["GroupCampaignCreateRequest"];
+        /** @description A campaign in lists: what it is and how far it got. */
+        CampaignDetail: {
+            readonly id: number;
+            readonly name: string;
+            chat_type: components["schemas"]["ChatTypeEnum"];
+            status: components["schemas"]["CampaignStatusEnum"];
+            /** Format: date-time */
+            readonly scheduled_at: string | null;
+            /** Format: date-time */
+            readonly dispatched_at: string | null;
+            /** Format: date-time */
+            readonly closed_at: string | null;
+            readonly members: number;
+            readonly tasks: number;
+            readonly recipients: number;
+            readonly confirmed_members: number;
+            readonly sent: number;
+            readonly not_friend: number;
+            readonly over_limit: number;
+            readonly failed: number;
+            /** @description While and after its tasks are created; else null. */
+            readonly dispatch: components["schemas"]["DispatchProgress"] | null;
+            readonly created_by: components["schemas"]["Actor"] | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+            /** @description As saved: {segment_id} or {filters}, or the groups' filter. */
+            audience: unknown;
+            readonly text: string;
+            attachments: components["schemas"]["AttachmentRef"][];
+            /** @description The plan's figures kept when its tasks were made (null before, and for sales members). */
+            readonly plan: components["schemas"]["Plan"] | null;
+            /** Format: date-time */
+            readonly next_poll_at: string | null;
+            /** Format: date-time */
+            readonly last_polled_at: string | null;
+            readonly polls: number;
+            readonly can_edit: boolean;
+            readonly can_send: boolean;
+            readonly can_cancel: boolean;
+            readonly can_delete: boolean;
+        };
+        CampaignGroup: {
+            id: number;
+            name: string;
+        };
+        CampaignPreviewRequest: components["schemas"]["SinglePreviewRequest"] | components["schemas"]["GroupPreviewRequest"];
+        /** @description DRF's, building the strict fields above from model fields. */
+        CampaignSettings: {
+            /**
+             * @description WeCom's receive limit as the corp has it (群发助手 › 设置群发规则): month = as many per calendar month as the month has days, week = 7 per week (Monday to Sunday), day = 1 per day.
+             *
+             *     * `month` - As many per calendar month as the month has days
+             *     * `week` - 7 per week
+             *     * `day` - 1 per day
+             */
+            receive_limit?: components["schemas"]["ReceiveLimitEnum"];
+            /**
+             * @description Who sends to a customer several members follow: the member who added them first, or last.
+             *
+             *     * `first` - The member who added the customer first
+             *     * `latest` - The member who added the customer last
+             */
+            sender_rule?: components["schemas"]["SenderRuleEnum"];
+            /** @description The tenant's own cap on marketing touches per customer in any 7 days; null: off. */
+            marketing_cap_per_week?: number | null;
+            /** @description IANA name (Asia/Shanghai): scheduled times without an offset, and the caps' days, weeks and months. A name that is no zone is refused with the code does_not_exist. */
+            time_zone?: string;
+            /** @description The receive limit's period now, in the tenant's time zone. */
+            readonly current_period: components["schemas"]["Period"];
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        CampaignStaff: {
+            id: number;
+            userid: string;
+            name: string;
+        };
+        /**
+         * @description * `draft` - Draft
+         *     * `scheduled` - Scheduled
+         *     * `dispatching` - Creating the WeCom tasks
+         *     * `sent` - Tasks created; collecting results
+         *     * `closed` - Closed
+         *     * `cancelled` - Cancelled
+         *     * `failed` - Failed
+         * @enum {string}
+         */
+        CampaignStatusEnum: "draft" | "scheduled" | "dispatching" | "sent" | "closed" | "cancelled" | "failed";
+        /**
+         * @description * `pending` - Planned; not sent to WeCom yet
+         *     * `claimed` - Being created in WeCom
+         *     * `created` - Created in WeCom; waiting for the member
+         *     * `failed` - WeCom refused it
+         *     * `cancelled` - Cancelled
+         * @enum {string}
+         */
+        CampaignTaskStatusEnum: "pending" | "claimed" | "created" | "failed" | "cancelled";
+        CancelResult: {
+            tasks_cancelled: number;
+            /** @description Tasks WeCom would not cancel. */
+            errors: unknown[];
+            campaign: components["schemas"]["CampaignDetail"];
+        };
         ChannelRetentionTotals: {
             adds: number;
             losses: number;
@@ -1783,6 +2254,12 @@ export interface components {
             losses: number;
             net: number;
         };
+        /**
+         * @description * `single` - Customers
+         *     * `group` - Customer groups
+         * @enum {string}
+         */
+        ChatTypeEnum: "single" | "group";
         /**
          * @description * `external_userid` - external_userid
          *     * `name` - name
@@ -1856,6 +2333,12 @@ export interface components {
              * @description Null while the customer is in the group.
              */
             left_at: string | null;
+        };
+        ContactRef: {
+            id: number;
+            external_userid: string;
+            name: string;
+            avatar: string;
         };
         /** @description A row of the contacts list (documentation of the shape ``contact_rows_resolve`` builds). */
         ContactRow: {
@@ -1993,6 +2476,35 @@ export interface components {
          * @enum {string}
          */
         DirectoryStatusEnum: "listed" | "outside_visible_range" | "not_read";
+        DispatchProgress: {
+            /** @description queued, running, succeeded, partial, failed. */
+            status: string;
+            /** @description Tasks created (or refused) so far. */
+            done: number;
+            total: number;
+            api_calls: number;
+            finished: boolean;
+        };
+        DoNotDisturb: {
+            id: number;
+            contact: components["schemas"]["ContactRef"];
+            reason: string;
+            readonly created_by: components["schemas"]["Actor"] | null;
+            /** Format: date-time */
+            created_at: string;
+        };
+        DoNotDisturbAddRequest: {
+            /** @description Customer ids (at most 1000); those on the list already stay as they are. */
+            contacts: number[];
+            /** @default  */
+            reason: string;
+        };
+        DoNotDisturbAddResult: {
+            /** @description How many were not on the list before. */
+            added: number;
+            /** @description Every customer's entry, in the order given. */
+            entries: components["schemas"]["DoNotDisturb"][];
+        };
         /** @description DRF's, building the strict fields above from model fields. */
         Event: {
             readonly id: number;
@@ -2022,9 +2534,10 @@ export interface components {
          *     * `welcome_failed` - Welcome message not sent
          *     * `group_joined` - Joined a customer group
          *     * `group_left` - Left a customer group
+         *     * `mass_message_received` - Received a mass message
          * @enum {string}
          */
-        EventTypeEnum: "added" | "lost" | "deleted_by_staff" | "tagged" | "untagged" | "stage_changed" | "note" | "remark_changed" | "transferred" | "transfer_failed" | "welcomed" | "welcome_failed" | "group_joined" | "group_left";
+        EventTypeEnum: "added" | "lost" | "deleted_by_staff" | "tagged" | "untagged" | "stage_changed" | "note" | "remark_changed" | "transferred" | "transfer_failed" | "welcomed" | "welcome_failed" | "group_joined" | "group_left" | "mass_message_received";
         /** @description The list's filter parameters (flat), or a saved ``segment``; optionally the columns wanted. */
         ExportRequestRequest: {
             segment?: number | null;
@@ -2043,6 +2556,32 @@ export interface components {
             added_before?: string;
             search?: string;
         };
+        /** @description The contacts list's filter parameters, as strings (an empty object: every customer). */
+        FilterAudience: {
+            filters: {
+                /** @description Tag ids, comma-separated. */
+                tags_all?: string;
+                tags_any?: string;
+                tags_none?: string;
+                /** @description A staff member's WeCom userid. */
+                staff?: string;
+                /** @description A WeCom department id. */
+                department?: string;
+                /** @description A channel's state. */
+                state?: string;
+                /** @enum {string} */
+                add_way?: "" | "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "10" | "11" | "201" | "202";
+                /** @description A stage id. */
+                stage?: string;
+                /** @enum {string} */
+                status?: "" | "active" | "lost";
+                /** @enum {string} */
+                gender?: "" | "0" | "1" | "2";
+                added_after?: string;
+                added_before?: string;
+                search?: string;
+            };
+        };
         /**
          * @description * `tags_all` - tags_all
          *     * `tags_any` - tags_any
@@ -2050,6 +2589,19 @@ export interface components {
          * @enum {string}
          */
         FilterEnum: "tags_all" | "tags_any" | "tags_none";
+        /** @description A folder of the library. */
+        Folder: {
+            readonly id: number;
+            readonly name: string;
+            /** @default 0 */
+            readonly material_count: number;
+            /** Format: date-time */
+            readonly created_at: string;
+        };
+        FolderInputRequest: {
+            /** @description Unique in the library. */
+            name: string;
+        };
         Follow: {
             staff: components["schemas"]["StaffRef"];
             remark: string;
@@ -2112,6 +2664,12 @@ export interface components {
             /** Format: date-time */
             readonly synced_at: string | null;
         };
+        /** @description Customer groups (not dismissed) of these owners (staff ids), carrying any of these group tags, whose name contains ``name``; every key optional. */
+        GroupAudience: {
+            owner_ids?: number[];
+            tag_ids?: number[];
+            name?: string;
+        };
         /** @description Needs ``ids_context(groups=..., tags=...)``. */
         GroupBulkTagRequest: {
             /** @description At most 1000. */
@@ -2129,6 +2687,29 @@ export interface components {
             /** @description Taggings removed. */
             removed: number;
         };
+        GroupCampaignCreateRequest: {
+            name: string;
+            /** @description At most 4000 bytes (code too_many_bytes). No placeholders such as {customer_name}: WeCom sends one text to everyone (code placeholder). */
+            text?: string;
+            /** @description At most 9 materials (image, link, miniprogram, video, file). Text or attachments. */
+            attachments?: components["schemas"]["AttachmentRefRequest"][];
+            /**
+             * Format: date-time
+             * @description The planned send time (the preview's period); without an offset, in the tenant's time zone. In the future (code in_the_past), at most 30 days ahead (too_far_ahead).
+             */
+            scheduled_at?: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            chat_type: "group";
+            audience: components["schemas"]["GroupAudience"];
+        };
+        /**
+         * @description * `group` - group
+         * @enum {string}
+         */
+        GroupChatTypeEnum: "group";
         /** @description A group in lists: give it groups from ``selectors.group_list`` (owner and tags prefetched). */
         GroupDetail: {
             readonly id: number;
@@ -2210,6 +2791,19 @@ export interface components {
             userid: string;
             name: string;
             avatar: string;
+        };
+        GroupPreviewRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            chat_type: "group";
+            audience: components["schemas"]["GroupAudience"];
+            /**
+             * Format: date-time
+             * @description Default: now.
+             */
+            scheduled_at?: string | null;
         };
         GroupRef: {
             id: number;
@@ -2325,52 +2919,12 @@ export interface components {
             name: string;
         };
         GroupWelcomeAttachment: {
-            /**
-             * @description Absent in {}.
-             *
-             *     * `image` - image
-             *     * `link` - link
-             *     * `miniprogram` - miniprogram
-             */
-            msgtype?: components["schemas"]["WelcomeAttachmentTypeEnum"];
-            /** @description image, miniprogram: an uploaded image's id (POST /media/). */
-            media_asset_id?: number;
-            /** @description link, miniprogram. */
-            title?: string;
-            /** @description link: http(s). */
-            url?: string;
-            /** @description link. */
-            description?: string;
-            /** @description link. */
-            picture_url?: string;
-            /** @description miniprogram: wx + 16 hex digits. */
-            appid?: string;
-            /** @description miniprogram: a path ending in .html. */
-            page?: string;
+            /** @description A material of the library (image, link, miniprogram, video or file); absent in {}. */
+            material_id?: number;
         };
         GroupWelcomeAttachmentRequest: {
-            /**
-             * @description Absent in {}.
-             *
-             *     * `image` - image
-             *     * `link` - link
-             *     * `miniprogram` - miniprogram
-             */
-            msgtype?: components["schemas"]["WelcomeAttachmentTypeEnum"];
-            /** @description image, miniprogram: an uploaded image's id (POST /media/). */
-            media_asset_id?: number;
-            /** @description link, miniprogram. */
-            title?: string;
-            /** @description link: http(s). */
-            url?: string;
-            /** @description link. */
-            description?: string;
-            /** @description link. */
-            picture_url?: string;
-            /** @description miniprogram: wx + 16 hex digits. */
-            appid?: string;
-            /** @description miniprogram: a path ending in .html. */
-            page?: string;
+            /** @description A material of the library (image, link, miniprogram, video or file); absent in {}. */
+            material_id?: number;
         };
         /** @description DRF's, building the strict fields above from model fields. */
         GroupWelcomeTemplate: {
@@ -2574,6 +3128,31 @@ export interface components {
             /** @description Still one of the code's groups. */
             listed: boolean;
         };
+        /**
+         * @description * `link` - link
+         * @enum {string}
+         */
+        LinkMaterialCreateKindEnum: "link";
+        LinkMaterialCreateRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "link";
+            /** @description The card's title, ≤ 128 bytes (UTF-8). */
+            title: string;
+            url: string;
+            /** @description ≤ 512 bytes (UTF-8). */
+            description?: string;
+            /** @description The card's picture by http(s) URL, sent to WeCom as is (a cover image wins over it). */
+            picture_url?: string;
+            /** @description An image of the library drawn on the card (WeCom keeps a copy: media/uploadimg). */
+            cover?: number | null;
+            /** @description A folder's id; null for none. */
+            folder?: number | null;
+            /** @description Tag names (≤ 10, each ≤ 32 characters); new names are created. */
+            tags?: string[];
+        };
         LoginRequest: {
             username: string;
             password: string;
@@ -2601,6 +3180,133 @@ export interface components {
             name: string;
             avatar: string;
         };
+        /** @description A material of the library, with its tags and how much it is used. */
+        Material: {
+            readonly id: number;
+            kind: components["schemas"]["MaterialKindEnum"];
+            readonly title: string;
+            readonly folder: number | null;
+            readonly tags: string[];
+            readonly text: string;
+            readonly url: string;
+            readonly description: string;
+            readonly picture_url: string;
+            readonly appid: string;
+            readonly page: string;
+            readonly cover: number | null;
+            readonly filename: string;
+            readonly content_type: string;
+            readonly size: number;
+            readonly sha256: string;
+            /** @description image, video, file: the bytes (members of the tenant only); ?download=1 as a file. */
+            readonly file_url: string | null;
+            /** @description An image to show: the image itself, or a card's cover (its file, else its picture URL). */
+            readonly preview_url: string | null;
+            /** @description How many owners use it now. */
+            readonly usage_count: number;
+            /** @description Its users, counted by type. */
+            readonly usage: components["schemas"]["UsageCount"][];
+            readonly created_by: components["schemas"]["Actor"] | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        MaterialCreateRequest: components["schemas"]["TextMaterialCreateRequest"] | components["schemas"]["LinkMaterialCreateRequest"] | components["schemas"]["MiniprogramMaterialCreateRequest"];
+        /** @description A material, with who uses it. */
+        MaterialDetail: {
+            readonly id: number;
+            kind: components["schemas"]["MaterialKindEnum"];
+            readonly title: string;
+            readonly folder: number | null;
+            readonly tags: string[];
+            readonly text: string;
+            readonly url: string;
+            readonly description: string;
+            readonly picture_url: string;
+            readonly appid: string;
+            readonly page: string;
+            readonly cover: number | null;
+            readonly filename: string;
+            readonly content_type: string;
+            readonly size: number;
+            readonly sha256: string;
+            /** @description image, video, file: the bytes (members of the tenant only); ?download=1 as a file. */
+            readonly file_url: string | null;
+            /** @description An image to show: the image itself, or a card's cover (its file, else its picture URL). */
+            readonly preview_url: string | null;
+            /** @description How many owners use it now. */
+            readonly usage_count: number;
+            /** @description Its users, counted by type. */
+            readonly usage: components["schemas"]["UsageCount"][];
+            readonly created_by: components["schemas"]["Actor"] | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+            /** @description Who uses it, by name. */
+            readonly used_by: components["schemas"]["MaterialUser"][];
+        };
+        /**
+         * @description * `text` - Text
+         *     * `image` - Image
+         *     * `link` - Link
+         *     * `miniprogram` - Mini program
+         *     * `video` - Video
+         *     * `file` - File
+         * @enum {string}
+         */
+        MaterialKindEnum: "text" | "image" | "link" | "miniprogram" | "video" | "file";
+        /** @description An attachment as messages store it: a material of the library, by id. */
+        MaterialRef: {
+            /** @description A material of the library (GET /materials/). */
+            material_id: number;
+        };
+        /** @description An attachment as messages store it: a material of the library, by id. */
+        MaterialRefRequest: {
+            /** @description A material of the library (GET /materials/). */
+            material_id: number;
+        };
+        MaterialTagCount: {
+            name: string;
+            material_count: number;
+        };
+        /**
+         * @description * `image` - image
+         *     * `video` - video
+         *     * `file` - file
+         * @enum {string}
+         */
+        MaterialUploadKindEnum: "image" | "video" | "file";
+        /** @description A multipart form: every value is a string there, so the folder is read from its digits. */
+        MaterialUploadRequest: {
+            /**
+             * @description image: JPG/PNG ≤ 10 MB; video: MP4 ≤ 10 MB; file: 6 bytes to 20 MB.
+             *
+             *     * `image` - image
+             *     * `video` - video
+             *     * `file` - file
+             */
+            kind: components["schemas"]["MaterialUploadKindEnum"];
+            /**
+             * Format: binary
+             * @description The bytes, checked against WeCom's limits for the kind.
+             */
+            file: string;
+            /** @description Empty: the file's name. */
+            title?: string;
+            /** @description A folder's id. */
+            folder?: number;
+            /** @description Tag names (≤ 10, each ≤ 32 characters); new names are created. */
+            tags?: string[];
+        };
+        MaterialUser: {
+            owner_type: string;
+            owner_id: number;
+            /** @description What the owner is: Channel code, Campaign... */
+            label: string;
+            name: string;
+        };
         Me: {
             id: number;
             username: string;
@@ -2611,25 +3317,6 @@ export interface components {
             memberships: components["schemas"]["MyMembership"][];
             /** @description Send back as the X-CSRFToken header on writes. */
             csrf_token: string;
-        };
-        /** @description DRF's, building the strict fields above from model fields. */
-        MediaAsset: {
-            readonly id: number;
-            readonly filename: string;
-            readonly content_type: string;
-            readonly size: number;
-            readonly url: string;
-            /** @description Who uploaded these bytes first (the same image twice is one asset). */
-            readonly created_by: components["schemas"]["Actor"] | null;
-            /** Format: date-time */
-            readonly created_at: string;
-        };
-        MediaUploadRequest: {
-            /**
-             * Format: binary
-             * @description A JPG or PNG image, at most 10 MB.
-             */
-            file: string;
         };
         /** @description DRF's, building the strict fields above from model fields. */
         Member: {
@@ -2645,6 +3332,35 @@ export interface components {
             readonly created_at: string;
             /** Format: date-time */
             readonly updated_at: string;
+        };
+        MemberShare: {
+            staff: components["schemas"]["CampaignStaff"];
+            recipients: number;
+            tasks: number;
+        };
+        /**
+         * @description * `miniprogram` - miniprogram
+         * @enum {string}
+         */
+        MiniprogramMaterialCreateKindEnum: "miniprogram";
+        MiniprogramMaterialCreateRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "miniprogram";
+            /** @description The card's title, ≤ 64 bytes (UTF-8). */
+            title: string;
+            /** @description wx + 16 hex digits. */
+            appid: string;
+            /** @description A path ending in .html, e.g. pages/index.html. */
+            page: string;
+            /** @description An image of the library: the card's cover (required by WeCom). */
+            cover: number;
+            /** @description A folder's id; null for none. */
+            folder?: number | null;
+            /** @description Tag names (≤ 10, each ≤ 32 characters); new names are created. */
+            tags?: string[];
         };
         /** @description An invitation as the invited user sees it: which tenant, and with which role. */
         MyInvitation: {
@@ -2795,6 +3511,17 @@ export interface components {
             page_size?: number;
             results: components["schemas"]["CallbackEvent"][];
         };
+        PaginatedCampaignList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["Campaign"][];
+        };
         PaginatedContactRowList: {
             /** Format: uri */
             next: string | null;
@@ -2816,6 +3543,17 @@ export interface components {
             /** @description Page-number mode only. */
             page_size?: number;
             results: components["schemas"]["ContactWay"][];
+        };
+        PaginatedDoNotDisturbList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["DoNotDisturb"][];
         };
         PaginatedEventList: {
             /** Format: uri */
@@ -2938,6 +3676,17 @@ export interface components {
             page_size?: number;
             results: components["schemas"]["Lost"][];
         };
+        PaginatedMaterialList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["Material"][];
+        };
         PaginatedMemberList: {
             /** Format: uri */
             next: string | null;
@@ -2970,6 +3719,17 @@ export interface components {
             /** @description Page-number mode only. */
             page_size?: number;
             results: components["schemas"]["Notification"][];
+        };
+        PaginatedRecipientList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["Recipient"][];
         };
         PaginatedSegmentList: {
             /** Format: uri */
@@ -3015,6 +3775,17 @@ export interface components {
             page_size?: number;
             results: components["schemas"]["Tag"][];
         };
+        PaginatedTaskList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["Task"][];
+        };
         PaginatedWelcomeList: {
             /** Format: uri */
             next: string | null;
@@ -3025,6 +3796,42 @@ export interface components {
             /** @description Page-number mode only. */
             page_size?: number;
             results: components["schemas"]["Welcome"][];
+        };
+        /** @description DRF's, building the strict fields above from model fields. */
+        PatchedCampaignSettingsRequest: {
+            /**
+             * @description WeCom's receive limit as the corp has it (群发助手 › 设置群发规则): month = as many per calendar month as the month has days, week = 7 per week (Monday to Sunday), day = 1 per day.
+             *
+             *     * `month` - As many per calendar month as the month has days
+             *     * `week` - 7 per week
+             *     * `day` - 1 per day
+             */
+            receive_limit?: components["schemas"]["ReceiveLimitEnum"];
+            /**
+             * @description Who sends to a customer several members follow: the member who added them first, or last.
+             *
+             *     * `first` - The member who added the customer first
+             *     * `latest` - The member who added the customer last
+             */
+            sender_rule?: components["schemas"]["SenderRuleEnum"];
+            /** @description The tenant's own cap on marketing touches per customer in any 7 days; null: off. */
+            marketing_cap_per_week?: number | null;
+            /** @description IANA name (Asia/Shanghai): scheduled times without an offset, and the caps' days, weeks and months. A name that is no zone is refused with the code does_not_exist. */
+            time_zone?: string;
+        };
+        PatchedCampaignUpdateRequest: {
+            name?: string;
+            /** @description At most 4000 bytes (code too_many_bytes). No placeholders such as {customer_name}: WeCom sends one text to everyone (code placeholder). */
+            text?: string;
+            /** @description At most 9 materials (image, link, miniprogram, video, file). Text or attachments. */
+            attachments?: components["schemas"]["AttachmentRefRequest"][];
+            /**
+             * Format: date-time
+             * @description The planned send time (the preview's period); without an offset, in the tenant's time zone. In the future (code in_the_past), at most 30 days ahead (too_far_ahead).
+             */
+            scheduled_at?: string | null;
+            /** @description Of the campaign's chat_type (fixed once created). */
+            audience?: components["schemas"]["SegmentAudience"] | components["schemas"]["FilterAudience"] | components["schemas"]["GroupAudience"];
         };
         /** @description DRF's, building the strict fields above from model fields. */
         PatchedContactSettingsRequest: {
@@ -3048,6 +3855,10 @@ export interface components {
             tag_ids?: number[];
             /** @description Empty: customers of this code get the tenant's default welcome. */
             welcome?: components["schemas"]["WelcomeMessageRequest"];
+        };
+        PatchedFolderInputRequest: {
+            /** @description Unique in the library. */
+            name?: string;
         };
         /** @description DRF's, building the strict fields above from model fields. */
         PatchedFollowRemarkRequest: {
@@ -3094,6 +3905,31 @@ export interface components {
              */
             room_base_id: number;
         };
+        /**
+         * @description The fields a material may change; a field of another kind is refused (``wrong_kind``). The
+         *     bytes of an image, a video or a file are not replaced: upload a new material.
+         */
+        PatchedMaterialUpdateRequest: {
+            title?: string;
+            /** @description A folder's id; null for none. */
+            folder?: number | null;
+            /** @description Tag names (≤ 10, each ≤ 32 characters); new names are created. */
+            tags?: string[];
+            /** @description text: ≤ 4,000 bytes. */
+            text?: string;
+            /** @description link. */
+            url?: string;
+            /** @description link. */
+            description?: string;
+            /** @description The card's picture by http(s) URL, sent to WeCom as is (a cover image wins over it). */
+            picture_url?: string;
+            /** @description miniprogram. */
+            appid?: string;
+            /** @description miniprogram. */
+            page?: string;
+            /** @description link (optional), miniprogram (required): an image's id. */
+            cover?: number | null;
+        };
         PatchedMemberUpdateRequest: {
             role?: components["schemas"]["RoleEnum"];
             data_scope?: components["schemas"]["DataScopeEnum"];
@@ -3135,6 +3971,59 @@ export interface components {
             callback_token?: string;
             encoding_aes_key?: string;
         };
+        Period: {
+            /** @description Mass messages a customer may receive in this period. */
+            limit: number;
+            /** Format: date-time */
+            start: string;
+            /**
+             * Format: date-time
+             * @description Excluded.
+             */
+            end: string;
+        };
+        /** @description A plan's figures: the preview's answer, and what a campaign kept when its tasks were made. */
+        Plan: {
+            chat_type: components["schemas"]["ChatTypeEnum"];
+            audience: unknown;
+            rules: components["schemas"]["PlanRules"];
+            /** @description Customers (not lost) or groups (not dismissed) selected. */
+            audience_total: number;
+            /** @description Customers the audience matches that no member follows any more. */
+            lost: number;
+            /** @description Groups the audience matches that were dismissed. */
+            dismissed: number;
+            will_receive: number;
+            /** @description Members who send it. */
+            members: number;
+            /** @description WeCom tasks: one per member and 10,000 customers (2,000 groups). */
+            tasks: number;
+            skipped: components["schemas"]["SkippedCounts"];
+            /** @description Will receive it, but other campaigns' tasks not sent yet would take them to a limit first. */
+            at_risk: number;
+            per_member: components["schemas"]["MemberShare"][];
+            /** @description Up to 10 skipped recipients per reason. */
+            skipped_sample: components["schemas"]["SkippedSample"][];
+        };
+        PlanRules: {
+            /**
+             * Format: date-time
+             * @description The send time the plan is for.
+             */
+            at: string;
+            time_zone: string;
+            receive_limit: components["schemas"]["ReceiveLimitEnum"];
+            /** @description Mass messages per customer in the period. */
+            limit: number;
+            /** Format: date-time */
+            period_start: string;
+            /** Format: date-time */
+            period_end: string;
+            marketing_cap_per_week: number | null;
+            /** Format: date-time */
+            marketing_since: string;
+            sender_rule: components["schemas"]["SenderRuleEnum"];
+        };
         /** @description Every error: a stable `type`, the HTTP status and its title, and field errors. */
         Problem: {
             /** @description validation_error, not_found, wecom_error, ... */
@@ -3148,6 +4037,62 @@ export interface components {
                 code: string;
                 message: string;
             }[];
+        };
+        /**
+         * @description * `dnd` - dnd
+         *     * `no_sender` - no_sender
+         *     * `receive_limit` - receive_limit
+         *     * `marketing_cap` - marketing_cap
+         * @enum {string}
+         */
+        ReasonEnum: "dnd" | "no_sender" | "receive_limit" | "marketing_cap";
+        /**
+         * @description * `month` - As many per calendar month as the month has days
+         *     * `week` - 7 per week
+         *     * `day` - 1 per day
+         * @enum {string}
+         */
+        ReceiveLimitEnum: "month" | "week" | "day";
+        Recipient: {
+            id: number;
+            /** @description external_userid or chat_id. */
+            target: string;
+            contact: components["schemas"]["RecipientContact"] | null;
+            group: components["schemas"]["CampaignGroup"] | null;
+            status: components["schemas"]["RecipientStatusEnum"];
+            /** @description The member who sends it; null when skipped. */
+            staff: components["schemas"]["CampaignStaff"] | null;
+            chunk: number | null;
+            /** Format: date-time */
+            sent_at: string | null;
+        };
+        RecipientContact: {
+            id: number;
+            name: string;
+            avatar: string;
+        };
+        /**
+         * @description * `planned` - In a task; the member has not sent it yet
+         *     * `sent` - Sent
+         *     * `not_friend` - Not a friend of the member any more
+         *     * `over_limit` - Over WeCom's receive limit
+         *     * `failed` - Refused by WeCom (fail_list or a refused task)
+         *     * `cancelled` - Cancelled before it was sent
+         *     * `skipped_limit` - Skipped: already reached WeCom's receive limit
+         *     * `skipped_cap` - Skipped: reached the tenant's marketing cap
+         *     * `skipped_dnd` - Skipped: on the do-not-disturb list
+         *     * `skipped_no_sender` - Skipped: no member who can send follows them
+         * @enum {string}
+         */
+        RecipientStatusEnum: "planned" | "sent" | "not_friend" | "over_limit" | "failed" | "cancelled" | "skipped_limit" | "skipped_cap" | "skipped_dnd" | "skipped_no_sender";
+        RemindResult: {
+            members_reminded: number;
+            /** @description Userids of members already reminded 3 times in 24 hours. */
+            members_at_limit: string[];
+            /** @description WeCom app messages sent (when the tenant has an app). */
+            app_messages: number;
+            /** @description WeCom's refusals, per member. */
+            errors: unknown[];
         };
         /**
          * @description * `admin` - Admin
@@ -3199,6 +4144,10 @@ export interface components {
             /** Format: date-time */
             readonly updated_at: string;
         };
+        /** @description A saved segment: its filters as they are when the campaign is sent. */
+        SegmentAudience: {
+            segment_id: number;
+        };
         SegmentDeletedTag: {
             id: number;
             /** @description Null for an id Siyu never knew. */
@@ -3221,12 +4170,79 @@ export interface components {
                 [key: string]: string;
             };
         };
+        SendRequest: {
+            /**
+             * Format: date-time
+             * @description Send at this time (without an offset: the tenant's time zone); absent or null: now.
+             */
+            scheduled_at?: string | null;
+        };
+        /**
+         * @description * `first` - The member who added the customer first
+         *     * `latest` - The member who added the customer last
+         * @enum {string}
+         */
+        SenderRuleEnum: "first" | "latest";
         SimulateScan: {
             external_userid: string;
             /** @description The member WeCom handed the customer to. */
             userid: string;
             /** @description Whether the sandbox's callback reached this server. */
             delivered: boolean;
+        };
+        SingleCampaignCreateRequest: {
+            name: string;
+            /** @description At most 4000 bytes (code too_many_bytes). No placeholders such as {customer_name}: WeCom sends one text to everyone (code placeholder). */
+            text?: string;
+            /** @description At most 9 materials (image, link, miniprogram, video, file). Text or attachments. */
+            attachments?: components["schemas"]["AttachmentRefRequest"][];
+            /**
+             * Format: date-time
+             * @description The planned send time (the preview's period); without an offset, in the tenant's time zone. In the future (code in_the_past), at most 30 days ahead (too_far_ahead).
+             */
+            scheduled_at?: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            chat_type: "single";
+            audience: components["schemas"]["SegmentAudience"] | components["schemas"]["FilterAudience"];
+        };
+        /**
+         * @description * `single` - single
+         * @enum {string}
+         */
+        SingleChatTypeEnum: "single";
+        SinglePreviewRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            chat_type: "single";
+            audience: components["schemas"]["SegmentAudience"] | components["schemas"]["FilterAudience"];
+            /**
+             * Format: date-time
+             * @description Default: now.
+             */
+            scheduled_at?: string | null;
+        };
+        SkippedCounts: {
+            /** @description On the do-not-disturb list. */
+            dnd: number;
+            /** @description No member who can send follows them (or owns the group). */
+            no_sender: number;
+            /** @description Already at WeCom's receive limit for the period. */
+            receive_limit: number;
+            /** @description At the tenant's marketing cap. */
+            marketing_cap: number;
+        };
+        SkippedSample: {
+            /** @description external_userid or chat_id. */
+            target: string;
+            contact_id: number | null;
+            group_id: number | null;
+            name: string;
+            reason: components["schemas"]["ReasonEnum"];
         };
         /** @description DRF's, building the strict fields above from model fields. */
         Staff: {
@@ -3415,6 +4431,32 @@ export interface components {
             errcode?: number | null;
             hint?: string;
         };
+        Task: {
+            id: number;
+            staff: components["schemas"]["CampaignStaff"];
+            /** @description 0, 1, ...: a member's 10,000 customers (2,000 groups) a task. */
+            chunk: number;
+            status: components["schemas"]["CampaignTaskStatusEnum"];
+            /** @description WeCom's id of the task; empty until created. */
+            msgid: string;
+            recipients: number;
+            /**
+             * Format: date-time
+             * @description When the member sent it.
+             */
+            confirmed_at: string | null;
+            sent: number;
+            not_friend: number;
+            over_limit: number;
+            failed: number;
+            /** @description WeCom's refusal (errcode, errmsg, hint) when failed; else {}. */
+            error: unknown;
+            /** @description ISO times of the reminders. */
+            reminded_at: string[];
+            /** @description Of WeCom's 3 per 24 hours. */
+            reminders_left: number;
+            can_remind: boolean;
+        };
         /** @description DRF's, building the strict fields above from model fields. */
         TenantBrief: {
             readonly id: number;
@@ -3436,6 +4478,26 @@ export interface components {
             readonly corp_secret_set: boolean;
             readonly callback_token_set: boolean;
             readonly encoding_aes_key_set: boolean;
+        };
+        /**
+         * @description * `text` - text
+         * @enum {string}
+         */
+        TextMaterialCreateKindEnum: "text";
+        TextMaterialCreateRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "text";
+            /** @description Empty: the text's first line. */
+            title?: string;
+            /** @description ≤ 4,000 bytes (UTF-8). */
+            text: string;
+            /** @description A folder's id; null for none. */
+            folder?: number | null;
+            /** @description Tag names (≤ 10, each ≤ 32 characters); new names are created. */
+            tags?: string[];
         };
         /**
          * @description * `transfer` - transfer
@@ -3511,6 +4573,12 @@ export interface components {
             /** @description Pass as ?cursor= for the next page; empty on the last. */
             next_cursor: string;
         };
+        UsageCount: {
+            /** @description channel_code, welcome_default, group_welcome, campaign... */
+            owner_type: string;
+            label: string;
+            count: number;
+        };
         WeComError: {
             api: string;
             errcode: number | null;
@@ -3546,122 +4614,24 @@ export interface components {
             readonly sent_at: string | null;
             readonly latency_ms: number | null;
         };
-        WelcomeAttachment: components["schemas"]["WelcomeImageAttachment"] | components["schemas"]["WelcomeLinkAttachment"] | components["schemas"]["WelcomeMiniprogramAttachment"];
-        WelcomeAttachmentRequest: components["schemas"]["WelcomeImageAttachmentRequest"] | components["schemas"]["WelcomeLinkAttachmentRequest"] | components["schemas"]["WelcomeMiniprogramAttachmentRequest"];
-        /**
-         * @description * `image` - image
-         *     * `link` - link
-         *     * `miniprogram` - miniprogram
-         * @enum {string}
-         */
-        WelcomeAttachmentTypeEnum: "image" | "link" | "miniprogram";
         WelcomeDefault: {
             welcome: components["schemas"]["WelcomeMessage"];
         };
         WelcomeDefaultRequest: {
             welcome: components["schemas"]["WelcomeMessageRequest"];
         };
-        WelcomeImageAttachment: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "image";
-            /** @description An uploaded image's id (POST /media/). */
-            media: number;
-        };
-        WelcomeImageAttachmentRequest: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "image";
-            /** @description An uploaded image's id (POST /media/). */
-            media: number;
-        };
-        /**
-         * @description * `image` - image
-         * @enum {string}
-         */
-        WelcomeImageAttachmentTypeEnum: "image";
-        WelcomeLinkAttachment: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "link";
-            /** @description ≤ 128 bytes (UTF-8). */
-            title: string;
-            url: string;
-            /** @description ≤ 512 bytes (UTF-8). */
-            description?: string;
-            /** @description An image's http(s) URL, or empty. */
-            picture_url?: string;
-        };
-        WelcomeLinkAttachmentRequest: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "link";
-            /** @description ≤ 128 bytes (UTF-8). */
-            title: string;
-            url: string;
-            /** @description ≤ 512 bytes (UTF-8). */
-            description?: string;
-            /** @description An image's http(s) URL, or empty. */
-            picture_url?: string;
-        };
-        /**
-         * @description * `link` - link
-         * @enum {string}
-         */
-        WelcomeLinkAttachmentTypeEnum: "link";
         WelcomeMessage: {
             /** @description May contain {customer_name} and {staff_name}; ≤ 4,000 bytes. */
             text?: string;
-            attachments?: components["schemas"]["WelcomeAttachment"][];
+            /** @description Materials of the library (image, link, miniprogram, video, file), sent in this order. */
+            attachments?: components["schemas"]["MaterialRef"][];
         };
         WelcomeMessageRequest: {
             /** @description May contain {customer_name} and {staff_name}; ≤ 4,000 bytes. */
             text?: string;
-            attachments?: components["schemas"]["WelcomeAttachmentRequest"][];
+            /** @description Materials of the library (image, link, miniprogram, video, file), sent in this order. */
+            attachments?: components["schemas"]["MaterialRefRequest"][];
         };
-        WelcomeMiniprogramAttachment: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "miniprogram";
-            /** @description wx + 16 hex digits. */
-            appid: string;
-            /** @description A path ending in .html, e.g. pages/index.html?id=1. */
-            page: string;
-            /** @description ≤ 64 bytes (UTF-8). */
-            title: string;
-            /** @description The cover: an uploaded image's id (POST /media/). */
-            media: number;
-        };
-        WelcomeMiniprogramAttachmentRequest: {
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "miniprogram";
-            /** @description wx + 16 hex digits. */
-            appid: string;
-            /** @description A path ending in .html, e.g. pages/index.html?id=1. */
-            page: string;
-            /** @description ≤ 64 bytes (UTF-8). */
-            title: string;
-            /** @description The cover: an uploaded image's id (POST /media/). */
-            media: number;
-        };
-        /**
-         * @description * `miniprogram` - miniprogram
-         * @enum {string}
-         */
-        WelcomeMiniprogramAttachmentTypeEnum: "miniprogram";
         /**
          * @description * `pending` - Being sent
          *     * `sent` - Sent
@@ -4357,6 +5327,1222 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_campaign_settings_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignSettings"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_campaign_settings_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedCampaignSettingsRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignSettings"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_campaigns_list: {
+        parameters: {
+            query?: {
+                /**
+                 * @description * `single` - Customers
+                 *     * `group` - Customer groups
+                 */
+                chat_type?: "group" | "single";
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, from 1; more than 200 gives 200. */
+                page_size?: number;
+                /** @description Name contains. */
+                search?: string;
+                /**
+                 * @description Repeatable.
+                 *
+                 *     * `draft` - Draft
+                 *     * `scheduled` - Scheduled
+                 *     * `dispatching` - Creating the WeCom tasks
+                 *     * `sent` - Tasks created; collecting results
+                 *     * `closed` - Closed
+                 *     * `cancelled` - Cancelled
+                 *     * `failed` - Failed
+                 */
+                status?: ("cancelled" | "closed" | "dispatching" | "draft" | "failed" | "scheduled" | "sent")[];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedCampaignList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_campaigns_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CampaignCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description The campaign this Idempotency-Key made. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignDetail"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignDetail"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_campaigns_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignDetail"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_campaigns_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The campaign's status does not allow it (type conflict). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_campaigns_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedCampaignUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignDetail"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The campaign's status does not allow it (type conflict). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_campaigns_cancel_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CancelResult"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The campaign's status does not allow it (type conflict). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_campaigns_recipients_list: {
+        parameters: {
+            query?: {
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, from 1; more than 200 gives 200. */
+                page_size?: number;
+                /** @description Only recipients these members send to (staff ids; repeatable). */
+                staff?: number[];
+                /** @description Only recipients in these statuses (repeatable). */
+                status?: ("planned" | "sent" | "not_friend" | "over_limit" | "failed" | "cancelled" | "skipped_limit" | "skipped_cap" | "skipped_dnd" | "skipped_no_sender")[];
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedRecipientList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_campaigns_recipients_export_retrieve: {
+        parameters: {
+            query?: {
+                /** @description Only recipients these members send to (staff ids; repeatable). */
+                staff?: number[];
+                /** @description Only recipients in these statuses (repeatable). */
+                status?: ("planned" | "sent" | "not_friend" | "over_limit" | "failed" | "cancelled" | "skipped_limit" | "skipped_cap" | "skipped_dnd" | "skipped_no_sender")[];
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_campaigns_refresh_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignDetail"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The campaign's status does not allow it (type conflict). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_campaigns_remind_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RemindResult"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The campaign's status does not allow it (type conflict). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_campaigns_send_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["SendRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignDetail"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The campaign's status does not allow it (type conflict). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_campaigns_tasks_list: {
+        parameters: {
+            query?: {
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, from 1; more than 200 gives 200. */
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedTaskList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_campaigns_tasks_remind_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                task_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The campaign's status does not allow it (type conflict). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_campaigns_preview_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CampaignPreviewRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Plan"];
                 };
             };
             /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
@@ -6015,6 +8201,229 @@ export interface operations {
             };
             /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_do_not_disturb_list: {
+        parameters: {
+            query?: {
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, from 1; more than 200 gives 200. */
+                page_size?: number;
+                /** @description Customer name, external_userid or reason. */
+                search?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedDoNotDisturbList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_do_not_disturb_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DoNotDisturbAddRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DoNotDisturbAddResult"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DoNotDisturbAddResult"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_do_not_disturb_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8756,7 +11165,44 @@ export interface operations {
             };
         };
     };
-    v1_media_create: {
+    v1_material_folders_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Folder"][];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_material_folders_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -8765,7 +11211,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["MediaUploadRequest"];
+                "application/json": components["schemas"]["FolderInputRequest"];
             };
         };
         responses: {
@@ -8774,7 +11220,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MediaAsset"];
+                    "application/json": components["schemas"]["Folder"];
                 };
             };
             /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
@@ -8833,12 +11279,12 @@ export interface operations {
             };
         };
     };
-    v1_media_file_retrieve: {
+    v1_material_folders_retrieve: {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                id: number;
+                id: string;
             };
             cookie?: never;
         };
@@ -8849,7 +11295,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "image/*": string;
+                    "application/json": components["schemas"]["Folder"];
                 };
             };
             /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
@@ -8872,6 +11318,647 @@ export interface operations {
             };
             /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_material_folders_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_material_folders_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedFolderInputRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Folder"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_materials_list: {
+        parameters: {
+            query?: {
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                folder?: number[];
+                id?: number[];
+                /**
+                 * @description Repeatable.
+                 *
+                 *     * `text` - Text
+                 *     * `image` - Image
+                 *     * `link` - Link
+                 *     * `miniprogram` - Mini program
+                 *     * `video` - Video
+                 *     * `file` - File
+                 */
+                kind?: ("file" | "image" | "link" | "miniprogram" | "text" | "video")[];
+                /** @description true: only materials in no folder. */
+                no_folder?: boolean;
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, from 1; more than 200 gives 200. */
+                page_size?: number;
+                /** @description Title, text, description or file name contains. */
+                q?: string;
+                /** @description Carries this tag (its name). */
+                tag?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedMaterialList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_materials_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["MaterialCreateRequest"];
+                "multipart/form-data": components["schemas"]["MaterialUploadRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialDetail"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_materials_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialDetail"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_materials_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something uses it (type material_in_use): `used_by` names what; remove it there first. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialUser"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_materials_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedMaterialUpdateRequest"];
+                "multipart/form-data": components["schemas"]["PatchedMaterialUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialDetail"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_materials_file_retrieve: {
+        parameters: {
+            query?: {
+                /** @description true: as a file to save. */
+                download?: boolean;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": string;
+                    "image/png": string;
+                    "video/mp4": string;
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_materials_tags_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterialTagCount"][];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -77,9 +77,11 @@ class Command(BaseCommand):
                     services.membership_update(membership=membership, data={"wecom_userid": userid})
             credentials[username] = password
         seed_stages(tenant)
+        seed_library(tenant)
         first_start = queue_first_sync(tenant)
         queue_first_groups_sync(tenant)
         queue_demo_channels(tenant)
+        queue_demo_campaign(tenant)
         path.write_text(json.dumps(credentials, indent=2))
         path.chmod(0o600)
         self.stdout.write(
@@ -110,6 +112,15 @@ def seed_stages(tenant: Tenant) -> None:
         if not Stage.objects.exists():
             for order, (name, color) in enumerate(DEMO_STAGES):
                 stage_create(name=name, order=order, color=color)
+
+
+def seed_library(tenant: Tenant) -> None:
+    """A few materials in the content library: a poster, a link, a mini program and a text, in two
+    folders (the demo's channel codes greet with the first two)."""
+    from library.demo import demo_library_seed
+
+    with tenant_context(tenant):
+        demo_library_seed()
 
 
 def queue_first_sync(tenant: Tenant) -> bool:
@@ -152,6 +163,14 @@ def queue_demo_channels(tenant: Tenant) -> None:
     from contacts.tasks.channels import demo_channels_seed
 
     transaction.on_commit(lambda: demo_channels_seed.apply_async((tenant.pk,), countdown=DEMO_SYNC_DELAY * 3))
+
+
+def queue_demo_campaign(tenant: Tenant) -> None:
+    """One campaign sent through the sandbox, with results, once the first sync brought the customers
+    (campaigns.services.demo; a tenant that has it keeps it)."""
+    from campaigns.tasks import demo_seed
+
+    transaction.on_commit(lambda: demo_seed.apply_async((tenant.pk,), countdown=DEMO_SYNC_DELAY * 4))
 
 
 def connect_to_sandbox(tenant: Tenant) -> None:
