@@ -103,6 +103,14 @@ export const router = createBrowserRouter([
           // WeCom's daily group figures (sales: of the groups they own; the API scopes them).
           { path: "groups/stats", lazy: page(() => import("./pages/groups/GroupStatsPage")) },
           { path: "groups/:id", lazy: page(() => import("./pages/groups/GroupDetailPage")) },
+          // Mass messages: sales see the campaigns they have a task in, and their own tasks (the API scopes them).
+          { path: "campaigns", lazy: page(() => import("./pages/campaigns/CampaignsPage")) },
+          {
+            path: "campaigns/settings",
+            element: <RequireRole roles={["admin"]} />,
+            children: [{ index: true, lazy: page(() => import("./pages/campaigns/CampaignSettingsPage")) }],
+          },
+          { path: "campaigns/:id", lazy: page(() => import("./pages/campaigns/CampaignPage")) },
           {
             element: <RequireRole roles={MANAGERS} />,
             children: [
@@ -120,6 +128,11 @@ export const router = createBrowserRouter([
               { path: "groups/welcome", lazy: page(() => import("./pages/groups/TemplatesPage")) },
               { path: "groups/welcome/new", lazy: page(() => import("./pages/groups/TemplateFormPage")) },
               { path: "groups/welcome/:id/edit", lazy: page(() => import("./pages/groups/TemplateFormPage")) },
+              // The content library (素材库): what welcomes, group welcomes and mass messages attach.
+              { path: "library", lazy: page(() => import("./pages/library/LibraryPage")) },
+              { path: "campaigns/new", lazy: page(() => import("./pages/campaigns/CampaignFormPage")) },
+              { path: "campaigns/:id/edit", lazy: page(() => import("./pages/campaigns/CampaignFormPage")) },
+              { path: "campaigns/do-not-disturb", lazy: page(() => import("./pages/campaigns/DoNotDisturbPage")) },
             ],
           },
           {

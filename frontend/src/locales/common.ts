@@ -15,6 +15,8 @@ const zh = {
     groupStats: "群统计",
     groupCodes: "群活码",
     groupWelcome: "入群欢迎语",
+    library: "素材库",
+    campaigns: "群发",
   },
   shell: {
     logout: "退出登录",
@@ -101,6 +103,8 @@ const en: typeof zh = {
     groupStats: "Group statistics",
     groupCodes: "Group codes",
     groupWelcome: "Group welcomes",
+    library: "Content library",
+    campaigns: "Mass messages",
   },
   shell: {
     logout: "Log out",
