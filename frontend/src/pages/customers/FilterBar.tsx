@@ -1,13 +1,14 @@
 // Every filter of the contacts list; each change goes to the URL (the page reads its state from there).
 import { ClearOutlined } from "@ant-design/icons";
-import { Button, DatePicker, Select, TreeSelect } from "antd";
-import dayjs from "dayjs";
-import { useDeferredValue, useState } from "react";
+import { Button, Input, Select, TreeSelect } from "antd";
+import { Suspense, lazy, useDeferredValue, useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import { type DepartmentNode, useDepartments, useStaffOptions, useStages, useTagGroups } from "./api";
 import { DraftInput, Field, TagPicker, useLabels } from "./controls";
 import { ADD_WAYS, type CustomerFilters, EMPTY_FILTERS, GENDERS, STATUSES, hasActiveFilters } from "./filters";
+
+const DateRange = lazy(() => import("../../components/DateRange"));
 
 interface TreeNode {
   value: number;
@@ -160,20 +161,14 @@ export default function FilterBar({
         />
       </Field>
       <Field id="filter-added" label={t("filter.added")} width={260}>
-        <DatePicker.RangePicker
-          id={{ start: "filter-added", end: "filter-added-end" }}
-          allowEmpty={[true, true]}
-          value={[
-            filters.added_after ? dayjs(filters.added_after) : null,
-            filters.added_before ? dayjs(filters.added_before) : null,
-          ]}
-          onChange={(range) =>
-            onChange({
-              added_after: range?.[0] ? range[0].format("YYYY-MM-DD") : "",
-              added_before: range?.[1] ? range[1].format("YYYY-MM-DD") : "",
-            })
-          }
-        />
+        <Suspense fallback={<Input disabled />}>
+          <DateRange
+            id="filter-added"
+            from={filters.added_after}
+            to={filters.added_before}
+            onChange={(added_after, added_before) => onChange({ added_after, added_before })}
+          />
+        </Suspense>
       </Field>
       {hasActiveFilters(filters) && (
         <Button icon={<ClearOutlined />} onClick={() => onChange(EMPTY_FILTERS)}>

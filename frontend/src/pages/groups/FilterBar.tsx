@@ -2,15 +2,16 @@
 import "./strings";
 
 import { ClearOutlined } from "@ant-design/icons";
-import { Button, DatePicker, Input, Select, Space } from "antd";
-import dayjs from "dayjs";
-import { useEffect, useState } from "react";
+import { Button, Input, Select, Space } from "antd";
+import { Suspense, lazy, useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import { DraftInput, Field } from "../customers/controls";
 import { useGroupTags } from "./api";
 import { StaffPicker, tagOptions, useGroupLabels } from "./bits";
 import { EMPTY_FILTERS, GROUP_STATUSES, type GroupFilters, MEMBERS_MAX, hasFilters, parseCount } from "./params";
+
+const DateRange = lazy(() => import("../../components/DateRange"));
 
 /** A count that applies on Enter or when leaving the field (each change is a server query). A plain
  * numeric input: InputNumber would add its own chunk to the list's first screen. */
@@ -116,17 +117,14 @@ export default function FilterBar({
         />
       </Field>
       <Field id="group-filter-created" label={t("filter.created")} width={260}>
-        <DatePicker.RangePicker
-          id={{ start: "group-filter-created", end: "group-filter-created-end" }}
-          allowEmpty={[true, true]}
-          value={[filters.created_after ? dayjs(filters.created_after) : null, filters.created_before ? dayjs(filters.created_before) : null]}
-          onChange={(range) =>
-            onChange({
-              created_after: range?.[0] ? range[0].format("YYYY-MM-DD") : "",
-              created_before: range?.[1] ? range[1].format("YYYY-MM-DD") : "",
-            })
-          }
-        />
+        <Suspense fallback={<Input disabled />}>
+          <DateRange
+            id="group-filter-created"
+            from={filters.created_after}
+            to={filters.created_before}
+            onChange={(created_after, created_before) => onChange({ created_after, created_before })}
+          />
+        </Suspense>
       </Field>
       <Field id="group-filter-members-min" label={t("filter.members")} width={200}>
         <Space.Compact style={{ width: "100%" }}>
