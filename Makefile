@@ -87,6 +87,8 @@ bench: install
 	$(BIN)/python bench/contacts_api.py
 	$(BIN)/python bench/welcome.py
 	$(BIN)/python bench/groups.py
+	$(BIN)/python bench/campaigns.py
+	$(BIN)/python bench/campaigns_kill.py
 
 lint:
 	$(BIN)/ruff check .
