@@ -184,6 +184,7 @@ def _senders(audience, *, rule: str) -> dict[int, int]:
         )
         .annotate(rank=Window(RowNumber(), partition_by=[F("contact_id")], order_by=order))
         .filter(rank=1)
+        .order_by()  # Follow's default ordering would sort the audience's follows twice for nothing
         .values_list("contact_id", "staff_id")
     )
     return dict(chosen)
