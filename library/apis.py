@@ -17,7 +17,7 @@ from django.http import FileResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins, permissions, status, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -26,10 +26,9 @@ from rest_framework.routers import SimpleRouter
 from scrm.api.errors import problem
 from scrm.api.filters import query_flag
 from scrm.api.parsers import JSONParser
-from scrm.api.permissions import IsTenantMember
+from scrm.api.permissions import OperatorWrites
 from scrm.api.viewsets import ID_PATTERN, TenantViewMixin
 from scrm.tenancy.actors import Actor
-from scrm.tenancy.models import Role
 
 from . import selectors, services
 from .filters import MaterialFilter
@@ -46,19 +45,6 @@ from .serializers import (
     MaterialUploadSerializer,
     MaterialUserSerializer,
 )
-
-
-class ManagersWrite(IsTenantMember):
-    """Every member reads the library; admins and operators change it."""
-
-    message = "Only admins and operators change the content library."
-
-    def has_permission(self, request, view) -> bool:
-        if not super().has_permission(request, view):
-            return False
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        return view.principal.role in (Role.ADMIN, Role.OPERATOR)
 
 
 class MaterialInUse(exceptions.APIException):
@@ -102,7 +88,7 @@ class MaterialViewSet(
     queryset = Material.objects
     serializer_class = MaterialSerializer
     filterset_class = MaterialFilter
-    permission_classes = [ManagersWrite]
+    permission_classes = [OperatorWrites]
     parser_classes = [JSONParser, MultiPartParser]
     lookup_value_regex = ID_PATTERN
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
@@ -227,7 +213,7 @@ class FolderViewSet(
 ):
     queryset = Folder.objects
     serializer_class = FolderSerializer
-    permission_classes = [ManagersWrite]
+    permission_classes = [OperatorWrites]
     filter_backends: list = []
     pagination_class = None  # a sidebar's worth: every folder at once
     lookup_value_regex = ID_PATTERN

@@ -13,11 +13,9 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from scrm.api.permissions import IsTenantAdminOrOperator, IsTenantMember
-from scrm.api.principal import get_principal
+from scrm.api.permissions import AdminWrites, IsTenantAdminOrOperator
 from scrm.api.viewsets import ID_PATTERN, TenantAPIView, TenantViewMixin
 from scrm.tenancy.actors import Actor
-from scrm.tenancy.models import Role
 
 from ..models import DoNotDisturb
 from ..selectors import dnd_list
@@ -29,15 +27,6 @@ from ..serializers import (
 )
 from ..services import dnd
 from ..services.settings import campaign_settings_get, campaign_settings_update
-
-
-class AdminWrites(IsTenantMember):
-    message = "Only tenant admins can change the campaign settings."
-
-    def has_permission(self, request, view) -> bool:
-        if not super().has_permission(request, view):
-            return False
-        return request.method in ("GET", "HEAD", "OPTIONS") or get_principal(request).role == Role.ADMIN
 
 
 @extend_schema(tags=["campaigns"])

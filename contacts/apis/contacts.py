@@ -26,11 +26,10 @@ from rest_framework.routers import SimpleRouter
 
 from groups.selectors import contact_groups
 from scrm.api import serializers
-from scrm.api.permissions import IsTenantMember
+from scrm.api.permissions import AdminWrites, IsTenantMember, OperatorWrites
 from scrm.api.principal import get_principal
 from scrm.api.viewsets import ID_PATTERN, TenantAPIView, TenantViewMixin
 from scrm.tenancy.actors import Actor
-from scrm.tenancy.models import Role
 
 from ..filters import ContactFilter, LostFilter, StaffFilter
 from ..models import Contact, Department, Follow, Note, Segment, Staff, Stage
@@ -82,25 +81,6 @@ _iso = serializers.DateTimeField().to_representation
 # Contacts with no follow yet have no first_added_at; ordering by it sorts them as the oldest, and the
 # cursor (which needs a non-null position) sees this value instead of NULL.
 ADDED_SORT = Coalesce("first_added_at", Value(dt.datetime(1970, 1, 1, tzinfo=dt.UTC)))
-
-
-class IsAdminForWrites(IsTenantMember):
-    message = "Only tenant admins can change this."
-
-    def has_permission(self, request, view) -> bool:
-        if not super().has_permission(request, view):
-            return False
-        return request.method in ("GET", "HEAD", "OPTIONS") or get_principal(request).role == Role.ADMIN
-
-
-class IsOperatorForWrites(IsTenantMember):
-    message = "Only tenant admins and operators can change this."
-
-    def has_permission(self, request, view) -> bool:
-        if not super().has_permission(request, view):
-            return False
-        role = get_principal(request).role
-        return request.method in ("GET", "HEAD", "OPTIONS") or role in (Role.ADMIN, Role.OPERATOR)
 
 
 class ContactOrdering(OrderingFilter):
@@ -210,7 +190,7 @@ class StageViewSet(TenantViewMixin, viewsets.ModelViewSet):
 
     queryset = Stage.objects.all()
     serializer_class = StageSerializer
-    permission_classes = [IsAdminForWrites]
+    permission_classes = [AdminWrites]
     filter_backends = []
     pagination_class = None
     lookup_value_regex = ID_PATTERN
@@ -412,7 +392,7 @@ class SegmentViewSet(TenantViewMixin, viewsets.ModelViewSet):
 
     queryset = Segment.objects.select_related("created_by", "created_by_api_key")
     serializer_class = SegmentSerializer
-    permission_classes = [IsOperatorForWrites]
+    permission_classes = [OperatorWrites]
     lookup_value_regex = ID_PATTERN
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     ordering_fields = ["name", "id", "created_at"]

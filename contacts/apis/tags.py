@@ -18,16 +18,15 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, permissions, status
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from scrm.api.errors import wecom_problem
 from scrm.api.filters import query_flag, query_ids
-from scrm.api.permissions import IsTenantMember
+from scrm.api.permissions import OperatorWrites
 from scrm.api.viewsets import TenantAPIView, TenantModelViewSet
 from scrm.tenancy.actors import Actor
-from scrm.tenancy.models import Role
 
 from ..models import Follow, FollowStatus, Tag, TagGroup
 from ..selectors import contacts_visible, follow_scope_q
@@ -44,20 +43,6 @@ from ..serializers_writes import (
 )
 from ..services import remarks, tagging, tags
 from .common import job_start_schema, job_started
-
-
-class OperatorWrites(IsTenantMember):
-    """Any member reads; admins and operators write (tags are the whole corp's)."""
-
-    message = "Only admins and operators can change tags."
-
-    def has_permission(self, request, view) -> bool:
-        if not super().has_permission(request, view):
-            return False
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        return view.principal.role in (Role.ADMIN, Role.OPERATOR)
-
 
 INCLUDE_DELETED = OpenApiParameter(
     "include_deleted", bool, description="true: also list groups and tags deleted in WeCom."

@@ -19,7 +19,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins, permissions, status, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
@@ -27,9 +27,8 @@ from rest_framework.routers import SimpleRouter
 from scrm.api.dates import date_range, range_parameters
 from scrm.api.filters import query_flag, query_ids
 from scrm.api.pagination import MAX_PAGE_SIZE, DualPagination, PageNumberPagination
-from scrm.api.permissions import IsTenantMember
+from scrm.api.permissions import OperatorWrites
 from scrm.api.viewsets import ID_PATTERN, TenantAPIView, TenantViewMixin
-from scrm.tenancy.models import Role
 
 from ..filters import FixedOrdering, GroupFilter, GroupOrdering
 from ..models import Group, GroupTag, MemberType
@@ -60,19 +59,6 @@ from ..serializers import (
     ids_context,
 )
 from ..services import tags as tag_services
-
-
-class OperatorWrites(IsTenantMember):
-    """Every member reads (within its scope); admins and operators write."""
-
-    message = "Only admins and operators can change group tags."
-
-    def has_permission(self, request, view) -> bool:
-        if not super().has_permission(request, view):
-            return False
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        return view.principal.role in (Role.ADMIN, Role.OPERATOR)
 
 
 class PageNumbersOnly(PageNumberPagination):

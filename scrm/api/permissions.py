@@ -34,3 +34,28 @@ class IsTenantAdminOrOperator(IsTenantMember):
             Role.ADMIN,
             Role.OPERATOR,
         )
+
+
+class AdminWrites(IsTenantMember):
+    """Every member reads; only admins change (tenant-wide settings)."""
+
+    message = "Only tenant admins can change this."
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        return request.method in permissions.SAFE_METHODS or get_principal(request).role == Role.ADMIN
+
+
+class OperatorWrites(IsTenantMember):
+    """Every member reads (within its scope); admins and operators change (tags, the content library...)."""
+
+    message = "Only tenant admins and operators can change this."
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        return request.method in permissions.SAFE_METHODS or get_principal(request).role in (
+            Role.ADMIN,
+            Role.OPERATOR,
+        )
