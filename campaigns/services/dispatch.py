@@ -452,9 +452,9 @@ def task_reconcile(run: _Run, task: CampaignTask, recipients: list[str]) -> tupl
     if not candidates:
         return None
     held = set(
-        CampaignTask.unscoped.filter(
-            tenant_id=task.tenant_id, msgid__in=[c["msgid"] for c in candidates]
-        ).values_list("msgid", flat=True)
+        CampaignTask.objects.filter(msgid__in=[c["msgid"] for c in candidates]).values_list(
+            "msgid", flat=True
+        )
     )
     for item in sorted(candidates, key=lambda c: (c.get("create_time", 0), c["msgid"])):
         if item["msgid"] in held or item["msgid"] in run.known_msgids:
