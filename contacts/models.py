@@ -256,6 +256,8 @@ class EventType(models.TextChoices):
     GROUP_JOINED = "group_joined", "Joined a customer group"
     GROUP_LEFT = "group_left", "Left a customer group"
     MASS_MESSAGE_RECEIVED = "mass_message_received", "Received a mass message"
+    MOMENT_LIKED = "moment_liked", "Liked a Moment"
+    MOMENT_COMMENTED = "moment_commented", "Commented on a Moment"
 
 
 class ContactEvent(TenantModel):

@@ -80,6 +80,10 @@ class Material(TenantModel):
     # WeCom's copy (media/upload): reused while fresh, uploaded again after (library.services).
     media_id = models.CharField(max_length=255, blank=True)
     media_uploaded_at = models.DateTimeField(null=True, blank=True)
+    # image, video: WeCom's copy for Moments (media/upload_attachment, a separate store from media/upload),
+    # reused while fresh like media_id.
+    moment_media_id = models.CharField(max_length=255, blank=True)
+    moment_media_uploaded_at = models.DateTimeField(null=True, blank=True)
     # image: its permanent address in WeCom (media/uploadimg), for link covers; never expires.
     wecom_url = models.CharField(max_length=500, blank=True)
     created_by = models.ForeignKey(

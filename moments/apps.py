@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class MomentsConfig(AppConfig):
-    # Registered now so the layout is stable; its models arrive with its own issue.
     name = "moments"
+    verbose_name = "Moments"
