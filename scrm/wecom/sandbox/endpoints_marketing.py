@@ -3,7 +3,9 @@
 Nothing reaches a customer through these APIs alone: WeCom turns a mass message into a task that the
 staff member confirms in the WeCom app, and a Moments task into a post each staff member publishes.
 The control routes ``simulate/staff-confirm-msg`` and ``simulate/staff-publish-moment`` act out those
-taps; ``simulate/member-mass-msg`` a mass message a member writes and sends in the app. With
+taps; ``simulate/member-mass-msg`` a mass message a member writes and sends in the app;
+``simulate/customer-like-moment``, ``customer-comment-moment`` and ``member-like-moment`` what customers
+and colleagues do with a published copy. With
 ``mass_msg_auto_confirm_seconds`` set (the demo), members confirm by themselves (see ``settle``).
 ``records/mass-messages`` lists every mass message held, for benchmarks that count WeCom tasks.
 Objects live in ``state.ext["marketing"]`` (``MarketingBook``).
@@ -23,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from .endpoint_helpers import (
     day_start,
     int_param,
-    limit_param,
     now,
     page,
     setting,
@@ -66,6 +67,8 @@ MEMBER_MASS_MSG_MAX_CUSTOMERS = 20_000  # a member picks at most 20,000 customer
 MAX_ATTACHMENTS = 9
 TEXT_MAX_BYTES = 4000
 MOMENT_TEXT_MAX = 2000
+MOMENT_LINK_TITLE_MAX_BYTES = 64
+MOMENT_SENDERS_MAX = 100_000  # visible_range.sender_list.user_list (DOC 95094)
 MOMENT_JOB_TTL = DAY  # a jobid answers for 24 hours
 MEDIA_MAX_BYTES = 10 * 1024 * 1024
 MEDIA_TTL = 3 * 24 * 3600  # seconds an uploaded media_id stays usable
@@ -227,8 +230,9 @@ def _moment_attachments(value: Any) -> list[dict[str, Any]]:
 
 
 def _page_size(body: dict[str, Any], *, maximum: int, default: int) -> int:
-    """The mass-message APIs' ``limit``: "超过最大值时取默认值" (DOC 93338) — above the maximum the
-    default applies (not the maximum), as it does when missing or not a positive integer."""
+    """``limit`` of the mass-message and Moments read APIs: "超过最大值时取默认值" (DOC 93338, 93333) —
+    above the maximum the default applies (not the maximum), as it does when missing or not a positive
+    integer."""
     try:
         value = int(body.get("limit") or 0)
     except (TypeError, ValueError):
@@ -730,6 +734,9 @@ def upload_attachment(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     attachment_type = int_param(req.query, "attachment_type")
     if attachment_type not in (1, 2):
         raise SandboxError(40058, "attachment_type must be 1 (Moments) or 2 (product album)")
+    if attachment_type == 1 and media_type == "file":
+        # "朋友圈附件类型,仅支持图片与视频" (DOC 96347)
+        raise SandboxError(40004, "Moments attachments are images or videos, not files")
     filename, content = _multipart_file(req)
     if not content:
         raise SandboxError(44001, "the media file is empty")
@@ -860,11 +867,14 @@ def _moment_spec(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
         item = attachment[kind]
         media_id = item.get("media_id") or ""
         if kind == "link":
-            if not item.get("url"):
-                raise SandboxError(40058, "link.url is required")
-            spec["link"] = {"title": item.get("title") or "", "url": item["url"]}
-            if not media_id:
-                continue
+            # DOC 95094: url and media_id (the cover, an upload_attachment image) are required, the
+            # title is at most 64 bytes.
+            if not item.get("url") or not media_id:
+                raise SandboxError(40058, "link.url and link.media_id (its cover image) are required")
+            title = item.get("title") or ""
+            if len(str(title).encode()) > MOMENT_LINK_TITLE_MAX_BYTES:
+                raise SandboxError(45002, f"link.title is longer than {MOMENT_LINK_TITLE_MAX_BYTES} bytes")
+            spec["link"] = {"title": title, "url": item["url"]}
         media = book(state).media.get(media_id)
         if (
             media is None
@@ -882,7 +892,7 @@ def _moment_spec(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
     customers = visible.get("external_contact_list") or {} if isinstance(visible, dict) else None
     if not isinstance(senders, dict) or not isinstance(customers, dict):
         raise SandboxError(40058, "visible_range must be {sender_list: {...}, external_contact_list: {...}}")
-    spec["user_list"] = str_list_param(senders, "user_list", maximum=10_000)
+    spec["user_list"] = str_list_param(senders, "user_list", maximum=MOMENT_SENDERS_MAX)
     departments = senders.get("department_list") or []
     if not isinstance(departments, list) or not all(isinstance(d, int) for d in departments):
         raise SandboxError(40058, "department_list must be a list of department ids")
@@ -1010,7 +1020,7 @@ def get_moment_list(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     if filter_type not in (0, 1, 2):
         raise SandboxError(40058, "filter_type must be 0, 1 or 2")
     creator = body.get("creator") or ""
-    limit = limit_param(body, "limit", default=20, maximum=20)
+    limit = _page_size(body, maximum=20, default=20)
     moments = sorted(
         (
             m
@@ -1028,11 +1038,12 @@ def get_moment_list(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
 def _moment_json(moment: Moment) -> dict[str, Any]:
     item: dict[str, Any] = {
         "moment_id": moment.moment_id,
-        "creator": moment.creator,
         "create_time": moment.create_time,
         "create_type": moment.create_type,
         "visible_type": moment.visible_type,
     }
+    if moment.creator:  # WeCom leaves creator out of posts made through add_moment_task
+        item["creator"] = moment.creator
     if moment.text:
         item["text"] = {"content": moment.text}
     if moment.images:
@@ -1050,7 +1061,7 @@ def get_moment_task(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     moment = _moment(sandbox.state, req.json)
     if moment.create_type != 0:
         raise SandboxError(40058, "only corp posts have publish tasks")
-    limit = limit_param(req.json, "limit", default=500, maximum=1000)
+    limit = _page_size(req.json, maximum=1000, default=500)
     senders, next_cursor = page(moment.senders, req.json.get("cursor"), limit)
     tasks = [{"userid": u, "publish_status": int(u in moment.published)} for u in senders]
     return {"task_list": tasks, "next_cursor": next_cursor}
@@ -1068,7 +1079,7 @@ def _moment_and_userid(state: SandboxState, body: dict[str, Any]) -> tuple[Momen
 def get_moment_customer_list(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     """The customers chosen to see a sender's post (whether or not it was published yet)."""
     moment, userid = _moment_and_userid(sandbox.state, req.json)
-    limit = limit_param(req.json, "limit", default=500, maximum=1000)
+    limit = _page_size(req.json, maximum=1000, default=500)
     customers = visible_customers(sandbox.state, moment, userid) if userid in moment.senders else []
     chunk, next_cursor = page(customers, req.json.get("cursor"), limit)
     return {
@@ -1081,7 +1092,7 @@ def get_moment_customer_list(sandbox: Sandbox, req: SandboxRequest) -> dict[str,
 def get_moment_send_result(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
     """The customers who can see a sender's post now that it is published (none before)."""
     moment, userid = _moment_and_userid(sandbox.state, req.json)
-    limit = limit_param(req.json, "limit", default=3000, maximum=5000)
+    limit = _page_size(req.json, maximum=5000, default=3000)
     customers = visible_customers(sandbox.state, moment, userid) if userid in moment.published else []
     chunk, next_cursor = page(customers, req.json.get("cursor"), limit)
     return {"next_cursor": next_cursor, "customer_list": [{"external_userid": c} for c in chunk]}
@@ -1145,6 +1156,71 @@ def simulate_staff_publish_moment(sandbox: Sandbox, req: SandboxRequest) -> dict
         moment.published[userid] = current
         visible = len(visible_customers(state, moment, userid))
     return {"moment_id": moment.moment_id, "userid": userid, "visible_customers": visible}
+
+
+def _published_copy(state: SandboxState, body: dict[str, Any]) -> tuple[Moment, str]:
+    """The Moment and the member whose published copy someone reacts to (40058 before it is published)."""
+    moment = _moment(state, body)
+    userid = body.get("userid")
+    if not isinstance(userid, str) or userid not in moment.published:
+        raise SandboxError(40058, "this staff member has not published that post")
+    return moment, userid
+
+
+def _interact(sandbox: Sandbox, req: SandboxRequest, kind: str, *, by_customer: bool) -> dict[str, Any]:
+    """Add a like or a comment, at now, on one member's published copy of a Moment."""
+    state = sandbox.state
+    with state.lock:
+        moment, userid = _published_copy(state, req.json)
+        interactions = moment.likes if kind == "like" else moment.comments
+        if by_customer:
+            external_userid = req.json.get("external_userid")
+            contact = state.contacts.get(external_userid) if isinstance(external_userid, str) else None
+            follow = contact.follows.get(userid) if contact else None
+            if follow is None:
+                raise SandboxError(84061, "the customer is not a customer of this staff member")
+            if moment.tag_list and not set(moment.tag_list) & set(follow.tag_ids):
+                raise SandboxError(40058, "the customer cannot see this post (it is shown to some tags only)")
+            interaction = Interaction(userid=userid, create_time=now(), external_userid=external_userid)
+        else:
+            by_userid = _staff(state, req.json.get("by_userid"), "by_userid")
+            interaction = Interaction(userid=userid, create_time=now(), by_userid=by_userid)
+        who = (interaction.external_userid, interaction.by_userid)
+        if kind == "like" and any(
+            i.userid == userid and (i.external_userid, i.by_userid) == who for i in interactions
+        ):
+            # One like per person and post, as in WeChat (a like withdrawn is not modelled).
+            raise SandboxError(40058, "already liked")
+        interactions.append(interaction)
+    return {
+        "moment_id": moment.moment_id,
+        "userid": userid,
+        "kind": kind,
+        "create_time": interaction.create_time,
+        "likes": sum(1 for i in moment.likes if i.userid == userid),
+        "comments": sum(1 for i in moment.comments if i.userid == userid),
+    }
+
+
+@control_route("simulate/customer-like-moment")
+def simulate_customer_like_moment(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """``{moment_id, userid, external_userid}``: a customer who can see the member's published copy likes
+    it (once). 40058 when the member has not published it or the customer cannot see it (a tag filter),
+    84061 when they are not the member's customer."""
+    return _interact(sandbox, req, "like", by_customer=True)
+
+
+@control_route("simulate/customer-comment-moment")
+def simulate_customer_comment_moment(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """``{moment_id, userid, external_userid}``: the same customer may comment any number of times
+    (WeCom gives comments no text: only who and when)."""
+    return _interact(sandbox, req, "comment", by_customer=True)
+
+
+@control_route("simulate/member-like-moment")
+def simulate_member_like_moment(sandbox: Sandbox, req: SandboxRequest) -> dict[str, Any]:
+    """``{moment_id, userid, by_userid}``: a colleague likes the member's copy (``userid`` in the lists)."""
+    return _interact(sandbox, req, "like", by_customer=False)
 
 
 MOMENT_TEXTS = (
