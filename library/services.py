@@ -705,3 +705,114 @@ def media_refresh(*, api: WeComAPI, owner_types: Iterable[str]) -> int:
         material.media_uploaded_at = None  # upload now, though it has a few hours left
     media_ids_ensure(api=api, materials=stale)
     return len(stale)
+
+
+# --- Moments (wecom-api.md §8) --------------------------------------------------------------------
+#
+# A Moment carries up to 9 images, or 1 video, or 1 link, never two kinds (add_moment_task, DOC 95094),
+# and its images and videos come from ``media/upload_attachment`` (attachment_type 1), a store of its
+# own: an id from ``media/upload`` is refused (40007). Those ids live 3 days too, so they are cached on
+# the material beside the other one (``moment_media_id``) and renewed at ``MEDIA_ID_FRESH``.
+
+MOMENT_KINDS = ("image", "video", "link")
+MOMENT_MAX_IMAGES = 9
+MOMENT_RULE = "A Moment carries up to 9 images, or 1 video, or 1 link (WeCom's rule)"
+# Codes for the Moments rules no schema states (a list of any 9 materials passes the schema).
+MIXED_KINDS = "mixed_kinds"
+TOO_MANY_OF_KIND = "too_many_of_kind"
+NO_COVER = "no_cover"
+# A Moment's link card: its title at most 64 bytes, its picture an uploaded image (link.media_id, which
+# add_moment_task requires: DOC 96351).
+MOMENT_LINK_TITLE_BYTES = 64
+
+
+def moment_attachments_validate(value: Any, *, field: str = "attachments") -> list[dict]:
+    """The attachments of a Moment as stored (``[{"material_id": N}]``), or a ValidationError: each
+    reference checked as ``attachments_validate`` does (images, videos and links only), then WeCom's
+    Moments rule: ≤ 9 images, or 1 video, or 1 link, never mixed."""
+    cleaned = attachments_validate(value, field=field, kinds=MOMENT_KINDS)
+    rows = {
+        pk: (kind, title, cover_id)
+        for pk, kind, title, cover_id in Material.objects.filter(pk__in=attachment_ids(cleaned)).values_list(
+            "pk", "kind", "title", "cover_id"
+        )
+    }
+    found = [rows[a["material_id"]][0] for a in cleaned]
+    if len(set(found)) > 1:
+        raise ValidationError(
+            {field: ErrorDetail(f"{MOMENT_RULE}, never two kinds together.", code=MIXED_KINDS)}
+        )
+    if found and found[0] in ("video", "link") and len(found) > 1:
+        raise ValidationError(
+            {field: ErrorDetail(f"{MOMENT_RULE}: one {found[0]} at most.", code=TOO_MANY_OF_KIND)}
+        )
+    if found == ["link"]:
+        _, title, cover_id = rows[cleaned[0]["material_id"]]
+        path = f"{field}.0.material_id"
+        if not cover_id:
+            message = (
+                "A link in a Moment needs a cover image (WeCom requires its picture): add one in the library."
+            )
+            raise ValidationError({path: ErrorDetail(message, code=NO_COVER)})
+        if len(title.encode()) > MOMENT_LINK_TITLE_BYTES:
+            raise ValidationError({path: _too_many_bytes(MOMENT_LINK_TITLE_BYTES)})
+    return cleaned
+
+
+def _moment_fresh(material: Material, *, after) -> bool:
+    return bool(
+        material.moment_media_id
+        and material.moment_media_uploaded_at
+        and material.moment_media_uploaded_at > after
+    )
+
+
+def moment_media_ids_ensure(*, api: WeComAPI, materials: Iterable[Material]) -> None:
+    """Give each image or video a Moments media id (``upload_attachment``) under ``MEDIA_ID_FRESH`` old,
+    uploading the ones WeCom has forgotten (or never had); in place and in the database."""
+    fresh_after = timezone.now() - MEDIA_ID_FRESH
+    for material in materials:
+        if material.kind not in ("image", "video") or _moment_fresh(material, after=fresh_after):
+            continue
+        answer = api.upload_attachment(
+            media_type=material.kind, filename=material.filename, content=_read(material)
+        )
+        material.moment_media_id, material.moment_media_uploaded_at = answer["media_id"], timezone.now()
+        Material.objects.filter(pk=material.pk).update(
+            moment_media_id=material.moment_media_id,
+            moment_media_uploaded_at=material.moment_media_uploaded_at,
+        )
+
+
+def _moment_attachment(material: Material) -> dict:
+    kind = material.kind
+    if kind in ("image", "video"):
+        return {"msgtype": kind, kind: {"media_id": material.moment_media_id}}
+    link = {"title": material.title, "url": material.url}
+    # The card's picture is its cover image, uploaded (link.media_id): add_moment_task takes no URL for
+    # it, and Siyu never fetches an address a user typed. Validation refused links without one; a cover
+    # removed since is sent without (WeCom refuses it, and the task fails with WeCom's answer).
+    if material.cover_id:
+        link["media_id"] = material.cover.moment_media_id
+    return {"msgtype": "link", "link": link}
+
+
+def moment_attachments_for_wecom(*, api: WeComAPI, attachments: list[dict]) -> list[dict]:
+    """add_moment_task's ``attachments`` for stored references, in order: images and videos by their
+    Moments media id, a link with its title, URL and, when it has a cover image, the cover's Moments
+    media id; uploaded again when WeCom has forgotten them. A material deleted since is sent as it was."""
+    ids = attachment_ids(attachments)
+    if not ids:
+        return []
+    materials = {m.pk: m for m in Material.objects.filter(pk__in=ids).select_related("cover")}
+    missing = [pk for pk in ids if pk not in materials]
+    if missing:
+        logger.warning("Moments attachments name materials that do not exist: %s", missing)
+    wanted = [materials[pk] for pk in ids if pk in materials]
+    # One object per row, whether it is attached, a link's cover, or both: each is uploaded once.
+    uploads = {m.pk: m for m in wanted if m.kind in ("image", "video")}
+    for material in wanted:
+        if material.kind == "link" and material.cover_id:
+            material.cover = uploads.setdefault(material.cover_id, material.cover)
+    moment_media_ids_ensure(api=api, materials=uploads.values())
+    return [_moment_attachment(m) for m in wanted if m.kind in MOMENT_KINDS]

@@ -329,6 +329,10 @@ SPECTACULAR_SETTINGS = {
         "GroupChatTypeEnum": ["group"],
         "CampaignTaskStatusEnum": "campaigns.models.TaskStatus",
         "RecipientStatusEnum": "campaigns.models.RecipientStatus",
+        "MomentTaskStatusEnum": "moments.models.TaskStatus",
+        "MomentCreateTypeEnum": "moments.models.CreateType",
+        "MomentInteractionKindEnum": "moments.models.InteractionKind",
+        "MomentCalendarKindEnum": ["scheduled", "submitting", "corp", "member"],
     },
 }
 
@@ -438,6 +442,33 @@ CELERY_BEAT_SCHEDULE = {
     "campaigns-readback": {
         "task": "campaigns.readback_all",
         "schedule": 60 * 60,
+    },
+    # Moments tasks: scheduled posts whose time has come are submitted, jobs' results read, claims
+    # whose answer was lost reconciled (MomentTask.next_check_at, claimed with SKIP LOCKED).
+    "moments-due": {
+        "task": "moments.due",
+        "schedule": 60,
+    },
+    # Every Moment's tracking poll when due (next_poll_at: by age, every 15 minutes at first, then
+    # hourly, then daily for 14 days; moments/services/tracking.py).
+    "moments-poll-due": {
+        "task": "moments.poll_due",
+        "schedule": 60,
+    },
+    # The members' own posts (and corp posts made in WeCom's admin console), read once a day.
+    "moments-member-sync": {
+        "task": "moments.member_sync_all",
+        "schedule": crontab(hour=4, minute=30),
+    },
+    # Members who have not published a corp post after the tenant's set hours: one app message each.
+    "moments-remind-due": {
+        "task": "moments.remind_due_all",
+        "schedule": crontab(minute=5),
+    },
+    # The department leaders' daily digest, sent by the tenants for which it is 18:00 now.
+    "moments-digest": {
+        "task": "moments.digest_all",
+        "schedule": crontab(minute=0),
     },
 }
 
