@@ -12,7 +12,7 @@ from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework.exceptions import ErrorDetail
 
-from contacts.filters import ADD_WAYS, FILTER_PARAMS, ID_LIST_PATTERN
+from contacts.filters import ADD_WAYS, DAYS_PATTERN, FILTER_PARAMS, ID_LIST_PATTERN
 from contacts.models import ContactStatus
 from scrm.api import serializers
 from scrm.api.fields import ActorField
@@ -160,6 +160,8 @@ FILTER_SCHEMAS: dict[str, dict[str, Any]] = {
     "added_after": _DATE,
     "added_before": _DATE,
     "search": {"type": "string"},
+    "moments_engaged_within": {"type": "string", "pattern": f"^$|{DAYS_PATTERN}", "description": "Days."},
+    "moments_not_engaged_within": {"type": "string", "pattern": f"^$|{DAYS_PATTERN}"},
 }
 assert set(FILTER_SCHEMAS) == set(FILTER_PARAMS)  # the contacts filter language, all of it
 

@@ -49,6 +49,8 @@ FILTER_PARAMS = (
     "added_after",
     "added_before",
     "search",
+    "moments_engaged_within",
+    "moments_not_engaged_within",
 )
 
 
@@ -91,6 +93,22 @@ class IntegerFilter(django_filters.NumberFilter):
     """An id or a count: ``1.5`` is a 400, not silently 1."""
 
     field_class = forms.IntegerField
+
+
+# A customer's Moments engagement looks back at most this many days (ten years: older is no signal).
+ENGAGED_WITHIN_MAX_DAYS = 3650
+# The same, as a string in saved filters (segments, audiences): 1 to 3650.
+DAYS_PATTERN = "^ *0*([1-9][0-9]{0,2}|[12][0-9]{3}|3[0-5][0-9]{2}|36[0-4][0-9]|3650) *$"
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": ENGAGED_WITHIN_MAX_DAYS})
+class DaysFilter(django_filters.NumberFilter):
+    """A number of days back from now, from 1."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=1, max_value=ENGAGED_WITHIN_MAX_DAYS, **kwargs)
 
 
 def raise_invalid(name: str, message: str, *, code: str = "invalid") -> None:
@@ -138,6 +156,14 @@ class ContactFilter(FilterSet):
         method="filter_added_before", help_text="First added on or before (ISO date)."
     )
     search = django_filters.CharFilter(method="filter_search", help_text="Name, remark or mobile contains.")
+    moments_engaged_within = DaysFilter(
+        method="filter_moments_engaged",
+        help_text="Liked or commented a Moment (any member's copy) in the last N days.",
+    )
+    moments_not_engaged_within = DaysFilter(
+        method="filter_moments_not_engaged",
+        help_text="Did not like or comment any Moment in the last N days (never, or longer ago).",
+    )
 
     class Meta:
         model = Contact
@@ -226,6 +252,17 @@ class ContactFilter(FilterSet):
     def filter_search(self, queryset, name, value):
         value = value.strip().lower()
         return queryset.filter(search_text__contains=value) if value else queryset
+
+    # EXISTS on the Moments interactions' contact index, added only when the filter is given.
+    def filter_moments_engaged(self, queryset, name, value: int):
+        from moments.selectors import engaged_within_q
+
+        return queryset.filter(engaged_within_q(value))
+
+    def filter_moments_not_engaged(self, queryset, name, value: int):
+        from moments.selectors import engaged_within_q
+
+        return queryset.exclude(engaged_within_q(value))
 
 
 class StaffFilter(FilterSet):

@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("contacts.urls")),
     path("", include("groups.urls")),
     path("", include("campaigns.urls")),
+    path("", include("moments.urls")),
 ]
 
 urlpatterns = [

@@ -53,6 +53,15 @@ UNKNOWABLE = {
     "range_reversed",
     "too_many_bytes",
     "unsupported_file",
+    # Moments: what the content, the range and the tenant's WeCom app allow (docs/api.md, Fuzzing).
+    "empty",
+    "mixed_kinds",
+    "too_many_of_kind",
+    "cannot_publish",
+    "in_the_past",
+    "too_far_ahead",
+    "no_agent",
+    "not_members",
 }
 
 # Operations the run leaves out (method, path): their side effect would end the run itself.

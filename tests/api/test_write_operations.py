@@ -47,6 +47,7 @@ from contacts.models import (
 )
 from groups.models import Group, GroupStatus, GroupTag, GroupTransfer, GroupWelcomeTemplate, JoinWay
 from library.models import Material
+from moments.models import CreateType, Moment, MomentPublication, MomentTask, TaskStatus
 from scrm.tenancy import services
 from scrm.tenancy.actors import SYSTEM, Actor, actor_display
 from scrm.tenancy.context import tenant_context
@@ -114,6 +115,12 @@ PLAUSIBLE: dict[tuple[str, str], Callable[[World], dict]] = {
     },
     ("POST", "/api/v1/campaigns/preview/"): lambda w: {"chat_type": "single", "audience": {"filters": {}}},
     ("PATCH", "/api/v1/tenant/"): lambda w: {"name": "Tenant A"},
+    ("POST", "/api/v1/moments/tasks/"): lambda w: {
+        "text": f"新品上市 {w.name()}",
+        "staff_ids": [w.ids["staff"]],
+    },
+    ("POST", "/api/v1/moments/tasks/preview/"): lambda w: {"staff_ids": [w.ids["staff"]]},
+    ("PATCH", "/api/v1/moments/settings/"): lambda w: {"remind_after_hours": 12},
     # The schema's first request shape is JSON (a text, a link or a mini program): a text.
     ("POST", "/api/v1/materials/"): lambda w: {"kind": "text", "text": f"双十一预告 {w.name()}"},
     ("PATCH", "/api/v1/materials/{id}/"): lambda w: {"title": f"预告 {w.name()}"},
@@ -174,6 +181,8 @@ RECORDS: dict[tuple[str, str], Callable[[World, dict], list[Actor]]] = {
     ("POST", "/api/v1/segments/"): lambda w, b: [_recorded(Segment.objects.get(pk=b["id"]))],
     ("POST", "/api/v1/campaigns/"): lambda w, b: [_recorded(Campaign.objects.get(pk=b["id"]))],
     ("POST", "/api/v1/campaigns/{id}/send/"): lambda w, b: _audited("campaigns.send", campaign=b["id"]),
+    ("POST", "/api/v1/moments/tasks/"): lambda w, b: [_recorded(MomentTask.objects.get(pk=b["id"]))],
+    ("POST", "/api/v1/moments/tasks/{id}/publish/"): lambda w, b: _audited("moments.publish", task=b["id"]),
     ("POST", "/api/v1/do-not-disturb/"): lambda w, b: [
         _recorded(DoNotDisturb.objects.get(pk=e["id"])) for e in b["entries"]
     ],
@@ -383,6 +392,39 @@ def _campaigns(world: World, capture) -> None:
         )
 
 
+def _moments(world: World) -> None:
+    """Moments tasks in the states the task actions need: a draft to publish, a scheduled one to cancel,
+    one members are publishing (its Moment and the member's copy) to remind and refresh. The tenant has
+    a WeCom app, which reminders are sent through."""
+    world.tenant.agent_id = "1000002"
+    world.tenant.save(update_fields=["agent_id"])
+    with tenant_context(world.tenant):
+        staff = Staff.objects.get(pk=world.ids["staff"])
+        moment = Moment.objects.create(
+            moment_id=f"mom-{world.label}", create_type=CreateType.CORP, created_at_wecom=timezone.now()
+        )
+        MomentPublication.objects.create(moment=moment, staff=staff)
+        publishing = MomentTask.objects.create(
+            text="上新了", staff_ids=[staff.pk], status=TaskStatus.PUBLISHING, moment=moment
+        )
+        tomorrow = timezone.now() + dt.timedelta(days=1)
+        scheduled = MomentTask.objects.create(
+            text="上新了", status=TaskStatus.SCHEDULED, scheduled_at=tomorrow
+        )
+        draft = MomentTask.objects.create(text="上新了", staff_ids=[staff.pk])
+        # The collection is two levels deep: its PATCH and DELETE work on a draft made here.
+        spare = MomentTask.objects.create(text="草稿")
+        world.existing.update(
+            {
+                "/api/v1/moments/tasks/": spare.pk,
+                "/api/v1/moments/tasks/{id}/publish/": draft.pk,
+                "/api/v1/moments/tasks/{id}/cancel/": scheduled.pk,
+                "/api/v1/moments/tasks/{id}/remind/": publishing.pk,
+                "/api/v1/moments/tasks/{id}/refresh/": publishing.pk,
+            }
+        )
+
+
 @pytest.fixture(params=["session", "key"])
 def world(
     request, synced_a, alice, operator, client_for, key_client_for, django_capture_on_commit_callbacks
@@ -396,6 +438,7 @@ def world(
     client.raise_request_exception = False
     world = _world(synced_a, alice=alice, olga=operator, label=request.param, client=client, actor=actor)
     _campaigns(world, django_capture_on_commit_callbacks)
+    _moments(world)
     return world
 
 
