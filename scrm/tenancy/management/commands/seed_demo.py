@@ -82,6 +82,7 @@ class Command(BaseCommand):
         queue_first_groups_sync(tenant)
         queue_demo_channels(tenant)
         queue_demo_campaign(tenant)
+        queue_demo_moments(tenant)
         path.write_text(json.dumps(credentials, indent=2))
         path.chmod(0o600)
         self.stdout.write(
@@ -169,6 +170,14 @@ def queue_demo_campaign(tenant: Tenant) -> None:
     """One campaign sent through the sandbox, with results, once the first sync brought the customers
     (campaigns.services.demo; a tenant that has it keeps it)."""
     from campaigns.tasks import demo_seed
+
+    transaction.on_commit(lambda: demo_seed.apply_async((tenant.pk,), countdown=DEMO_SYNC_DELAY * 4))
+
+
+def queue_demo_moments(tenant: Tenant) -> None:
+    """One Moments task published by members through the sandbox, with likes and comments, and the
+    members' own posts, once the first sync brought them (moments.services.demo; kept once made)."""
+    from moments.tasks import demo_seed
 
     transaction.on_commit(lambda: demo_seed.apply_async((tenant.pk,), countdown=DEMO_SYNC_DELAY * 4))
 
