@@ -89,6 +89,7 @@ bench: install
 	$(BIN)/python bench/groups.py
 	$(BIN)/python bench/campaigns.py
 	$(BIN)/python bench/campaigns_kill.py
+	$(BIN)/python bench/moments.py
 
 lint:
 	$(BIN)/ruff check .
