@@ -111,6 +111,11 @@ export const router = createBrowserRouter([
             children: [{ index: true, lazy: page(() => import("./pages/campaigns/CampaignSettingsPage")) }],
           },
           { path: "campaigns/:id", lazy: page(() => import("./pages/campaigns/CampaignPage")) },
+          // Moments (朋友圈): sales see the tasks they were asked to publish and their own copy (the API scopes them).
+          { path: "moments", lazy: page(() => import("./pages/moments/MomentsPage")) },
+          { path: "moments/ranking", lazy: page(() => import("./pages/moments/RankingPage")) },
+          { path: "moments/tasks/:id", lazy: page(() => import("./pages/moments/MomentTaskPage")) },
+          { path: "moments/:id", lazy: page(() => import("./pages/moments/MomentPage")) },
           {
             element: <RequireRole roles={MANAGERS} />,
             children: [
@@ -133,6 +138,10 @@ export const router = createBrowserRouter([
               { path: "campaigns/new", lazy: page(() => import("./pages/campaigns/CampaignFormPage")) },
               { path: "campaigns/:id/edit", lazy: page(() => import("./pages/campaigns/CampaignFormPage")) },
               { path: "campaigns/do-not-disturb", lazy: page(() => import("./pages/campaigns/DoNotDisturbPage")) },
+              { path: "moments/new", lazy: page(() => import("./pages/moments/MomentFormPage")) },
+              { path: "moments/tasks/:id/edit", lazy: page(() => import("./pages/moments/MomentFormPage")) },
+              // Admins change the settings; operators read them and run the members' posts sync.
+              { path: "moments/settings", lazy: page(() => import("./pages/moments/MomentSettingsPage")) },
             ],
           },
           {

@@ -1408,6 +1408,353 @@ export interface paths {
         patch: operations["v1_members_partial_update"];
         trace?: never;
     };
+    "/api/v1/moments/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every Moment WeCom reports, newest first (sales: the ones it has a copy of) */
+        get: operations["v1_moments_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moments/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A Moment: its content, creator, task and figures */
+        get: operations["v1_moments_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moments/{id}/interactions/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Likes and comments, newest first (sales: on its own copy) */
+        get: operations["v1_moments_interactions_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moments/{id}/members/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Each member's copy: published or not, reach, likes, comments (sales: its own) */
+        get: operations["v1_moments_members_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moments/{id}/stats/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Publish rate, reach and engagement: totals, by department, by day (sales: its own copy) */
+        get: operations["v1_moments_stats_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moments/calendar/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Scheduled and published posts by day, for the content calendar
+         * @description Tasks scheduled or being created in WeCom, corp posts and members' own posts, in the tenant's time zone: each day's counts, and the items (their text's first 60 characters) earliest first.
+         */
+        get: operations["v1_moments_calendar_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moments/engagement/{contact_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A customer's Moments engagement: likes, comments, the last one, posts seen, the latest 20
+         * @description For tenant routes that are not plain model CRUD (actions, reports).
+         */
+        get: operations["v1_moments_engagement_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moments/ranking/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Per member: corp posts published, own posts, likes, comments, engaged customers
+         * @description Over the Moments posted in the period (the tenant's days). Sales: its own row.
+         */
+        get: operations["v1_moments_ranking_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moments/ranking/export/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The ranking as CSV (UTF-8 with BOM, for Excel), with the same parameters
+         * @description For tenant routes that are not plain model CRUD (actions, reports).
+         */
+        get: operations["v1_moments_ranking_export_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moments/settings/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's Moments rules (automatic reminders, the managers' digest)
+         * @description For tenant routes that are not plain model CRUD (actions, reports).
+         */
+        get: operations["v1_moments_settings_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change the Moments rules (admins)
+         * @description For tenant routes that are not plain model CRUD (actions, reports).
+         */
+        patch: operations["v1_moments_settings_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/moments/sync/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where the daily read of the members' own posts got to
+         * @description For tenant routes that are not plain model CRUD (actions, reports).
+         */
+        get: operations["v1_moments_sync_retrieve"];
+        put?: never;
+        /**
+         * Read the members' own posts now (in the background; admins and operators)
+         * @description The same read as the daily one, from where it got to; the state shows its result.
+         */
+        post: operations["v1_moments_sync_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moments/tasks/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Moments tasks, newest first (sales: the ones it was asked to publish) */
+        get: operations["v1_moments_tasks_list"];
+        put?: never;
+        /** Compose a draft (honours Idempotency-Key) */
+        post: operations["v1_moments_tasks_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moments/tasks/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A task with its materials, range, WeCom's refusals and the Moment's figures */
+        get: operations["v1_moments_tasks_retrieve"];
+        put?: never;
+        post?: never;
+        /** Delete a draft */
+        delete: operations["v1_moments_tasks_destroy"];
+        options?: never;
+        head?: never;
+        /** Change a draft or scheduled task */
+        patch: operations["v1_moments_tasks_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/moments/tasks/{id}/cancel/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel the task
+         * @description A draft or scheduled task is cancelled; one members are publishing is cancelled in WeCom too (members who published keep their post). One being created in WeCom answers 409 being_created: cancel it once it is.
+         */
+        post: operations["v1_moments_tasks_cancel_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moments/tasks/{id}/publish/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publish now, or schedule for scheduled_at
+         * @description A draft or scheduled task, checked again. Now: it is created in WeCom in the background (status submitting, then publishing once WeCom's job gives its moment_id).
+         */
+        post: operations["v1_moments_tasks_publish_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moments/tasks/{id}/refresh/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Read WeCom's figures now (in the background) */
+        post: operations["v1_moments_tasks_refresh_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moments/tasks/{id}/remind/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remind members who have not published it (one WeCom app message each)
+         * @description Members reminded of Moments in the last 10 minutes are skipped, as are those who published. Needs the tenant's WeCom app (agent_id).
+         */
+        post: operations["v1_moments_tasks_remind_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moments/tasks/preview/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Who a task with this range would reach: writes nothing
+         * @description Members asked to publish it and the distinct customers of theirs who would see it once they all publish; ids that name nothing usable are left out and listed in invalid.
+         */
+        post: operations["v1_moments_tasks_preview_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/notes/{id}/": {
         parameters: {
             query?: never;
@@ -2061,7 +2408,7 @@ export interface components {
             action: components["schemas"]["ActionEnum"];
             tags: number[];
             contacts?: number[];
-            /** @description The contacts list's filter parameters: tags_all, tags_any, tags_none, staff, department, state, add_way, stage, status, gender, added_after, added_before, search. */
+            /** @description The contacts list's filter parameters: tags_all, tags_any, tags_none, staff, department, state, add_way, stage, status, gender, added_after, added_before, search, moments_engaged_within, moments_not_engaged_within. */
             filters?: {
                 [key: string]: string;
             };
@@ -2535,9 +2882,11 @@ export interface components {
          *     * `group_joined` - Joined a customer group
          *     * `group_left` - Left a customer group
          *     * `mass_message_received` - Received a mass message
+         *     * `moment_liked` - Liked a Moment
+         *     * `moment_commented` - Commented on a Moment
          * @enum {string}
          */
-        EventTypeEnum: "added" | "lost" | "deleted_by_staff" | "tagged" | "untagged" | "stage_changed" | "note" | "remark_changed" | "transferred" | "transfer_failed" | "welcomed" | "welcome_failed" | "group_joined" | "group_left" | "mass_message_received";
+        EventTypeEnum: "added" | "lost" | "deleted_by_staff" | "tagged" | "untagged" | "stage_changed" | "note" | "remark_changed" | "transferred" | "transfer_failed" | "welcomed" | "welcome_failed" | "group_joined" | "group_left" | "mass_message_received" | "moment_liked" | "moment_commented";
         /** @description The list's filter parameters (flat), or a saved ``segment``; optionally the columns wanted. */
         ExportRequestRequest: {
             segment?: number | null;
@@ -2555,6 +2904,8 @@ export interface components {
             added_after?: string;
             added_before?: string;
             search?: string;
+            moments_engaged_within?: string;
+            moments_not_engaged_within?: string;
         };
         /** @description The contacts list's filter parameters, as strings (an empty object: every customer). */
         FilterAudience: {
@@ -2580,6 +2931,9 @@ export interface components {
                 added_after?: string;
                 added_before?: string;
                 search?: string;
+                /** @description Days. */
+                moments_engaged_within?: string;
+                moments_not_engaged_within?: string;
             };
         };
         /**
@@ -3362,6 +3716,548 @@ export interface components {
             /** @description Tag names (≤ 10, each ≤ 32 characters); new names are created. */
             tags?: string[];
         };
+        /**
+         * @description A Moment as WeCom reports it: a corp post (ours, or made in WeCom's admin console) or a member's
+         *     own post, with its tracking figures.
+         */
+        Moment: {
+            readonly id: number;
+            readonly moment_id: string;
+            /**
+             * @description 0: a corp post members publish; 1: a member's own post.
+             *
+             *     * `0` - Corp post (published by members)
+             *     * `1` - A member's own post
+             */
+            create_type: components["schemas"]["MomentCreateTypeEnum"];
+            /** @description The member who posted it (or made the corp post in WeCom); null when WeCom names nobody or Siyu does not know the member yet (creator_userid). */
+            readonly creator: components["schemas"]["MomentStaff"] | null;
+            readonly creator_userid: string;
+            /** @description 0: customers with some tags; 1: every customer. */
+            visible_type: number;
+            readonly text: string;
+            /** @description What WeCom says it carries: {image: [...], video: {...}, link: {...}}. */
+            content: unknown;
+            /** Format: date-time */
+            readonly created_at_wecom: string;
+            readonly cancelled: boolean;
+            /** @description The Siyu task it was made from; null for others. */
+            readonly task: number | null;
+            /** @description Its figures (a sales member: over its own copy only). */
+            readonly figures: components["schemas"]["MomentFigures"];
+            /**
+             * Format: double
+             * @description published / members (0 to 1); null when 0 members.
+             */
+            readonly publish_rate: number | null;
+            /** @description Still read from WeCom (its first 14 days). */
+            readonly tracking: boolean;
+            readonly polls: number;
+            /** Format: date-time */
+            readonly last_polled_at: string | null;
+            /** Format: date-time */
+            readonly next_poll_at: string | null;
+        };
+        /** @description An attachment as the compose preview draws it. */
+        MomentAttachmentPreview: {
+            material_id: number;
+            /** @description image, video or link; empty when the material is gone. */
+            kind: string;
+            title: string;
+            /** @description link: the page it opens. */
+            url: string;
+            /** @description link: the card's second line. */
+            description: string;
+            /** @description image, video: the bytes (tenant members only). */
+            file_url: string | null;
+            /** @description An image to show: the image, or a link's cover (its file, else its picture URL). */
+            preview_url: string | null;
+            /** @description Deleted from the library since (still sent as it was). */
+            deleted: boolean;
+        };
+        MomentCalendar: {
+            /**
+             * Format: date
+             * @description Last day, included.
+             */
+            to: string;
+            /** @description Each day with something, counted by kind. */
+            days: components["schemas"]["MomentCalendarDay"][];
+            /** @description Earliest first, at most 1,000. */
+            items: components["schemas"]["MomentCalendarItem"][];
+            /** @description More items than listed: narrow the range. */
+            truncated: boolean;
+            /**
+             * Format: date
+             * @description First day.
+             */
+            from: string;
+        };
+        MomentCalendarDay: {
+            /** Format: date */
+            date: string;
+            scheduled: number;
+            submitting: number;
+            corp: number;
+            member: number;
+        };
+        MomentCalendarItem: {
+            /**
+             * Format: date
+             * @description The day in the tenant's time zone.
+             */
+            date: string;
+            /**
+             * Format: date-time
+             * @description Posted, or planned (scheduled), or being created since.
+             */
+            at: string;
+            /**
+             * @description scheduled / submitting: a task not in WeCom yet; corp: a corp post; member: a member's own.
+             *
+             *     * `scheduled` - scheduled
+             *     * `submitting` - submitting
+             *     * `corp` - corp
+             *     * `member` - member
+             */
+            kind: components["schemas"]["MomentCalendarKindEnum"];
+            task_id: number | null;
+            /** @description Siyu's id of the Moment. */
+            moment_id: number | null;
+            /** @description Its first 60 characters. */
+            text: string;
+            /** @description The member who posted it, or who composed the task. */
+            creator: string;
+            /** @description Null for a task not in WeCom yet. */
+            published: number | null;
+            members: number | null;
+        };
+        /**
+         * @description * `scheduled` - scheduled
+         *     * `submitting` - submitting
+         *     * `corp` - corp
+         *     * `member` - member
+         * @enum {string}
+         */
+        MomentCalendarKindEnum: "scheduled" | "submitting" | "corp" | "member";
+        /**
+         * @description * `0` - Corp post (published by members)
+         *     * `1` - A member's own post
+         * @enum {integer}
+         */
+        MomentCreateTypeEnum: 0 | 1;
+        /** @description A customer's engagement with Moments. */
+        MomentEngagement: {
+            likes: number;
+            comments: number;
+            /** Format: date-time */
+            last_interaction_at: string | null;
+            /** @description Corp posts they could see (a member's copy shown to them). */
+            posts_seen: number;
+            /** @description The latest 20, newest first. */
+            recent: components["schemas"]["MomentEngagementItem"][];
+        };
+        MomentEngagementItem: {
+            kind: components["schemas"]["MomentInteractionKindEnum"];
+            /** Format: date-time */
+            occurred_at: string;
+            moment: components["schemas"]["MomentEngagementMoment"];
+            /** @description Whose copy they liked or commented. */
+            member: components["schemas"]["MomentStaff"];
+        };
+        MomentEngagementMoment: {
+            /** @description Siyu's id of the Moment. */
+            id: number;
+            /** @description Its first 60 characters. */
+            text: string;
+        };
+        /** @description What tracking counted: over every member's copy, or, for a sales member, over its own copy. */
+        MomentFigures: {
+            /** @description Members asked to publish it (1 for a member's own post). */
+            members: number;
+            /** @description Members who published it. */
+            published: number;
+            /** @description Customers who can see it (corp posts). */
+            reach: number;
+            likes: number;
+            comments: number;
+            /** @description Distinct customers who liked or commented. */
+            engaged_customers: number;
+        };
+        /** @description A like or a comment on one member's copy (WeCom gives comments no text). */
+        MomentInteraction: {
+            id: number;
+            kind: components["schemas"]["MomentInteractionKindEnum"];
+            /** Format: date-time */
+            occurred_at: string;
+            /** @description Whose copy. */
+            member: components["schemas"]["MomentStaff"];
+            /** @description The customer, when Siyu knows them (else see external_userid). */
+            customer: components["schemas"]["MomentInteractionCustomer"] | null;
+            /** @description The customer's WeCom id; empty for a colleague. */
+            external_userid: string;
+            /** @description A member who liked or commented; else null. */
+            colleague: components["schemas"]["MomentNamedUserid"] | null;
+        };
+        MomentInteractionCustomer: {
+            id: number;
+            name: string;
+            avatar: string;
+        };
+        /**
+         * @description * `like` - Like
+         *     * `comment` - Comment
+         * @enum {string}
+         */
+        MomentInteractionKindEnum: "like" | "comment";
+        MomentInvalidSenders: {
+            /** @description Members WeCom could not ask to publish it. */
+            users: components["schemas"]["MomentNamedUserid"][];
+            /** @description Departments WeCom could not use (WeCom's department ids). */
+            departments: components["schemas"]["MomentNamedId"][];
+        };
+        MomentInvalidTag: {
+            /** @description WeCom's tag id. */
+            wecom_id: string;
+            /** @description Empty when Siyu does not know the tag. */
+            name: string;
+        };
+        /** @description The daily read of the members' own posts (and corp posts made in WeCom's admin console). */
+        MomentMemberSync: {
+            /**
+             * Format: date-time
+             * @description Posts up to this time are in Siyu.
+             */
+            synced_until: string | null;
+            /** Format: date-time */
+            last_run_at: string | null;
+            /** @description New Moments the last run found. */
+            moments_read: number;
+            /** @description WeCom calls the last run made. */
+            api_calls: number;
+            /** @description Why the last run stopped early ({errcode, errmsg}); else {}. */
+            error: unknown;
+        };
+        MomentNamedId: {
+            id: number;
+            /** @description Empty when Siyu does not know it (any more). */
+            name: string;
+        };
+        MomentNamedUserid: {
+            userid: string;
+            /** @description Empty when Siyu does not know the member. */
+            name: string;
+        };
+        /** @description One member's copy of a Moment. */
+        MomentPublication: {
+            id: number;
+            staff: components["schemas"]["MomentStaff"];
+            /** @description The member's department names. */
+            departments: string[];
+            published: boolean;
+            /**
+             * Format: date-time
+             * @description When tracking first saw it published (WeCom gives no time for corp posts; a member's own post: when posted).
+             */
+            published_at: string | null;
+            /** @description Customers who can see this copy. */
+            reach: number;
+            likes: number;
+            comments: number;
+            /**
+             * Format: date-time
+             * @description The last reminder naming this post.
+             */
+            reminded_at: string | null;
+        };
+        MomentPublishRequest: {
+            /**
+             * Format: date-time
+             * @description Publish at this time (without an offset: the tenant's time zone; in the future, code in_the_past); absent or null: now.
+             */
+            scheduled_at?: string | null;
+        };
+        MomentRanking: {
+            /** Format: date */
+            to: string;
+            /** @description Every member with a post in the period (sales: itself). */
+            results: components["schemas"]["MomentRankingRow"][];
+            /** Format: date */
+            from: string;
+        };
+        MomentRankingRow: {
+            staff: components["schemas"]["MomentStaff"];
+            /** @description Corp posts of the period it was asked to publish. */
+            asked: number;
+            /** @description Of those, published. */
+            published: number;
+            /**
+             * Format: double
+             * @description published / asked; null when asked 0.
+             */
+            publish_rate: number | null;
+            /** @description Its own posts in the period. */
+            own_posts: number;
+            /** @description Likes on its copies of the period's posts. */
+            likes: number;
+            comments: number;
+            /** @description Distinct customers who liked or commented them. */
+            engaged_customers: number;
+        };
+        MomentRemindRequest: {
+            /** @description Only these members (staff ids); absent or null: every member who has not published. */
+            staff_ids?: number[] | null;
+        };
+        MomentRemindResult: {
+            /** @description Members who got an app message. */
+            reminded: number;
+            /** @description Members left out: they published it already. */
+            skipped_published: number;
+            /** @description Members left out: reminded of Moments in the last 10 minutes, or at WeCom's per-member limit. */
+            skipped_recent: number;
+            /** @description WeCom message/send calls made. */
+            app_messages: number;
+            /** @description WeCom's refusals. */
+            errors: unknown[];
+        };
+        /** @description DRF's, building the strict fields above from model fields. */
+        MomentSettings: {
+            /** @description Members who have not published a corp post this many hours after it reached them get one WeCom app message (all their pending posts in one); 0: no automatic reminders. */
+            remind_after_hours?: number;
+            /** @description Each day at 18:00 (the tenant's time zone) every department leader gets one app message: their members' unpublished posts. */
+            manager_digest?: boolean;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        MomentStaff: {
+            /** @description Staff id. */
+            id: number;
+            /** @description WeCom userid. */
+            userid: string;
+            name: string;
+            /** @description WeCom's picture URL; may be empty. */
+            avatar: string;
+        };
+        /** @description A Moment's figures (a sales member: over its own copy). */
+        MomentStats: {
+            totals: components["schemas"]["MomentStatsTotals"];
+            /** @description Most members first. */
+            by_department: components["schemas"]["MomentStatsDepartment"][];
+            /** @description From the day it was posted to the last day with news. */
+            by_day: components["schemas"]["MomentStatsDay"][];
+        };
+        MomentStatsDay: {
+            /**
+             * Format: date
+             * @description A day in the tenant's time zone.
+             */
+            date: string;
+            /** @description Members first seen published that day. */
+            published: number;
+            likes: number;
+            comments: number;
+        };
+        MomentStatsDepartment: {
+            /** @description WeCom's department id. */
+            department_id: number;
+            name: string;
+            /** @description Members of it asked to publish (a member of two counts in both). */
+            members: number;
+            published: number;
+            /** Format: double */
+            publish_rate: number | null;
+        };
+        /** @description What tracking counted: over every member's copy, or, for a sales member, over its own copy. */
+        MomentStatsTotals: {
+            /** @description Members asked to publish it (1 for a member's own post). */
+            members: number;
+            /** @description Members who published it. */
+            published: number;
+            /** @description Customers who can see it (corp posts). */
+            reach: number;
+            likes: number;
+            comments: number;
+            /** @description Distinct customers who liked or commented. */
+            engaged_customers: number;
+            /**
+             * Format: double
+             * @description published / members; null when 0 members.
+             */
+            publish_rate: number | null;
+            /**
+             * Format: double
+             * @description engaged_customers / reach; null when it reaches nobody.
+             */
+            interaction_rate: number | null;
+        };
+        /** @description The Moment a task became. */
+        MomentSummary: {
+            /** @description Siyu's id of the Moment (/moments/{id}/). */
+            id: number;
+            /** @description WeCom's moment_id. */
+            moment_id: string;
+            cancelled: boolean;
+            /**
+             * Format: date-time
+             * @description When tracking last read WeCom.
+             */
+            last_polled_at: string | null;
+            /**
+             * Format: date-time
+             * @description When tracking reads WeCom next; null: tracking has finished (14 days).
+             */
+            next_poll_at: string | null;
+            figures: components["schemas"]["MomentFigures"];
+        };
+        /** @description A Moments task in lists: what it says, its state, and the Moment it became with its figures. */
+        MomentTask: {
+            readonly id: number;
+            readonly text: string;
+            attachments: components["schemas"]["AttachmentRef"][];
+            /** @description Members named (staff ids). */
+            staff_ids: number[];
+            /** @description Departments named (Siyu's ids). */
+            department_ids: number[];
+            /** @description Customer tags named (ids). */
+            tag_ids: number[];
+            /**
+             * @description draft → scheduled (due at scheduled_at) or submitting (being created in WeCom) → publishing (members publish it) → cancelled; failed when WeCom refused it (see error).
+             *
+             *     * `draft` - Draft
+             *     * `scheduled` - Scheduled
+             *     * `submitting` - Being created in WeCom
+             *     * `publishing` - In WeCom: members publish it
+             *     * `cancelled` - Cancelled
+             *     * `failed` - WeCom refused it
+             */
+            status: components["schemas"]["MomentTaskStatusEnum"];
+            /** Format: date-time */
+            readonly scheduled_at: string | null;
+            /** Format: date-time */
+            readonly submitted_at: string | null;
+            /** Format: date-time */
+            readonly cancelled_at: string | null;
+            /** @description WeCom's refusal ({errcode, errmsg}) when failed; else {}. */
+            error: unknown;
+            /** @description The Moment it became, once in WeCom; else null. */
+            readonly moment: components["schemas"]["MomentSummary"] | null;
+            readonly created_by: components["schemas"]["Actor"] | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        /** @description A new draft: the text, the library's materials, who publishes it and which customers see it. */
+        MomentTaskCreateRequest: {
+            /** @description At most 2000 characters (WeCom's limit). A text or attachments: not both empty (code empty, at text). */
+            text?: string;
+            /** @description Materials of the library: at most 9 images, or 1 video, or 1 link, never mixed (WeCom's rule; codes say which). */
+            attachments?: components["schemas"]["AttachmentRefRequest"][];
+            /** @description Members who publish it (staff ids): active, with WeCom's customer-contact permission (code cannot_publish). With department_ids empty too: every member who may publish. */
+            staff_ids?: number[];
+            /** @description Departments (Siyu's department ids) whose members, sub-departments included, publish it. */
+            department_ids?: number[];
+            /** @description Customer tags (ids): only customers with any of them see it; empty: every customer. */
+            tag_ids?: number[];
+            /**
+             * Format: date-time
+             * @description The planned time (without an offset: the tenant's time zone); in the future (code in_the_past). Publishing with it schedules the task.
+             */
+            scheduled_at?: string | null;
+        };
+        /**
+         * @description A task with what its page shows: the materials, the range by name, what WeCom refused, and what
+         *     the caller may do with it now.
+         */
+        MomentTaskDetail: {
+            readonly id: number;
+            readonly text: string;
+            attachments: components["schemas"]["AttachmentRef"][];
+            /** @description Members named (staff ids). */
+            staff_ids: number[];
+            /** @description Departments named (Siyu's ids). */
+            department_ids: number[];
+            /** @description Customer tags named (ids). */
+            tag_ids: number[];
+            /**
+             * @description draft → scheduled (due at scheduled_at) or submitting (being created in WeCom) → publishing (members publish it) → cancelled; failed when WeCom refused it (see error).
+             *
+             *     * `draft` - Draft
+             *     * `scheduled` - Scheduled
+             *     * `submitting` - Being created in WeCom
+             *     * `publishing` - In WeCom: members publish it
+             *     * `cancelled` - Cancelled
+             *     * `failed` - WeCom refused it
+             */
+            status: components["schemas"]["MomentTaskStatusEnum"];
+            /** Format: date-time */
+            readonly scheduled_at: string | null;
+            /** Format: date-time */
+            readonly submitted_at: string | null;
+            /** Format: date-time */
+            readonly cancelled_at: string | null;
+            /** @description WeCom's refusal ({errcode, errmsg}) when failed; else {}. */
+            error: unknown;
+            /** @description The Moment it became, once in WeCom; else null. */
+            readonly moment: components["schemas"]["MomentSummary"] | null;
+            readonly created_by: components["schemas"]["Actor"] | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+            /** @description The attachments, as the preview draws them. */
+            readonly attachments_preview: components["schemas"]["MomentAttachmentPreview"][];
+            /** @description The members named (staff_ids), with names. */
+            readonly staff: components["schemas"]["MomentStaff"][];
+            /** @description The departments named, with names. */
+            readonly departments: components["schemas"]["MomentNamedId"][];
+            /** @description The customer tags named, with names. */
+            readonly tags: components["schemas"]["MomentNamedId"][];
+            /** @description From WeCom's job result: members and departments it could not use. */
+            readonly invalid_senders: components["schemas"]["MomentInvalidSenders"];
+            /** @description From WeCom's job result: tags it could not use. */
+            readonly invalid_tags: components["schemas"]["MomentInvalidTag"][];
+            /** @description A draft or scheduled task, for those who run Moments. */
+            readonly can_edit: boolean;
+            readonly can_publish: boolean;
+            /** @description Draft, scheduled or publishing. */
+            readonly can_cancel: boolean;
+            /** @description Drafts only. */
+            readonly can_delete: boolean;
+            /** @description Publishing, and the tenant has a WeCom app. */
+            readonly can_remind: boolean;
+            /** @description Once it is in WeCom. */
+            readonly can_refresh: boolean;
+        };
+        /** @description The range of a task being composed: who would publish it and see it. */
+        MomentTaskPreviewRequest: {
+            /** @description Members who publish it (staff ids): active, with WeCom's customer-contact permission (code cannot_publish). With department_ids empty too: every member who may publish. */
+            staff_ids?: number[];
+            /** @description Departments (Siyu's department ids) whose members, sub-departments included, publish it. */
+            department_ids?: number[];
+            /** @description Customer tags (ids): only customers with any of them see it; empty: every customer. */
+            tag_ids?: number[];
+        };
+        MomentTaskPreviewResult: {
+            /** @description Members who would be asked to publish it. */
+            members: number;
+            /** @description Distinct customers (not lost) of theirs who would see it once all publish it. */
+            customers: number;
+            /** @description Ids left out, by field (staff_ids, department_ids, tag_ids): unknown, or a member who cannot publish. */
+            invalid: {
+                [key: string]: number[];
+            };
+        };
+        /**
+         * @description * `draft` - Draft
+         *     * `scheduled` - Scheduled
+         *     * `submitting` - Being created in WeCom
+         *     * `publishing` - In WeCom: members publish it
+         *     * `cancelled` - Cancelled
+         *     * `failed` - WeCom refused it
+         * @enum {string}
+         */
+        MomentTaskStatusEnum: "draft" | "scheduled" | "submitting" | "publishing" | "cancelled" | "failed";
         /** @description An invitation as the invited user sees it: which tenant, and with which role. */
         MyInvitation: {
             readonly id: number;
@@ -3698,6 +4594,50 @@ export interface components {
             page_size?: number;
             results: components["schemas"]["Member"][];
         };
+        PaginatedMomentInteractionList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["MomentInteraction"][];
+        };
+        PaginatedMomentList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["Moment"][];
+        };
+        PaginatedMomentPublicationList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["MomentPublication"][];
+        };
+        PaginatedMomentTaskList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["MomentTask"][];
+        };
         PaginatedNoteList: {
             /** Format: uri */
             next: string | null;
@@ -3936,6 +4876,31 @@ export interface components {
             wecom_userid?: string;
             department_ids?: number[];
         };
+        /** @description DRF's, building the strict fields above from model fields. */
+        PatchedMomentSettingsRequest: {
+            /** @description Members who have not published a corp post this many hours after it reached them get one WeCom app message (all their pending posts in one); 0: no automatic reminders. */
+            remind_after_hours?: number;
+            /** @description Each day at 18:00 (the tenant's time zone) every department leader gets one app message: their members' unpublished posts. */
+            manager_digest?: boolean;
+        };
+        /** @description The fields to change of a draft or scheduled task (the others stay). */
+        PatchedMomentTaskUpdateRequest: {
+            /** @description At most 2000 characters (WeCom's limit). A text or attachments: not both empty (code empty, at text). */
+            text?: string;
+            /** @description Materials of the library: at most 9 images, or 1 video, or 1 link, never mixed (WeCom's rule; codes say which). */
+            attachments?: components["schemas"]["AttachmentRefRequest"][];
+            /** @description Members who publish it (staff ids): active, with WeCom's customer-contact permission (code cannot_publish). With department_ids empty too: every member who may publish. */
+            staff_ids?: number[];
+            /** @description Departments (Siyu's department ids) whose members, sub-departments included, publish it. */
+            department_ids?: number[];
+            /** @description Customer tags (ids): only customers with any of them see it; empty: every customer. */
+            tag_ids?: number[];
+            /**
+             * Format: date-time
+             * @description The planned time (without an offset: the tenant's time zone); in the future (code in_the_past). Publishing with it schedules the task.
+             */
+            scheduled_at?: string | null;
+        };
         PatchedNameOrderUpdateRequest: {
             name?: string;
             /** Format: int64 */
@@ -3947,7 +4912,7 @@ export interface components {
         /** @description DRF's, building the strict fields above from model fields. */
         PatchedSegmentRequest: {
             name?: string;
-            /** @description The contacts list's filter parameters: tags_all, tags_any, tags_none, staff, department, state, add_way, stage, status, gender, added_after, added_before, search. */
+            /** @description The contacts list's filter parameters: tags_all, tags_any, tags_none, staff, department, state, add_way, stage, status, gender, added_after, added_before, search, moments_engaged_within, moments_not_engaged_within. */
             filters?: {
                 [key: string]: string;
             };
@@ -4130,7 +5095,7 @@ export interface components {
         Segment: {
             readonly id: number;
             name: string;
-            /** @description The contacts list's filter parameters: tags_all, tags_any, tags_none, staff, department, state, add_way, stage, status, gender, added_after, added_before, search. */
+            /** @description The contacts list's filter parameters: tags_all, tags_any, tags_none, staff, department, state, add_way, stage, status, gender, added_after, added_before, search, moments_engaged_within, moments_not_engaged_within. */
             filters: {
                 [key: string]: string;
             };
@@ -4165,7 +5130,7 @@ export interface components {
         /** @description DRF's, building the strict fields above from model fields. */
         SegmentRequest: {
             name: string;
-            /** @description The contacts list's filter parameters: tags_all, tags_any, tags_none, staff, department, state, add_way, stage, status, gender, added_after, added_before, search. */
+            /** @description The contacts list's filter parameters: tags_all, tags_any, tags_none, staff, department, state, add_way, stage, status, gender, added_after, added_before, search, moments_engaged_within, moments_not_engaged_within. */
             filters: {
                 [key: string]: string;
             };
@@ -7406,6 +8371,8 @@ export interface operations {
                 cursor?: string;
                 department?: number;
                 gender?: 0 | 1 | 2;
+                moments_engaged_within?: number;
+                moments_not_engaged_within?: number;
                 /** @description One of first_added_at, name, id; prefix with - for descending (default -id). */
                 ordering?: "id" | "-id" | "first_added_at" | "-first_added_at" | "name" | "-name";
                 /** @description Page number, from 1 (default for the dashboard). */
@@ -12216,6 +13183,1567 @@ export interface operations {
             };
             /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_list: {
+        parameters: {
+            query?: {
+                create_type?: 0 | 1;
+                creator?: number;
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description true: made from a task composed in Siyu; false: the others. */
+                has_task?: string;
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, from 1; more than 200 gives 200. */
+                page_size?: number;
+                /** @description Posted on or after this day (the tenant's time zone). */
+                posted_after?: string;
+                /** @description Posted on or before this day. */
+                posted_before?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedMomentList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Moment"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_interactions_list: {
+        parameters: {
+            query?: {
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                kind?: "like" | "comment";
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, from 1; more than 200 gives 200. */
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedMomentInteractionList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_members_list: {
+        parameters: {
+            query?: {
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description Members of this WeCom department or a department under it. */
+                department?: number;
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, from 1; more than 200 gives 200. */
+                page_size?: number;
+                /** @description true: members who published it; false: those who have not. */
+                published?: boolean;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedMomentPublicationList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_stats_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentStats"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_calendar_retrieve: {
+        parameters: {
+            query?: {
+                /** @description First day (default: a month before `to`). At most 62 days up to `to` (else 400 range_too_long), not after it (else 400 range_reversed). */
+                from?: string;
+                /** @description Last day, included (default: today). */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentCalendar"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_engagement_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                contact_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentEngagement"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_ranking_retrieve: {
+        parameters: {
+            query?: {
+                /** @description Members of this WeCom department or a department under it. */
+                department?: number;
+                /** @description First day (default: 29 days before `to`). At most 366 days up to `to` (else 400 `range_too_long`), and not after it (else 400 `range_reversed`). */
+                from?: string;
+                /** @description Sort by this figure (- for most first; default -published); members without a rate last. */
+                ordering?: "asked" | "published" | "publish_rate" | "own_posts" | "likes" | "comments" | "engaged_customers" | "-asked" | "-published" | "-publish_rate" | "-own_posts" | "-likes" | "-comments" | "-engaged_customers";
+                /** @description Last day, included (default: today). */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentRanking"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_ranking_export_retrieve: {
+        parameters: {
+            query?: {
+                /** @description Members of this WeCom department or a department under it. */
+                department?: number;
+                /** @description First day (default: 29 days before `to`). At most 366 days up to `to` (else 400 `range_too_long`), and not after it (else 400 `range_reversed`). */
+                from?: string;
+                /** @description Sort by this figure (- for most first; default -published); members without a rate last. */
+                ordering?: "asked" | "published" | "publish_rate" | "own_posts" | "likes" | "comments" | "engaged_customers" | "-asked" | "-published" | "-publish_rate" | "-own_posts" | "-likes" | "-comments" | "-engaged_customers";
+                /** @description Last day, included (default: today). */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_settings_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentSettings"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_settings_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedMomentSettingsRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentSettings"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_sync_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentMemberSync"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_sync_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentMemberSync"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_tasks_list: {
+        parameters: {
+            query?: {
+                /** @description Created on or after this day (the tenant's time zone). */
+                created_after?: string;
+                /** @description Created on or before this day. */
+                created_before?: string;
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, from 1; more than 200 gives 200. */
+                page_size?: number;
+                /** @description Scheduled on or after this day (the tenant's time zone). */
+                scheduled_after?: string;
+                /** @description Scheduled on or before this day. */
+                scheduled_before?: string;
+                /** @description The text contains. */
+                search?: string;
+                /**
+                 * @description Repeatable.
+                 *
+                 *     * `draft` - Draft
+                 *     * `scheduled` - Scheduled
+                 *     * `submitting` - Being created in WeCom
+                 *     * `publishing` - In WeCom: members publish it
+                 *     * `cancelled` - Cancelled
+                 *     * `failed` - WeCom refused it
+                 */
+                status?: ("cancelled" | "draft" | "failed" | "publishing" | "scheduled" | "submitting")[];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedMomentTaskList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_tasks_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["MomentTaskCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description The task this Idempotency-Key made. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentTaskDetail"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentTaskDetail"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_tasks_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentTaskDetail"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_tasks_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The task's status does not allow it; the type says why (not_editable, not_deletable, not_publishable, not_cancellable, being_created, not_publishing, not_in_wecom). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_tasks_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedMomentTaskUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentTaskDetail"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The task's status does not allow it; the type says why (not_editable, not_deletable, not_publishable, not_cancellable, being_created, not_publishing, not_in_wecom). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_tasks_cancel_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentTaskDetail"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The task's status does not allow it; the type says why (not_editable, not_deletable, not_publishable, not_cancellable, being_created, not_publishing, not_in_wecom). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_tasks_publish_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["MomentPublishRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentTaskDetail"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The task's status does not allow it; the type says why (not_editable, not_deletable, not_publishable, not_cancellable, being_created, not_publishing, not_in_wecom). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_tasks_refresh_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentTaskDetail"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The task's status does not allow it; the type says why (not_editable, not_deletable, not_publishable, not_cancellable, being_created, not_publishing, not_in_wecom). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_tasks_remind_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["MomentRemindRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentRemindResult"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The task's status does not allow it; the type says why (not_editable, not_deletable, not_publishable, not_cancellable, being_created, not_publishing, not_in_wecom). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_moments_tasks_preview_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["MomentTaskPreviewRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentTaskPreviewResult"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

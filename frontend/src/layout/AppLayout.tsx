@@ -1,6 +1,7 @@
 // The shell: role-aware navigation, tenant switcher, notifications, language and logout.
 import {
   BarChartOutlined,
+  CameraOutlined,
   CommentOutlined,
   DashboardOutlined,
   FolderOpenOutlined,
@@ -56,6 +57,7 @@ export function useNavItems(role: Role | null): NavItem[] {
     { key: "/groups/codes", icon: <UsergroupAddOutlined />, label: t("nav.groupCodes"), roles: ["admin", "operator"] },
     { key: "/groups/welcome", icon: <CommentOutlined />, label: t("nav.groupWelcome"), roles: ["admin", "operator"] },
     { key: "/campaigns", icon: <NotificationOutlined />, label: t("nav.campaigns"), roles: ["admin", "operator", "sales"] },
+    { key: "/moments", icon: <CameraOutlined />, label: t("nav.moments"), roles: ["admin", "operator", "sales"] },
     { key: "/channels", icon: <QrcodeOutlined />, label: t("nav.channels"), roles: ["admin", "operator"] },
     { key: "/library", icon: <FolderOpenOutlined />, label: t("nav.library"), roles: ["admin", "operator"] },
     { key: "/tags", icon: <TagsOutlined />, label: t("nav.tags"), roles: ["admin", "operator"] },

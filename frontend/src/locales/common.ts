@@ -17,6 +17,7 @@ const zh = {
     groupWelcome: "入群欢迎语",
     library: "素材库",
     campaigns: "群发",
+    moments: "朋友圈",
   },
   shell: {
     logout: "退出登录",
@@ -105,6 +106,7 @@ const en: typeof zh = {
     groupWelcome: "Group welcomes",
     library: "Content library",
     campaigns: "Mass messages",
+    moments: "Moments",
   },
   shell: {
     logout: "Log out",

@@ -20,7 +20,7 @@ import {
   Timeline,
   Typography,
 } from "antd";
-import { useRef, useState } from "react";
+import { Suspense, lazy, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 
@@ -34,6 +34,9 @@ import { EmptyState, ErrorState, Loading, QueryState, errorMessage } from "../..
 import { type ContactDetail, keys, useStages, useTagGroups } from "./api";
 import { Field, TagPicker, initial, useLabels } from "./controls";
 import { actionableFollows, tagsOf } from "./follows";
+
+// The Moments card loads after the drawer's first screen, with the Moments strings.
+const MomentsEngagement = lazy(() => import("./MomentsEngagement"));
 
 const NOTES_PAGE = 20;
 const TIMELINE_PAGE = 20;
@@ -445,6 +448,8 @@ const EVENT_COLOR: Record<string, string> = {
   welcome_failed: "red",
   group_joined: "green",
   group_left: "gray",
+  moment_liked: "magenta",
+  moment_commented: "magenta",
 };
 
 function ContactTimeline({ contactId }: { contactId: number }) {
@@ -530,6 +535,9 @@ export default function ContactDrawer({ id, onClose }: { id: number | null; onCl
             <TagsEditor contact={contact} />
             <StageEditor contact={contact} />
           </Space>
+          <Suspense fallback={<Loading rows={2} />}>
+            <MomentsEngagement contactId={contact.id} />
+          </Suspense>
           <Tabs
             activeKey={tab}
             onChange={setTab}

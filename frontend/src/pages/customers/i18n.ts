@@ -192,6 +192,8 @@ const zh = {
     welcome_failed: "欢迎语未发送",
     group_joined: "加入客户群",
     group_left: "退出客户群",
+    moment_liked: "赞了朋友圈",
+    moment_commented: "评论了朋友圈",
   },
   status: { active: "正常", lost: "已流失" },
   followStatus: {
@@ -414,6 +416,8 @@ const en: typeof zh = {
     welcome_failed: "Welcome message not sent",
     group_joined: "Joined a group",
     group_left: "Left a group",
+    moment_liked: "Liked a Moment",
+    moment_commented: "Commented on a Moment",
   },
   status: { active: "Active", lost: "Lost" },
   followStatus: {
