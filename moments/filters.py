@@ -91,7 +91,7 @@ class MomentFilter(FilterSet):
     filter_posted_after = _after("created_at_wecom")
     filter_posted_before = _before("created_at_wecom")
 
-    def filter_has_task(self, queryset, name, value: bool | None):
+    def filter_has_task(self, queryset, name, value: bool):
         if value is None:
             return queryset
         return queryset.filter(task__isnull=not value)

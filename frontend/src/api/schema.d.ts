@@ -13227,7 +13227,7 @@ export interface operations {
                 /** @description Cursor from `next`/`previous` (default for API keys). */
                 cursor?: string;
                 /** @description true: made from a task composed in Siyu; false: the others. */
-                has_task?: string;
+                has_task?: boolean;
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
                 /** @description Rows per page, from 1; more than 200 gives 200. */
