@@ -31,8 +31,9 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from contacts.apis.common import IDEMPOTENCY_KEY
+from scrm.api.errors import Conflict
 from scrm.api.filters import query_ids
-from scrm.api.permissions import IsTenantMember
+from scrm.api.permissions import RunnerActions
 from scrm.api.viewsets import ID_PATTERN, TenantViewMixin
 from scrm.tenancy.actors import Actor
 from scrm.tenancy.context import tenant_context
@@ -102,23 +103,17 @@ STAFF_PARAM = OpenApiParameter(
 CONFLICT = {409: OpenApiResponse(description="The campaign's status does not allow it (type conflict).")}
 
 
-class CampaignConflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-    default_detail = "The campaign's status does not allow this."
-
-
 @contextmanager
 def state_conflicts() -> Iterator[None]:
     """A refusal for the campaign's state (raised by the services) as a 409."""
     try:
         yield
     except campaign_services.CampaignStateError as exc:
-        raise CampaignConflict(str(exc)) from exc
+        raise Conflict(str(exc)) from exc
     except exceptions.ValidationError as exc:
         codes = _flat(exc.get_codes())
         if codes and all(code in STATE_CODES for code in codes):
-            raise CampaignConflict(" ".join(_flat(exc.detail))) from exc
+            raise Conflict(" ".join(_flat(exc.detail))) from exc
         raise
 
 
@@ -131,13 +126,8 @@ def _flat(value) -> list[str]:
     return [str(value)]
 
 
-class CampaignPermission(IsTenantMember):
+class CampaignPermission(RunnerActions):
     message = "Only tenant admins and operators run campaigns."
-
-    def has_permission(self, request, view) -> bool:
-        if not super().has_permission(request, view):
-            return False
-        return view.action not in RUNNER_ACTIONS or runs_campaigns(view.principal)
 
 
 def _choices(request, name: str, values) -> list[str]:
@@ -177,6 +167,7 @@ class CampaignViewSet(TenantViewMixin, viewsets.GenericViewSet):
     serializer_class = CampaignSerializer
     filterset_class = CampaignFilter
     permission_classes = [CampaignPermission]
+    runner_actions = RUNNER_ACTIONS
     lookup_value_regex = ID_PATTERN
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
@@ -310,9 +301,7 @@ class CampaignViewSet(TenantViewMixin, viewsets.GenericViewSet):
     def refresh(self, request, pk=None):
         campaign = self._campaign(pk)
         if campaign.status not in (CampaignStatus.SENT, CampaignStatus.CANCELLED):
-            raise CampaignConflict(
-                "Only a sent (or cancelled) campaign still collecting results can be refreshed."
-            )
+            raise Conflict("Only a sent (or cancelled) campaign still collecting results can be refreshed.")
         campaign_refresh(campaign=campaign)
         return Response(self._detail(campaign), status=status.HTTP_202_ACCEPTED)
 
@@ -358,7 +347,7 @@ class CampaignViewSet(TenantViewMixin, viewsets.GenericViewSet):
         campaign = self._campaign(pk)
         task = get_object_or_404(campaign_tasks(self.principal, campaign), pk=task_id)
         if campaign.status != CampaignStatus.SENT:
-            raise CampaignConflict("Only a sent campaign's tasks can be reminded.")
+            raise Conflict("Only a sent campaign's tasks can be reminded.")
         with state_conflicts():
             task_remind(task=task, actor=Actor.of(self.principal))
         task = campaign_tasks(self.principal, campaign).get(pk=task.pk)

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from contacts.apis.common import IDEMPOTENCY_KEY
+from scrm.api.errors import Conflict
 from scrm.api.viewsets import ID_PATTERN, TenantViewMixin
 from scrm.tenancy.actors import Actor
 
@@ -39,7 +40,7 @@ from ..serializers import (
     MomentTaskUpdateSerializer,
 )
 from ..services import compose, reminders, tracking
-from .common import CONFLICT, MomentConflict, MomentsPermission, state_conflicts
+from .common import CONFLICT, MomentsPermission, state_conflicts
 
 
 def _material_url(request, material) -> str | None:
@@ -241,7 +242,7 @@ class MomentTaskViewSet(TenantViewMixin, viewsets.GenericViewSet):
         data = MomentRemindSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         if task.status != TaskStatus.PUBLISHING:
-            raise MomentConflict("Only a task members are publishing can be reminded.", code="not_publishing")
+            raise Conflict("Only a task members are publishing can be reminded.", code="not_publishing")
         result = reminders.task_remind(
             task=task, actor=Actor.of(self.principal), staff_ids=data.validated_data.get("staff_ids")
         )
@@ -256,7 +257,7 @@ class MomentTaskViewSet(TenantViewMixin, viewsets.GenericViewSet):
     def refresh(self, request, pk=None):
         task = self._task(pk)
         if task.moment is None:
-            raise MomentConflict("The task is not in WeCom yet: nothing to read.", code="not_in_wecom")
+            raise Conflict("The task is not in WeCom yet: nothing to read.", code="not_in_wecom")
         tracking.moment_refresh(moment=task.moment)
         return Response(self._detail(task), status=status.HTTP_202_ACCEPTED)
 

@@ -35,6 +35,19 @@ _TYPES: dict[type[exceptions.APIException], str] = {
 }
 
 
+class Conflict(exceptions.APIException):
+    """The object's state does not allow the request (a 409); ``code`` is the error shape's ``type``."""
+
+    status_code = 409
+    default_code = "conflict"
+    default_detail = "The object's state does not allow this."
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None):
+        super().__init__(detail, code)
+        if code:
+            self.default_code = code  # what exception_handler reads as the type
+
+
 def problem(status: int, type_: str, detail: str, errors: list[dict[str, Any]] | None = None) -> dict:
     return {
         "type": type_,

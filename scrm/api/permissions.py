@@ -59,3 +59,18 @@ class OperatorWrites(IsTenantMember):
             Role.ADMIN,
             Role.OPERATOR,
         )
+
+
+class RunnerActions(IsTenantMember):
+    """Every member reads (within its scope); the actions a view lists in ``runner_actions`` are for
+    admins and operators, who run campaigns and Moments (a sales member's writes answer 403)."""
+
+    message = "Only tenant admins and operators can do this."
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        # Plain views (reports) have no action and no runner actions.
+        return getattr(view, "action", None) not in getattr(view, "runner_actions", ()) or get_principal(
+            request
+        ).role in (Role.ADMIN, Role.OPERATOR)
