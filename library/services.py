@@ -587,29 +587,42 @@ def material_usage_set(*, owner_type: str, owner_id: int, attachments: list[dict
 # --- WeCom's copies -------------------------------------------------------------------------------
 
 
-def _fresh(material: Material, *, after) -> bool:
-    return bool(material.media_id and material.media_uploaded_at and material.media_uploaded_at > after)
-
-
 def _read(material: Material) -> bytes:
     with material.file.open("rb") as stream:
         return stream.read()
 
 
-def media_ids_ensure(*, api: WeComAPI, materials: Iterable[Material]) -> None:
-    """Give each image, video or file a WeCom media id under ``MEDIA_ID_FRESH`` old, uploading the ones
-    WeCom has forgotten (or never had). The materials are updated in place and in the database."""
+# WeCom keeps temporary media in two stores, each id cached on the material in its own pair of fields:
+# media/upload (messages: images, videos, files) and media/upload_attachment (Moments: images, videos).
+_MEDIA_STORES = {
+    "messages": ("media_id", "media_uploaded_at", FILE_KINDS, "upload_media"),
+    "moments": ("moment_media_id", "moment_media_uploaded_at", ("image", "video"), "upload_attachment"),
+}
+
+
+def _media_store_ensure(api: WeComAPI, materials: Iterable[Material], *, store: str) -> None:
+    """Give each material of the store's kinds an id in that store under ``MEDIA_ID_FRESH`` old,
+    uploading the ones WeCom has forgotten (or never had); in place and in the database."""
+    id_field, at_field, kinds, upload = _MEDIA_STORES[store]
     fresh_after = timezone.now() - MEDIA_ID_FRESH
     for material in materials:
-        if material.kind not in FILE_KINDS or _fresh(material, after=fresh_after):
+        uploaded_at = getattr(material, at_field)
+        if material.kind not in kinds or (
+            getattr(material, id_field) and uploaded_at and uploaded_at > fresh_after
+        ):
             continue
-        answer = api.upload_media(
+        answer = getattr(api, upload)(
             media_type=material.kind, filename=material.filename, content=_read(material)
         )
-        material.media_id, material.media_uploaded_at = answer["media_id"], timezone.now()
-        Material.objects.filter(pk=material.pk).update(
-            media_id=material.media_id, media_uploaded_at=material.media_uploaded_at
-        )
+        fields = {id_field: answer["media_id"], at_field: timezone.now()}
+        for name, value in fields.items():
+            setattr(material, name, value)
+        Material.objects.filter(pk=material.pk).update(**fields)
+
+
+def media_ids_ensure(*, api: WeComAPI, materials: Iterable[Material]) -> None:
+    """Give each image, video or file a WeCom media id (media/upload) under ``MEDIA_ID_FRESH`` old."""
+    _media_store_ensure(api, materials, store="messages")
 
 
 def _wecom_url(api: WeComAPI, image: Material) -> str:
@@ -759,29 +772,9 @@ def moment_attachments_validate(value: Any, *, field: str = "attachments") -> li
     return cleaned
 
 
-def _moment_fresh(material: Material, *, after) -> bool:
-    return bool(
-        material.moment_media_id
-        and material.moment_media_uploaded_at
-        and material.moment_media_uploaded_at > after
-    )
-
-
 def moment_media_ids_ensure(*, api: WeComAPI, materials: Iterable[Material]) -> None:
-    """Give each image or video a Moments media id (``upload_attachment``) under ``MEDIA_ID_FRESH`` old,
-    uploading the ones WeCom has forgotten (or never had); in place and in the database."""
-    fresh_after = timezone.now() - MEDIA_ID_FRESH
-    for material in materials:
-        if material.kind not in ("image", "video") or _moment_fresh(material, after=fresh_after):
-            continue
-        answer = api.upload_attachment(
-            media_type=material.kind, filename=material.filename, content=_read(material)
-        )
-        material.moment_media_id, material.moment_media_uploaded_at = answer["media_id"], timezone.now()
-        Material.objects.filter(pk=material.pk).update(
-            moment_media_id=material.moment_media_id,
-            moment_media_uploaded_at=material.moment_media_uploaded_at,
-        )
+    """Give each image or video a Moments media id (``upload_attachment``) under ``MEDIA_ID_FRESH`` old."""
+    _media_store_ensure(api, materials, store="moments")
 
 
 def _moment_attachment(material: Material) -> dict:
