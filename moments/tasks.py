@@ -19,7 +19,8 @@ from scrm.tenancy.tasks import tenant_task
 from scrm.wecom.errors import WeComError
 
 from .models import Moment, MomentTask, TaskStatus
-from .services import submit
+from .services import reminders, submit, tracking
+from .services.settings import digest_tenants_due
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +59,6 @@ def due() -> int:
 
 @tenant_task(name="moments.poll", queue="bulk", time_limit=30 * 60)
 def poll(tenant, moment_id: int) -> None:
-    from .services import tracking
-
     moment = Moment.objects.filter(pk=moment_id).first()
     if moment is None:
         return
@@ -72,8 +71,6 @@ def poll(tenant, moment_id: int) -> None:
 
 @tenant_task(name="moments.poll_group", queue="bulk", time_limit=30 * 60)
 def poll_group(tenant, moment_ids: list[int]) -> None:
-    from .services import tracking
-
     moments = list(Moment.objects.filter(pk__in=moment_ids).order_by("pk"))
     for exc in tracking.moments_poll(moments=moments).errors:
         # The next poll of that Moment is already planned: it tries again then.
@@ -84,8 +81,6 @@ def poll_group(tenant, moment_ids: list[int]) -> None:
 def poll_due() -> int:
     """Every minute: the Moments whose tracking poll is due are polled, a tenant's in groups of
     ``POLL_GROUP`` per task (WeCom read ahead across a group)."""
-    from .services import tracking
-
     due_moments = tracking.moments_poll_claim()
     by_tenant: dict[int, list[int]] = {}
     for tenant_id, moment_id in due_moments:
@@ -104,8 +99,6 @@ def _connected_tenants():
 
 @tenant_task(name="moments.member_sync", queue="bulk", time_limit=30 * 60)
 def member_sync(tenant) -> None:
-    from .services import tracking
-
     try:
         tracking.member_moments_sync(tenant=tenant)
     except WeComError as exc:
@@ -124,8 +117,6 @@ def member_sync_all() -> int:
 
 @tenant_task(name="moments.remind_due", queue="bulk", time_limit=10 * 60)
 def remind_due(tenant) -> None:
-    from .services import reminders
-
     try:
         reminders.reminders_send_due(tenant=tenant)
     except WeComError as exc:
@@ -146,8 +137,6 @@ def remind_due_all() -> int:
 
 @tenant_task(name="moments.digest", queue="bulk", time_limit=10 * 60)
 def digest(tenant) -> None:
-    from .services import reminders
-
     try:
         reminders.manager_digest_send(tenant=tenant)
     except WeComError as exc:
@@ -157,8 +146,6 @@ def digest(tenant) -> None:
 @shared_task(name="moments.digest_all", queue_name="default", time_limit=120, soft_time_limit=110)
 def digest_all() -> int:
     """Hourly: the tenants for which it is 18:00 send their department leaders the daily digest."""
-    from .services.settings import digest_tenants_due
-
     tenant_ids = digest_tenants_due()
     for tenant_id in tenant_ids:
         digest.delay(tenant_id)
