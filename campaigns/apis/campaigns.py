@@ -35,6 +35,7 @@ from scrm.api.errors import Conflict
 from scrm.api.filters import query_ids
 from scrm.api.permissions import RunnerActions
 from scrm.api.viewsets import ID_PATTERN, TenantViewMixin
+from scrm.spreadsheets import csv_cell
 from scrm.tenancy.actors import Actor
 from scrm.tenancy.context import tenant_context
 
@@ -85,8 +86,6 @@ RUNNER_ACTIONS = {
 STATE_CODES = {"not_sendable", "not_cancellable", "not_sent", "not_created", "already_sent", "remind_limit"}
 EXPORT_CHUNK = 2_000
 EXPORT_COLUMNS = ("target", "name", "status", "staff_userid", "staff_name", "chunk", "sent_at")
-# A cell a spreadsheet would evaluate as a formula is written with a leading apostrophe (OWASP).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 STATUS_PARAM = OpenApiParameter(
     "status",
@@ -415,11 +414,6 @@ class CampaignViewSet(TenantViewMixin, viewsets.GenericViewSet):
         return response
 
 
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
-
-
 def _csv_rows(tenant, recipients, chat_type: str, zone) -> Iterator[bytes]:
     """The CSV a chunk of rows at a time (keyset by id): memory stays flat for 100,000 recipients.
 
@@ -457,7 +451,7 @@ def _csv_rows(tenant, recipients, chat_type: str, zone) -> Iterator[bytes]:
             for _pk, target, who, state, userid, staff_name, task_chunk, sent_at in chunk:
                 sent = timezone.localtime(sent_at, zone).strftime("%Y-%m-%d %H:%M:%S") if sent_at else ""
                 writer.writerow(
-                    [_cell(v) for v in (target, who, state, userid, staff_name, task_chunk, sent)]
+                    [csv_cell(v) for v in (target, who, state, userid, staff_name, task_chunk, sent)]
                 )
             last = chunk[-1][0]
             yield flush()

@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from scrm.durable import work_update
+from scrm.spreadsheets import cell_safe
 from scrm.tenancy.actors import Actor
 from scrm.tenancy.principal import Principal
 from scrm.tenancy.services import audit_record
@@ -42,10 +43,6 @@ EXPORT_COLUMNS = (
     "tags",
     "channels",
 )
-# A cell starting with one of these is a formula to Excel and LibreOffice (=HYPERLINK(...) in a
-# customer's name would run when the file is opened): such cells get a leading apostrophe, which
-# spreadsheets show as text and do not evaluate (OWASP's CSV injection advice).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 GENDERS = {0: "", 1: "男", 2: "女"}
 TYPES = {1: "微信", 2: "企业微信"}
 
@@ -106,10 +103,7 @@ def _join(values) -> str:
 
 
 def _neutralised(row: dict) -> dict:
-    return {
-        column: f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
-        for column, value in row.items()
-    }
+    return {column: cell_safe(value) for column, value in row.items()}
 
 
 def _row(contact: dict, follows: list[dict], tags: dict[int, str], stages: dict[int, str]) -> dict:

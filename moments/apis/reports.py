@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from contacts.selectors import contacts_visible
 from scrm.api.dates import date_range, range_parameters
 from scrm.api.viewsets import ID_PATTERN, TenantAPIView
+from scrm.spreadsheets import csv_cell
 
 from ..selectors import (
     CALENDAR_MAX_DAYS,
@@ -54,8 +55,6 @@ EXPORT_COLUMNS = (
     "comments",
     "engaged_customers",
 )
-# A cell a spreadsheet would evaluate as a formula is written with a leading apostrophe (OWASP).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class _ReportView(TenantAPIView):
@@ -120,11 +119,6 @@ class MomentRankingView(_ReportView):
         return Response(MomentRankingSerializer({"from": first, "to": last, "results": rows}).data)
 
 
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
-
-
 @extend_schema(tags=["moments"])
 class MomentRankingExportView(_ReportView):
     @extend_schema(
@@ -140,7 +134,7 @@ class MomentRankingExportView(_ReportView):
         writer.writerow(EXPORT_COLUMNS)
         for row in rows:
             values = {**row, "userid": row["staff"]["userid"], "name": row["staff"]["name"]}
-            writer.writerow([_cell(values[column]) for column in EXPORT_COLUMNS])
+            writer.writerow([csv_cell(values[column]) for column in EXPORT_COLUMNS])
         response = HttpResponse(buffer.getvalue().encode(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="moments-ranking-{first}-{last}.csv"'
         return response
