@@ -661,21 +661,26 @@ def attachments_for_wecom(*, api: WeComAPI, attachments: list[dict]) -> list[dic
     group_welcome_template): images, videos and files by media id, uploaded again when WeCom has
     forgotten them; mini programs with their cover's media id; links with their cover's permanent
     address (or their picture URL). A material deleted since is still sent as it was."""
+    wanted, rows = _attached(attachments, covered_kind="miniprogram")
+    media_ids_ensure(api=api, materials=rows)
+    return [_wecom_attachment(api, m) for m in wanted]
+
+
+def _attached(attachments: list[dict], *, covered_kind: str) -> tuple[list[Material], list[Material]]:
+    """The attachments' materials in order (those that no longer exist left out, with a warning), and
+    the distinct rows to upload: each material once, whether it is attached, the cover of an attached
+    ``covered_kind`` card, or both (one object per row, so each is uploaded once)."""
     ids = attachment_ids(attachments)
-    if not ids:
-        return []
-    materials = {m.pk: m for m in Material.objects.filter(pk__in=ids).select_related("cover")}
+    materials = {m.pk: m for m in Material.objects.filter(pk__in=ids).select_related("cover")} if ids else {}
     missing = [pk for pk in ids if pk not in materials]
     if missing:
         logger.warning("attachments name materials that do not exist: %s", missing)
     wanted = [materials[pk] for pk in ids if pk in materials]
-    # One object per row, whether it is attached, a cover, or both: each is uploaded once.
     rows = {m.pk: m for m in wanted}
     for material in wanted:
-        if material.kind == "miniprogram" and material.cover_id:
+        if material.kind == covered_kind and material.cover_id:
             material.cover = rows.setdefault(material.cover_id, material.cover)
-    media_ids_ensure(api=api, materials=rows.values())
-    return [_wecom_attachment(api, m) for m in wanted]
+    return wanted, list(rows.values())
 
 
 def media_upload_soon(*, attachments: list[dict]) -> None:
@@ -794,18 +799,6 @@ def moment_attachments_for_wecom(*, api: WeComAPI, attachments: list[dict]) -> l
     """add_moment_task's ``attachments`` for stored references, in order: images and videos by their
     Moments media id, a link with its title, URL and, when it has a cover image, the cover's Moments
     media id; uploaded again when WeCom has forgotten them. A material deleted since is sent as it was."""
-    ids = attachment_ids(attachments)
-    if not ids:
-        return []
-    materials = {m.pk: m for m in Material.objects.filter(pk__in=ids).select_related("cover")}
-    missing = [pk for pk in ids if pk not in materials]
-    if missing:
-        logger.warning("Moments attachments name materials that do not exist: %s", missing)
-    wanted = [materials[pk] for pk in ids if pk in materials]
-    # One object per row, whether it is attached, a link's cover, or both: each is uploaded once.
-    uploads = {m.pk: m for m in wanted if m.kind in ("image", "video")}
-    for material in wanted:
-        if material.kind == "link" and material.cover_id:
-            material.cover = uploads.setdefault(material.cover_id, material.cover)
-    moment_media_ids_ensure(api=api, materials=uploads.values())
+    wanted, rows = _attached(attachments, covered_kind="link")
+    moment_media_ids_ensure(api=api, materials=rows)  # images and videos only; links are not uploaded
     return [_moment_attachment(m) for m in wanted if m.kind in MOMENT_KINDS]
