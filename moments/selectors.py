@@ -19,7 +19,6 @@ from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from campaigns.services.settings import campaign_settings_get, settings_zone
 from contacts.models import Contact, Department, Staff, Tag
 from contacts.selectors import department_subtree, staff_ids_in_departments
 from library.models import Material
@@ -56,11 +55,6 @@ RANKING_ORDERINGS = (
 
 def runs_moments(principal: Principal) -> bool:
     return principal.role in (Role.ADMIN, Role.OPERATOR)
-
-
-def tenant_zone(tenant) -> zoneinfo.ZoneInfo:
-    """The tenant's time zone (the campaigns settings'): its days in the calendar, stats and filters."""
-    return settings_zone(campaign_settings_get(tenant=tenant))
 
 
 def _own(principal: Principal, staff: str = "staff") -> Q:

@@ -68,7 +68,7 @@ from ..services.results import (
     task_remind,
     task_reminders_left,
 )
-from ..services.settings import campaign_settings_get, settings_zone
+from ..services.settings import campaign_settings_get, tenant_zone
 
 # Actions only the people who run campaigns may take (sales members read their share only).
 RUNNER_ACTIONS = {
@@ -403,7 +403,7 @@ class CampaignViewSet(TenantViewMixin, viewsets.GenericViewSet):
         campaign = self._campaign(pk)
         recipients = self._recipients(request, campaign)
         tenant = self.principal.tenant
-        zone = settings_zone(campaign_settings_get(tenant=tenant))
+        zone = tenant_zone(tenant=tenant)
         response = StreamingHttpResponse(
             _csv_rows(tenant, recipients, campaign.chat_type, zone), content_type="text/csv; charset=utf-8"
         )

@@ -43,10 +43,19 @@ def campaign_settings_update(*, settings: CampaignSettings, data: dict[str, Any]
     return settings
 
 
-def settings_zone(settings: CampaignSettings) -> zoneinfo.ZoneInfo:
-    """The tenant's time zone; a name that stopped existing (an old row, a tzdata update) falls back
-    to the project's, so a plan is never refused for it."""
+def zone_named(name: str) -> zoneinfo.ZoneInfo:
+    """A time zone by its IANA name; one that stopped existing (an old row, a tzdata update) is the
+    project's, so nothing is refused for it."""
     from django.conf import settings as django_settings
 
-    name = settings.time_zone if time_zone_known(settings.time_zone) else django_settings.TIME_ZONE
-    return zoneinfo.ZoneInfo(name)
+    return zoneinfo.ZoneInfo(name if time_zone_known(name) else django_settings.TIME_ZONE)
+
+
+def settings_zone(settings: CampaignSettings) -> zoneinfo.ZoneInfo:
+    """The tenant's time zone, from its settings row (``zone_named``)."""
+    return zone_named(settings.time_zone)
+
+
+def tenant_zone(*, tenant) -> zoneinfo.ZoneInfo:
+    """The tenant's time zone: its days, weeks and scheduled times (campaigns, Moments)."""
+    return settings_zone(campaign_settings_get(tenant=tenant))

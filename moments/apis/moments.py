@@ -19,6 +19,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from campaigns.services.settings import tenant_zone
 from scrm.api.filters import query_flag
 from scrm.api.viewsets import ID_PATTERN, TenantViewMixin
 
@@ -32,7 +33,6 @@ from ..selectors import (
     moment_publications,
     moment_stats,
     staff_names,
-    tenant_zone,
 )
 from ..serializers import (
     MomentInteractionSerializer,
@@ -102,7 +102,7 @@ class MomentViewSet(TenantViewMixin, viewsets.GenericViewSet):
 
     def list(self, request):
         # Dates in the filters are the tenant's days.
-        with timezone.override(tenant_zone(self.principal.tenant)):
+        with timezone.override(tenant_zone(tenant=self.principal.tenant)):
             moments = self.filter_queryset(self.get_queryset())
             page = self.paginate_queryset(moments)
         return self.get_paginated_response(self._rows(page))
@@ -180,7 +180,7 @@ class MomentViewSet(TenantViewMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["get"], pagination_class=None)
     def stats(self, request, pk=None):
         moment = self._moment(pk)
-        stats = moment_stats(self.principal, moment, zone=tenant_zone(self.principal.tenant))
+        stats = moment_stats(self.principal, moment, zone=tenant_zone(tenant=self.principal.tenant))
         return Response(
             MomentStatsSerializer(
                 {"totals": stats.totals, "by_department": stats.by_department, "by_day": stats.by_day}

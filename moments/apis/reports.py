@@ -20,6 +20,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
 from rest_framework.response import Response
 
+from campaigns.services.settings import tenant_zone
 from contacts.selectors import contacts_visible
 from scrm.api.dates import date_range, range_parameters
 from scrm.api.viewsets import ID_PATTERN, TenantAPIView
@@ -32,7 +33,6 @@ from ..selectors import (
     calendar,
     contact_engagement,
     ranking,
-    tenant_zone,
 )
 from ..serializers import MomentCalendarSerializer, MomentEngagementSerializer, MomentRankingSerializer
 from .common import MomentsPermission
@@ -82,7 +82,7 @@ class MomentCalendarView(_ReportView):
         "characters) earliest first.",
     )
     def get(self, request):
-        zone = tenant_zone(self.principal.tenant)
+        zone = tenant_zone(tenant=self.principal.tenant)
         with timezone.override(zone):
             first, last = date_range(request, default_days=31, max_days=CALENDAR_MAX_DAYS)
         return Response(
@@ -94,7 +94,7 @@ def _ranking_rows(view: TenantAPIView, request) -> tuple:
     ordering = request.query_params.get("ordering") or "-published"
     if ordering not in ORDERINGS:
         raise exceptions.ValidationError({"ordering": [f"One of: {', '.join(ORDERINGS)}."]})
-    zone = tenant_zone(view.principal.tenant)
+    zone = tenant_zone(tenant=view.principal.tenant)
     with timezone.override(zone):
         first, last = date_range(request)
     rows = ranking(

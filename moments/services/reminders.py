@@ -36,7 +36,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from campaigns.services.settings import campaign_settings_get, settings_zone
+from campaigns.services.settings import tenant_zone
 from contacts.models import Department, Staff
 from scrm.tenancy.actors import Actor
 from scrm.tenancy.models import Tenant
@@ -44,14 +44,13 @@ from scrm.wecom.api import WeComAPI, api_for
 from scrm.wecom.errors import WeComError
 
 from ..models import CreateType, MomentPublication, MomentReminder, MomentTask, ReminderKind, TaskStatus
-from .settings import moment_settings_get
+from .settings import DIGEST_HOUR, moment_settings_get
 
 logger = logging.getLogger(__name__)
 
 PER_MINUTE, PER_HOUR = 30, 1000  # app messages a member receives from one app; WeCom drops the rest
 RECENT = dt.timedelta(minutes=10)  # a manual reminder skips members reminded this recently
 TOUSER_MAX = 1000  # userids in one message/send
-DIGEST_HOUR = 18  # the digest goes at the first hourly run from 18:00, tenant time
 CONTENT_MAX_BYTES = 2048  # message/send's limit on a text message
 POSTS_NAMED = 5  # posts quoted in one reminder; the rest are counted
 SNIPPET = 20  # characters of a post's text quoted
@@ -319,7 +318,7 @@ def manager_digest_send(
     summary: dict[str, Any] = {"leaders": 0, "app_messages": 0, "errors": []}
     if not tenant.agent_id or not moment_settings_get(tenant=tenant).manager_digest:
         return summary
-    local = now.astimezone(settings_zone(campaign_settings_get(tenant=tenant)))
+    local = now.astimezone(tenant_zone(tenant=tenant))
     if local.hour < DIGEST_HOUR:
         return summary
     day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from typing import Any
 
-from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from campaigns.models import CampaignSettings
-from campaigns.services.settings import time_zone_known
+from campaigns.services.settings import zone_named
 
 from ..models import MomentSettings
 
@@ -77,8 +75,6 @@ def digest_tenants_due(*, now: dt.datetime | None = None) -> list[int]:
     zones = dict(CampaignSettings.unscoped.filter(tenant_id__in=wanted).values_list("tenant_id", "time_zone"))
     due = []
     for tenant_id in wanted:
-        name = zones.get(tenant_id, "")
-        zone = zoneinfo.ZoneInfo(name if time_zone_known(name) else django_settings.TIME_ZONE)
-        if now.astimezone(zone).hour == DIGEST_HOUR:
+        if now.astimezone(zone_named(zones.get(tenant_id, ""))).hour == DIGEST_HOUR:
             due.append(tenant_id)
     return due

@@ -12,7 +12,7 @@ import time_machine
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from campaigns.services.settings import campaign_settings_get, settings_zone
+from campaigns.services.settings import tenant_zone
 from contacts.models import Department, Staff
 from moments.models import (
     CreateType,
@@ -321,7 +321,7 @@ def departments(app, staff):
         Staff.objects.filter(pk=in_east.pk).update(department_ids=[9002], name="李东区")
         Staff.objects.filter(pk=in_support.pk).update(department_ids=[9003], name="赵客服")
         moment_settings_update(tenant=app, data={"manager_digest": True})
-        zone = settings_zone(campaign_settings_get(tenant=app))
+        zone = tenant_zone(tenant=app)
     corp_moment(app, [in_sales, in_east, in_support], text="春季新品上市")
     corp_moment(app, [in_sales], text="周末亲子手作")
     return zone
