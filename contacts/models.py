@@ -175,6 +175,8 @@ class Contact(TenantModel):
     first_added_at = models.DateTimeField(null=True, blank=True)
     facets = models.JSONField(default=dict, blank=True)
     search_text = models.TextField(blank=True)
+    # The tenant's own profile fields (value.models.ProfileField), by key; set by value.services.fields.
+    profile = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -189,8 +191,13 @@ class Contact(TenantModel):
             models.Index(fields=["tenant", "-first_added_at", "-id"], name="contact_tenant_added"),
             models.Index(fields=["tenant", "status", "-id"], name="contact_tenant_status"),
             models.Index(fields=["tenant", "stage"], name="contact_tenant_stage"),
+            # Integrators name customers by unionid (value.services.ingest).
+            models.Index(
+                fields=["tenant", "unionid"], condition=~models.Q(unionid=""), name="contact_tenant_unionid"
+            ),
         ]
-        # PostgreSQL also has a GIN index on facets (migration 0002): the tag/staff filters use it.
+        # PostgreSQL also has a GIN index on facets (migration 0002): the tag/staff filters use it,
+        # and one on Follow.remark_mobiles (migration 0012): integrators name customers by mobile.
 
     def __str__(self) -> str:
         return f"{self.name} ({self.external_userid})"
@@ -258,6 +265,13 @@ class EventType(models.TextChoices):
     MASS_MESSAGE_RECEIVED = "mass_message_received", "Received a mass message"
     MOMENT_LIKED = "moment_liked", "Liked a Moment"
     MOMENT_COMMENTED = "moment_commented", "Commented on a Moment"
+    # Pushed by integrators (value.services.ingest); payloads name the order or event.
+    PURCHASED = "purchased", "Purchased"
+    REFUNDED = "refunded", "Refunded"
+    CUSTOM = "custom", "Custom event"
+    PROFILE_CHANGED = "profile_changed", "Profile fields changed"
+    # Computed by the value passes: {"from": old tier, "to": new tier}.
+    TIER_CHANGED = "tier_changed", "Lifecycle tier changed"
 
 
 class ContactEvent(TenantModel):
@@ -296,6 +310,23 @@ class ContactEvent(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.type} {self.contact_id} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class EventCursor(TenantModel):
+    """How far one consumer of the event stream has read (DESIGN.md §11): the last ContactEvent id it
+    has handled, per tenant. Consumers: ``value.scores``, ``value.points``, and the SOP engine's later."""
+
+    consumer = models.CharField(max_length=32)
+    position = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "consumer"], name="eventcursor_unique_consumer")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consumer} @ {self.position}"
 
 
 class Note(TenantModel):

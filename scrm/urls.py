@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("groups.urls")),
     path("", include("campaigns.urls")),
     path("", include("moments.urls")),
+    path("", include("value.urls")),
 ]
 
 urlpatterns = [

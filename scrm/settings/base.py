@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "groups",
     "moments",
     "campaigns",
+    "value",
     "analytics",
 ]
 

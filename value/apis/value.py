@@ -1,0 +1,3 @@
+"""Filled in by its issue-17 part."""
+
+urlpatterns: list = []
