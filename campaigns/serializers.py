@@ -12,10 +12,20 @@ from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework.exceptions import ErrorDetail
 
-from contacts.filters import ADD_WAYS, DAYS_PATTERN, FILTER_PARAMS, ID_LIST_PATTERN
+from contacts.filters import (
+    ADD_WAYS,
+    COUNT_PATTERN,
+    DAYS_PATTERN,
+    FILTER_PARAMS,
+    ID_LIST_PATTERN,
+    LTV_PATTERN,
+    PROFILE_PATTERN,
+    SCORE_PATTERN,
+)
 from contacts.models import ContactStatus
 from scrm.api import serializers
 from scrm.api.fields import ActorField
+from value.models import Tier
 
 from .models import (
     Campaign,
@@ -162,6 +172,21 @@ FILTER_SCHEMAS: dict[str, dict[str, Any]] = {
     "search": {"type": "string"},
     "moments_engaged_within": {"type": "string", "pattern": f"^$|{DAYS_PATTERN}", "description": "Days."},
     "moments_not_engaged_within": {"type": "string", "pattern": f"^$|{DAYS_PATTERN}"},
+    "tier": _enum(Tier.values),
+    "score_min": {"type": "string", "pattern": f"^$|{SCORE_PATTERN}", "description": "0 to 100."},
+    "score_max": {"type": "string", "pattern": f"^$|{SCORE_PATTERN}"},
+    "ltv_min": {"type": "string", "pattern": f"^$|{LTV_PATTERN}", "description": "An amount."},
+    "ltv_max": {"type": "string", "pattern": f"^$|{LTV_PATTERN}"},
+    "orders_min": {"type": "string", "pattern": f"^$|{COUNT_PATTERN}"},
+    "purchased_within": {"type": "string", "pattern": f"^$|{DAYS_PATTERN}", "description": "Days."},
+    "not_purchased_within": {"type": "string", "pattern": f"^$|{DAYS_PATTERN}"},
+    "points_min": {"type": "string", "pattern": f"^$|{COUNT_PATTERN}"},
+    "level": {"type": "string", "pattern": _OPTIONAL_NUMBER, "description": "A membership level id."},
+    "profile": {
+        "type": "string",
+        "pattern": f"^$|{PROFILE_PATTERN}",
+        "description": "Profile clauses, as the contacts list's `profile`.",
+    },
 }
 assert set(FILTER_SCHEMAS) == set(FILTER_PARAMS)  # the contacts filter language, all of it
 

@@ -5,6 +5,11 @@ Tag, staff and channel filters are key lookups on ``Contact.facets`` (see ``cont
 matches nothing, as a search does; in what acts on or keeps a selection (segments, exports, bulk
 jobs) it is a 400 naming the parameter (code ``does_not_exist``): a typo there must not widen a
 bulk action.
+
+The customer-value filters (tier, score, LTV, orders, purchases, points, level) join the contact's
+``ContactValue`` / ``PointsAccount`` row only when given; a customer without one has tier null,
+score, LTV, orders and points 0. ``profile`` is a list of clauses on ``Contact.profile`` keys
+(``profile_clauses_q``), checked against the tenant's profile fields.
 """
 
 from __future__ import annotations
@@ -12,14 +17,20 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 import django_filters
 from django import forms
-from django.db.models import Q
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 
 from scrm.api.filters import BooleanFilter, FilterSet
+from value.models import FieldKind, Level, ProfileField, Tier
 
 from .models import Contact, ContactStatus, Department, Follow, Staff, Stage, Tag
 
@@ -51,6 +62,17 @@ FILTER_PARAMS = (
     "search",
     "moments_engaged_within",
     "moments_not_engaged_within",
+    "tier",
+    "score_min",
+    "score_max",
+    "ltv_min",
+    "ltv_max",
+    "orders_min",
+    "purchased_within",
+    "not_purchased_within",
+    "points_min",
+    "level",
+    "profile",
 )
 
 
@@ -111,6 +133,213 @@ class DaysFilter(django_filters.NumberFilter):
         super().__init__(*args, min_value=1, max_value=ENGAGED_WITHIN_MAX_DAYS, **kwargs)
 
 
+SCORE_MAX = 100
+# Orders and points are 32-bit columns; a bound past a billion means nothing (and 2**31-1, the column's
+# own limit, would be dropped from the schema: scrm.api.schema.database_independent_integers).
+COUNT_MAX = 999_999_999
+# The same bounds as strings in saved filters (campaign audiences publish these patterns).
+SCORE_PATTERN = "^ *0*([0-9]|[1-9][0-9]|100) *$"
+COUNT_PATTERN = "^ *[0-9]{1,9} *$"
+# An LTV bound: a whole number of yuan (up to 12 digits, ContactValue.ltv's range) and at most 2 decimals.
+LTV_PATTERN = "^ *[0-9]{1,12}([.][0-9]{1,2})? *$"
+
+
+@extend_schema_field({"type": "integer", "minimum": 0, "maximum": SCORE_MAX})
+class ScoreFilter(django_filters.NumberFilter):
+    """An activity score, 0 to 100."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=0, max_value=SCORE_MAX, **kwargs)
+
+
+@extend_schema_field({"type": "integer", "minimum": 0, "maximum": COUNT_MAX})
+class CountFilter(django_filters.NumberFilter):
+    """A count from 0 (orders, points)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=0, max_value=COUNT_MAX, **kwargs)
+
+
+class AmountField(forms.CharField):
+    """An amount of money from 0, two decimals at most, as ``LTV_PATTERN`` says (the schema's pattern
+    is the whole rule: "1e3" or "-0" would pass a DecimalField and be refused by the published schema)."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return None
+        if not re.fullmatch(LTV_PATTERN, value):
+            raise forms.ValidationError("An amount from 0, with at most 2 decimals (e.g. 1999.50).")
+        return Decimal(value.strip())
+
+
+@extend_schema_field({"type": "string", "pattern": LTV_PATTERN})
+class AmountFilter(django_filters.Filter):
+    field_class = AmountField
+
+
+# -- profile clauses --------------------------------------------------------------------------------
+
+PROFILE_CLAUSES_MAX = 10
+PROFILE_VALUE_MAX = 200
+_PROFILE_KEY = "[a-z][a-z0-9_]{0,31}"
+# A clause: a key, an operator and (but for ? and !?) a value; clauses are separated by ";". The
+# published pattern is the syntax; which keys exist and what values their kinds take is checked then.
+_PROFILE_VALUE = f"[^; \\x00][^;\\x00]{{0,{PROFILE_VALUE_MAX - 1}}}"
+_PROFILE_CLAUSE = f" *{_PROFILE_KEY} *(!?[?]|(!=|>=|<=|=|~) *{_PROFILE_VALUE})"
+PROFILE_PATTERN = f"^{_PROFILE_CLAUSE}( *;{_PROFILE_CLAUSE}){{0,{PROFILE_CLAUSES_MAX - 1}}} *$"
+_CLAUSE = re.compile(rf"^ *({_PROFILE_KEY}) *(!\?|\?|!=|>=|<=|=|~)(.*)$", re.DOTALL)
+_NUMBER = re.compile(r"^-?[0-9]{1,13}([.][0-9]{1,6})?$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+# What each kind of field may be compared with: = (for multiple choice: contains), != (not that value,
+# or no value), >= and <= (numbers and dates), ~ (text contains), ? (has a value), !? (has none).
+PROFILE_OPERATORS: dict[str, tuple[str, ...]] = {
+    FieldKind.TEXT: ("=", "!=", "~", "?", "!?"),
+    FieldKind.NUMBER: ("=", "!=", ">=", "<=", "?", "!?"),
+    FieldKind.DATE: ("=", "!=", ">=", "<=", "?", "!?"),
+    FieldKind.CHOICE: ("=", "!=", "?", "!?"),
+    FieldKind.MULTI_CHOICE: ("=", "!=", "?", "!?"),
+}
+
+
+class ProfileClause(NamedTuple):
+    key: str
+    op: str
+    value: str
+
+
+class ProfileClausesField(forms.CharField):
+    """``key=value;key>=value;…``: the syntax only (the keys are the tenant's, checked when filtering).
+    Spaces around keys, operators and values are dropped; nothing else is trimmed, as the pattern says."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, strip=False, **kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value or not value.strip(" "):
+            return []
+        parts = value.split(";")
+        if len(parts) > PROFILE_CLAUSES_MAX:
+            raise forms.ValidationError(f"At most {PROFILE_CLAUSES_MAX} clauses.")
+        clauses = []
+        for part in parts:
+            match = _CLAUSE.fullmatch(part)
+            if match is None:
+                raise forms.ValidationError(
+                    "%(part)s is not a clause: key=value, key!=value, key>=value, key<=value, key~text, "
+                    "key? or key!?, separated by ;.",
+                    params={"part": repr(part.strip())},
+                )
+            key, op, rest = match.group(1), match.group(2), match.group(3).strip(" ")
+            if op in ("?", "!?") and rest:
+                raise forms.ValidationError(
+                    "%(part)s: ? and !? take no value.", params={"part": repr(part.strip())}
+                )
+            if op not in ("?", "!?") and not 1 <= len(rest) <= PROFILE_VALUE_MAX:
+                raise forms.ValidationError(
+                    "%(part)s: give a value of 1 to %(max)s characters.",
+                    params={"part": repr(part.strip()), "max": PROFILE_VALUE_MAX},
+                )
+            clauses.append(ProfileClause(key, op, rest))
+        return clauses
+
+
+@extend_schema_field({"type": "string", "pattern": PROFILE_PATTERN})
+class ProfileClausesFilter(django_filters.Filter):
+    field_class = ProfileClausesField
+
+
+def _profile_value(field: ProfileField, clause: ProfileClause) -> Any:
+    """The clause's value as the field's values are stored, or ValueError saying what it should be."""
+    raw = clause.value
+    if field.kind == FieldKind.NUMBER:
+        if not _NUMBER.fullmatch(raw):
+            raise ValueError("a number (digits, an optional - and decimal point)")
+        number = float(raw) if "." in raw else int(raw)
+        if abs(number) > 10**12:
+            raise ValueError("a number between -1e12 and 1e12")
+        return number
+    if field.kind == FieldKind.DATE:
+        try:
+            if not _DATE.fullmatch(raw):
+                raise ValueError
+            return dt.date.fromisoformat(raw).isoformat()  # compared as text: ISO dates sort as dates
+        except ValueError:
+            raise ValueError("a date as YYYY-MM-DD") from None
+    if field.kind in (FieldKind.CHOICE, FieldKind.MULTI_CHOICE) and raw not in field.choices:
+        raise ValueError(f"one of its choices ({', '.join(field.choices)})")
+    return raw
+
+
+def _list_contains_q(key: str, value: str) -> Q:
+    """Contacts whose ``profile[key]`` is a list holding ``value``. PostgreSQL: jsonb containment
+    (``@>``); SQLite has no JSON containment, so its json_each lists the elements (no alias of the
+    outer query is named: the condition stays right when the queryset becomes a subquery)."""
+    if connection.vendor == "postgresql":
+        return Q(**{"profile__contains": {key: [value]}})
+    elements = RawSQL(
+        "SELECT c.id FROM contacts_contact c, json_each(c.profile, %s) e WHERE e.value = %s",
+        (f'$."{key}"', value),
+    )
+    return Q(pk__in=elements)
+
+
+def profile_clauses_q(queryset: QuerySet, clauses: list[ProfileClause], *, name: str = "profile") -> QuerySet:
+    """``queryset`` narrowed by every clause (AND). Unknown keys and values that do not suit the key's
+    kind are a 400 naming ``name``. Archived fields still filter: their values stay, and a saved
+    segment keeps its meaning."""
+    fields = {f.key: f for f in ProfileField.objects.filter(key__in={c.key for c in clauses})}
+    unknown = sorted({c.key for c in clauses} - set(fields))
+    if unknown:
+        raise_invalid(name, f"No such profile fields: {', '.join(unknown)}.", code="does_not_exist")
+    # A clause that does not suit its field's kind is "wrong_kind": which kind a key is, is the
+    # tenant's data (a schema cannot say it).
+    for index, clause in enumerate(clauses):
+        field = fields[clause.key]
+        if clause.op not in PROFILE_OPERATORS[field.kind]:
+            raise_invalid(
+                name,
+                f"{clause.key} ({field.kind}) takes {', '.join(PROFILE_OPERATORS[field.kind])}, "
+                f"not {clause.op}.",
+                code="wrong_kind",
+            )
+        has = Q(profile__has_key=clause.key)
+        if clause.op == "?":
+            queryset = queryset.filter(has)
+            continue
+        if clause.op == "!?":
+            queryset = queryset.exclude(has)
+            continue
+        try:
+            value = _profile_value(field, clause)
+        except ValueError as exc:
+            raise_invalid(
+                name, f"{clause.key}{clause.op}{clause.value}: {clause.key} takes {exc}.", code="wrong_kind"
+            )
+        # The key through an alias, never spelt into a lookup path: a key such as "contains" or "lt"
+        # would be read as a lookup there.
+        alias = f"_profile_{index}"
+        queryset = queryset.alias(**{alias: KeyTransform(clause.key, "profile")})
+        if field.kind == FieldKind.MULTI_CHOICE:
+            matches = _list_contains_q(clause.key, value)
+        elif clause.op == "~":
+            matches = Q(**{f"{alias}__icontains": value})
+        elif clause.op == ">=":
+            matches = Q(**{f"{alias}__gte": value})
+        elif clause.op == "<=":
+            matches = Q(**{f"{alias}__lte": value})
+        else:
+            matches = Q(**{alias: value})
+        # "!=": another value, or none (a NULL comparison would drop customers without the key).
+        queryset = queryset.filter(~has | ~matches if clause.op == "!=" else has & matches)
+    return queryset
+
+
 def raise_invalid(name: str, message: str, *, code: str = "invalid") -> None:
     """A 400 naming the parameter (raised while filtering, so it reaches the client as such)."""
     from rest_framework.exceptions import ValidationError
@@ -163,6 +392,29 @@ class ContactFilter(FilterSet):
     moments_not_engaged_within = DaysFilter(
         method="filter_moments_not_engaged",
         help_text="Did not like or comment any Moment in the last N days (never, or longer ago).",
+    )
+    tier = django_filters.ChoiceFilter(
+        choices=Tier.choices,
+        method="filter_tier",
+        help_text="Lifecycle tier (customers not computed yet: none).",
+    )
+    score_min = ScoreFilter(method="filter_score_min", help_text="Activity score at least (0-100).")
+    score_max = ScoreFilter(method="filter_score_max", help_text="Activity score at most (0-100).")
+    ltv_min = AmountFilter(method="filter_ltv_min", help_text="Lifetime value (net of refunds) at least.")
+    ltv_max = AmountFilter(method="filter_ltv_max", help_text="Lifetime value at most.")
+    orders_min = CountFilter(method="filter_orders_min", help_text="Orders (not fully refunded) at least.")
+    purchased_within = DaysFilter(method="filter_purchased_within", help_text="Bought in the last N days.")
+    not_purchased_within = DaysFilter(
+        method="filter_not_purchased_within",
+        help_text="Did not buy in the last N days (never, or longer ago).",
+    )
+    points_min = CountFilter(method="filter_points_min", help_text="Points balance at least.")
+    level = IntegerFilter(method="filter_level", help_text="Membership level id.")
+    profile = ProfileClausesFilter(
+        method="filter_profile",
+        help_text="Profile clauses separated by ; (at most 10): key=value (multiple choice: contains), "
+        "key!=value (another value or none), key>=value and key<=value (numbers, dates), key~text "
+        "(text contains, any case), key? (has a value), key!? (has none).",
     )
 
     class Meta:
@@ -263,6 +515,50 @@ class ContactFilter(FilterSet):
         from moments.selectors import engaged_within_q
 
         return queryset.exclude(engaged_within_q(value))
+
+    # -- customer value: ContactValue (``value``) and PointsAccount (``points``), joined when given ----
+    def filter_tier(self, queryset, name, value):
+        return queryset.filter(value__tier=value)
+
+    def filter_score_min(self, queryset, name, value: int):
+        return queryset.filter(value__score__gte=value) if value > 0 else queryset
+
+    def filter_score_max(self, queryset, name, value: int):
+        # No row yet is a score of 0, which is under any bound.
+        return queryset.filter(Q(value__score__lte=value) | Q(value__isnull=True))
+
+    def filter_ltv_min(self, queryset, name, value: Decimal | None):
+        return queryset.filter(value__ltv__gte=value) if value else queryset
+
+    def filter_ltv_max(self, queryset, name, value: Decimal | None):
+        if value is None:
+            return queryset
+        return queryset.filter(Q(value__ltv__lte=value) | Q(value__isnull=True))
+
+    def filter_orders_min(self, queryset, name, value: int):
+        return queryset.filter(value__orders__gte=value) if value > 0 else queryset
+
+    def filter_purchased_within(self, queryset, name, value: int):
+        return queryset.filter(value__last_purchase_at__gte=timezone.now() - dt.timedelta(days=value))
+
+    def filter_not_purchased_within(self, queryset, name, value: int):
+        since = timezone.now() - dt.timedelta(days=value)
+        # IS NULL on the LEFT JOIN's column: never bought, or no row yet.
+        return queryset.filter(Q(value__last_purchase_at__lt=since) | Q(value__last_purchase_at__isnull=True))
+
+    def filter_points_min(self, queryset, name, value: int):
+        return queryset.filter(points__balance__gte=value) if value > 0 else queryset
+
+    def filter_level(self, queryset, name, value):
+        def check():
+            if not Level.objects.filter(id=value).exists():
+                self._reject(name, f"Unknown level {value}.")
+
+        self._narrowing_check(check)
+        return queryset.filter(points__level_id=value)
+
+    def filter_profile(self, queryset, name, value: list[ProfileClause]):
+        return profile_clauses_q(queryset, value, name=name) if value else queryset
 
 
 class StaffFilter(FilterSet):

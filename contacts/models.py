@@ -176,7 +176,8 @@ class Contact(TenantModel):
     facets = models.JSONField(default=dict, blank=True)
     search_text = models.TextField(blank=True)
     # The tenant's own profile fields (value.models.ProfileField), by key; set by value.services.fields.
-    profile = models.JSONField(default=dict, blank=True)
+    # A database default too: the sync and the benchmarks insert contacts in raw SQL.
+    profile = models.JSONField(default=dict, blank=True, db_default={})
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

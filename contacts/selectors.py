@@ -188,12 +188,18 @@ CONTACT_ROW_FIELDS = (
     "stage__name",
     "first_added_at",
     "facets",
+    # The customer's value (value.ContactValue, one row per contact): one LEFT JOIN on its unique
+    # contact key; null for a customer the value passes have not computed yet.
+    "value__tier",
+    "value__score",
+    "value__ltv",
 )
 
 
 def contact_rows_resolve(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Turn a page of ``CONTACT_ROW_FIELDS`` rows into list rows: the tags and followers named in the
-    facets are resolved with one query each for the whole page, whatever its size."""
+    facets are resolved with one query each for the whole page, whatever its size (the value columns
+    come with the page's own query)."""
     tag_ids: set[int] = set()
     userids: set[str] = set()
     for row in rows:
@@ -229,6 +235,10 @@ def contact_rows_resolve(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "first_added_at": row["first_added_at"],
                 "tags": [tags[i] for i in sorted(int(k[2:]) for k in facets if k[:2] == "t:") if i in tags],
                 "staff": [staff[k[2:]] for k in facets if k[:2] == "s:" and k[2:] in staff],
+                "tier": row["value__tier"],
+                "score": row["value__score"],
+                # A string, as every amount of the API ("3200.00"): a float would round it.
+                "ltv": str(row["value__ltv"]) if row["value__ltv"] is not None else None,
             }
         )
     return out

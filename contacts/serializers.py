@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from groups.models import GroupStatus
 from scrm.api import serializers
 from scrm.api.fields import ActorField
+from value.models import Tier
 
 from .filters import FILTER_PARAMS
 from .models import (
@@ -26,7 +27,7 @@ from .models import (
     WeComMemberStatus,
 )
 from .selectors import SEGMENT_TAG_PARAMS
-from .services.exports import EXPORT_COLUMNS
+from .services.exports import EXPORT_COLUMN_CHOICES, EXPORT_COLUMNS
 
 # -- staff, departments, stages ---------------------------------------------------------------------
 
@@ -122,6 +123,16 @@ class ContactRowSerializer(serializers.Serializer):
     first_added_at = serializers.DateTimeField(allow_null=True)
     tags = TagRefSerializer(many=True, help_text="The union of the tags on its counted follows.")
     staff = StaffRefSerializer(many=True, help_text="The staff members following it.")
+    tier = serializers.ChoiceField(
+        choices=Tier.choices, allow_null=True, help_text="Lifecycle tier; null until the value is computed."
+    )
+    score = serializers.IntegerField(
+        allow_null=True, help_text="Activity score (0-100); null until the value is computed."
+    )
+    ltv = serializers.CharField(
+        allow_null=True,
+        help_text='Lifetime value net of refunds, a decimal string ("3200.00"); null until computed.',
+    )
 
 
 class FollowSerializer(serializers.Serializer):
@@ -189,6 +200,11 @@ class ContactDetailSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ContactStatus.choices)
     stage = StageRefSerializer(allow_null=True)
     first_added_at = serializers.DateTimeField(allow_null=True)
+    profile = serializers.DictField(
+        child=serializers.JSONField(),
+        help_text="The tenant's profile fields' values, by key (/profile-fields/): a string (text, "
+        'choice), a number, a date "YYYY-MM-DD" or a list of strings (multiple choice).',
+    )
     follows = FollowSerializer(many=True)
     notes = NoteSerializer(many=True, help_text="Latest first.")
     timeline = EventSerializer(many=True, help_text="The latest 50 events; more at timeline/.")
@@ -240,8 +256,9 @@ class SegmentSerializer(serializers.ModelSerializer):
         help_text=f"The contacts list's filter parameters: {', '.join(FILTER_PARAMS)}.",
     )
     count = serializers.SerializerMethodField(
-        help_text="Contacts it selects now, within your data scope (detail only; null in lists, and "
-        "while deleted_tags is not empty)."
+        help_text="Contacts it selects now, within your data scope (detail only; null in lists, while "
+        "deleted_tags is not empty, and while its filters name something deleted since, such as a stage "
+        "or a membership level: its contacts/ answer which, under filters.<param>)."
     )
     deleted_tags = serializers.SerializerMethodField(
         help_text="Tags its filters name that were deleted in WeCom (alone or with their group): the "
@@ -282,7 +299,11 @@ class ExportRequestSerializer(serializers.Serializer):
 
     segment = serializers.PrimaryKeyRelatedField(queryset=Segment.objects, required=False, allow_null=True)
     columns = serializers.ListField(
-        child=serializers.ChoiceField(choices=EXPORT_COLUMNS), required=False, allow_empty=False
+        child=serializers.ChoiceField(choices=EXPORT_COLUMN_CHOICES),
+        required=False,
+        allow_empty=False,
+        help_text="Default: all of them. `profile` is one column per profile field in use, headed by "
+        "its label.",
     )
 
     def __init__(self, *args, **kwargs):
@@ -295,5 +316,5 @@ class ExportRequestSerializer(serializers.Serializer):
         if attrs.get("segment") is not None and filters:
             raise serializers.ValidationError({"segment": ["Give a segment or filters, not both."]})
         attrs["filters"] = dict(attrs["segment"].filters) if attrs.get("segment") else filters
-        attrs["columns"] = list(attrs.get("columns") or EXPORT_COLUMNS)
+        attrs["columns"] = list(attrs.get("columns") or (*EXPORT_COLUMNS, "profile"))
         return attrs

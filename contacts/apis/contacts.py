@@ -9,8 +9,9 @@ other modules add under ``contacts/`` (bulk tagging, …) are never taken for a 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
-from django.db.models import Value
+from django.db.models import DecimalField, IntegerField, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -81,17 +82,32 @@ _iso = serializers.DateTimeField().to_representation
 # Contacts with no follow yet have no first_added_at; ordering by it sorts them as the oldest, and the
 # cursor (which needs a non-null position) sees this value instead of NULL.
 ADDED_SORT = Coalesce("first_added_at", Value(dt.datetime(1970, 1, 1, tzinfo=dt.UTC)))
+# A customer not computed yet sorts as a score and an LTV of 0 (what the filters take it for), through
+# the row's LEFT JOIN on its value: no other join.
+SCORE_SORT = Coalesce("value__score", Value(0), output_field=IntegerField())
+LTV_SORT = Coalesce(
+    "value__ltv", Value(Decimal("0")), output_field=DecimalField(max_digits=14, decimal_places=2)
+)
 
 
 class ContactOrdering(OrderingFilter):
-    """``ordering`` = ``[-]first_added_at``, ``[-]name`` or ``[-]id`` (default ``-id``).
+    """``ordering`` = ``[-]first_added_at``, ``[-]name``, ``[-]score``, ``[-]ltv`` or ``[-]id`` (default
+    ``-id``).
 
     Ties are broken by id in the same direction, so page-number and cursor pages never repeat or skip a
     row; an unknown ordering is a 400 rather than silently ignored.
     """
 
-    fields = {"id": "id", "first_added_at": "added_sort", "name": "name"}
-    ordering_description = "One of first_added_at, name, id; prefix with - for descending (default -id)."
+    fields = {
+        "id": "id",
+        "first_added_at": "added_sort",
+        "name": "name",
+        "score": "score_sort",
+        "ltv": "ltv_sort",
+    }
+    ordering_description = (
+        "One of first_added_at, name, score, ltv, id; prefix with - for descending (default -id)."
+    )
 
     def get_ordering(self, request, queryset, view):
         raw = request.query_params.get(self.ordering_param, "")
@@ -143,8 +159,13 @@ class ContactListFilterBackend(DjangoFilterBackend):
 
 def contacts_page(view, queryset):
     """A page of list rows: one query for the page, one for its tags, one for its followers."""
-    queryset = view.filter_queryset(queryset.annotate(added_sort=ADDED_SORT))
-    page = view.paginate_queryset(queryset.values(*CONTACT_ROW_FIELDS, "added_sort"))
+    queryset = view.filter_queryset(
+        queryset.annotate(added_sort=ADDED_SORT, score_sort=SCORE_SORT, ltv_sort=LTV_SORT)
+    )
+    # The sort keys are in the rows: the cursor reads its position from them.
+    page = view.paginate_queryset(
+        queryset.values(*CONTACT_ROW_FIELDS, "added_sort", "score_sort", "ltv_sort")
+    )
     rows = contact_rows_resolve(page)
     for row in rows:
         if row["first_added_at"] is not None:
@@ -238,6 +259,8 @@ class ContactViewSet(TenantViewMixin, viewsets.GenericViewSet):
         contact = get_object_or_404(self.get_queryset().select_related("stage"), pk=pk)
         data = {
             **{f: getattr(contact, f) for f in PROFILE_FIELDS},
+            # The tenant's own profile fields' values, by key (value.services.fields).
+            "profile": contact.profile or {},
             "stage": {"id": contact.stage.pk, "name": contact.stage.name} if contact.stage else None,
             "follows": contact_follows(contact),
             "notes": contact_notes(contact),

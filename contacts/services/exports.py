@@ -4,6 +4,11 @@ The job's params keep the filter and the creator's data scope, so the worker exp
 creator could see when they asked, however long the queue. Rows are read in id order, a chunk at a
 time (keyset, never OFFSET), with one query for the chunk's follows: memory stays flat for a million
 contacts. The file is UTF-8 with a BOM, which is how Excel recognises UTF-8 (Chinese names) in a CSV.
+
+The customer's value columns come from its ``ContactValue`` and ``PointsAccount`` rows (LEFT JOINs on
+their unique contact keys, in the chunk's own query; empty while the value is not computed), and the
+``profile`` column stands for one column per profile field in use when the file is written, headed
+by the field's label.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from scrm.spreadsheets import cell_safe
 from scrm.tenancy.actors import Actor
 from scrm.tenancy.principal import Principal
 from scrm.tenancy.services import audit_record
+from value.models import Level, ProfileField
 
 from ..models import Follow, FollowStatus, Job, JobKind, Stage, Tag
 from ..selectors import contacts_matching
@@ -42,7 +48,16 @@ EXPORT_COLUMNS = (
     "mobiles",
     "tags",
     "channels",
+    "tier",
+    "score",
+    "ltv",
+    "orders",
+    "points",
+    "level",
 )
+# What a request may ask for: the columns, and "profile" (a column per profile field in use).
+EXPORT_COLUMN_CHOICES = (*EXPORT_COLUMNS, "profile")
+PROFILE_PREFIX = "profile."
 GENDERS = {0: "", 1: "男", 2: "女"}
 TYPES = {1: "微信", 2: "企业微信"}
 
@@ -78,7 +93,15 @@ def export_create(
 def _chunks(queryset: QuerySet) -> Any:
     last = 0
     fields = ("id", "external_userid", "name", "gender", "type", "corp_name", "stage_id", "status")
-    queryset = queryset.order_by("id").values(*fields, "first_added_at", "facets")
+    value = (
+        "value__tier",
+        "value__score",
+        "value__ltv",
+        "value__orders",
+        "points__balance",
+        "points__level_id",
+    )
+    queryset = queryset.order_by("id").values(*fields, "first_added_at", "facets", "profile", *value)
     while True:
         rows = list(queryset.filter(id__gt=last)[:CHUNK])
         if not rows:
@@ -106,11 +129,29 @@ def _neutralised(row: dict) -> dict:
     return {column: cell_safe(value) for column, value in row.items()}
 
 
-def _row(contact: dict, follows: list[dict], tags: dict[int, str], stages: dict[int, str]) -> dict:
+def _profile_cell(value):
+    """A profile value as a cell: a multiple choice as "a; b", a number as a number, the rest as text."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    return value
+
+
+def _row(
+    contact: dict,
+    follows: list[dict],
+    tags: dict[int, str],
+    stages: dict[int, str],
+    levels: dict[int, str],
+    profile_keys: list[str],
+) -> dict:
     # The columns about follows describe the ones that count (active, else the ended ones of a lost
     # customer), as the list and its filters do.
     counted = [f for f in follows if f["status"] == FollowStatus.ACTIVE] or follows
     added = contact["first_added_at"]
+    computed = contact["value__tier"] is not None
+    profile = contact["profile"] or {}
     return {
         "external_userid": contact["external_userid"],
         "name": contact["name"],
@@ -125,6 +166,13 @@ def _row(contact: dict, follows: list[dict], tags: dict[int, str], stages: dict[
         "mobiles": _join(m for f in counted for m in f["remark_mobiles"] or ()),
         "tags": _join(tags.get(int(k[2:]), "") for k in contact["facets"] if k.startswith("t:")),
         "channels": _join(f["state"] for f in counted),
+        "tier": contact["value__tier"] or "",
+        "score": contact["value__score"] if computed else "",
+        "ltv": str(contact["value__ltv"]) if computed else "",
+        "orders": contact["value__orders"] if computed else "",
+        "points": contact["points__balance"] or 0,
+        "level": levels.get(contact["points__level_id"], ""),
+        **{PROFILE_PREFIX + key: _profile_cell(profile.get(key)) for key in profile_keys},
     }
 
 
@@ -132,18 +180,34 @@ def _row(contact: dict, follows: list[dict], tags: dict[int, str], stages: dict[
 def export_run(job: Job) -> None:
     """Write the export's CSV to ``job.result_file``. A resumed job starts over: the file is rebuilt whole."""
     queryset = contacts_matching(principal=job_principal(job), filters=job.params["filters"])
-    columns = [c for c in job.params.get("columns") or EXPORT_COLUMNS if c in EXPORT_COLUMNS]
+    wanted = job.params.get("columns") or EXPORT_COLUMN_CHOICES
+    columns = [c for c in wanted if c in EXPORT_COLUMNS]
+    headers = list(columns)
+    profile_keys: list[str] = []
+    if "profile" in wanted:
+        # The fields in use now, in their order; a column per field, headed by its label.
+        for key, label in (
+            ProfileField.objects.filter(archived=False).order_by("order", "id").values_list("key", "label")
+        ):
+            profile_keys.append(key)
+            columns.append(PROFILE_PREFIX + key)
+            headers.append(label)
     tags = dict(Tag.objects.values_list("id", "name"))
     stages = dict(Stage.objects.values_list("id", "name"))
+    levels = dict(Level.objects.values_list("id", "name"))
     job_set_total(job, queryset.count())
     if job.done:
         work_update(job, done=0)
     with tempfile.TemporaryFile("w+", encoding="utf-8-sig", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
+        # Labels are the tenant's text: neutralised like every cell.
+        writer.writerow(_neutralised(dict(zip(columns, headers, strict=True))))
         for rows in _chunks(queryset):
             follows = _follows_of([r["id"] for r in rows])
-            writer.writerows(_neutralised(_row(r, follows.get(r["id"], []), tags, stages)) for r in rows)
+            writer.writerows(
+                _neutralised(_row(r, follows.get(r["id"], []), tags, stages, levels, profile_keys))
+                for r in rows
+            )
             job_progress(job, done=len(rows))
         out.flush()
         out.seek(0)

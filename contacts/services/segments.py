@@ -40,7 +40,9 @@ def segment_contacts(*, principal: Principal, segment: Segment) -> QuerySet[Cont
 
     A segment naming tags deleted in WeCom (alone, or with their group) no longer means what it was
     saved to mean: "has tag X" would silently match nobody, "has none of X" everybody. So it is a 400
-    naming those tags under ``filters.<param>``, until the segment's filters are edited.
+    naming those tags under ``filters.<param>``, until the segment's filters are edited. So is one
+    whose filters name anything else that is gone since (a stage, a membership level): 400 under
+    ``filters.<param>`` (``does_not_exist``).
     """
     deleted = segments_deleted_tags([segment])[segment.pk]
     if deleted:
@@ -51,11 +53,18 @@ def segment_contacts(*, principal: Principal, segment: Segment) -> QuerySet[Cont
                 f"Tag {shown} was deleted in WeCom: edit the segment's filters."
             )
         raise ValidationError({"filters": errors})
-    return contacts_matching(principal=principal, filters=segment.filters)
+    try:
+        return contacts_matching(principal=principal, filters=segment.filters)
+    except ValidationError as exc:
+        raise ValidationError({"filters": exc.detail}) from exc
 
 
 def segment_count(*, principal: Principal, segment: Segment) -> int | None:
-    """How many contacts it selects now; None while its filters name deleted tags (see above)."""
+    """How many contacts it selects now; None while its filters name deleted tags or other things gone
+    since it was saved (a level deleted: its contacts answer why), so reading the segment still works."""
     if segments_deleted_tags([segment])[segment.pk]:
         return None
-    return contacts_matching(principal=principal, filters=segment.filters).count()
+    try:
+        return contacts_matching(principal=principal, filters=segment.filters).count()
+    except ValidationError:
+        return None
