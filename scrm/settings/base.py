@@ -334,6 +334,13 @@ SPECTACULAR_SETTINGS = {
         "MomentCreateTypeEnum": "moments.models.CreateType",
         "MomentInteractionKindEnum": "moments.models.InteractionKind",
         "MomentCalendarKindEnum": ["scheduled", "submitting", "corp", "member"],
+        # Value (issue 17): its enums would otherwise take the generic names campaigns' use.
+        "ReasonEnum": "campaigns.services.plan.SKIP_STATUSES",
+        "TierEnum": "value.models.Tier",
+        "PointsReasonEnum": "value.models.PointsReason",
+        "PointsActionEnum": "value.models.PointsAction",
+        "FieldKindEnum": "value.models.FieldKind",
+        "OrderStatusEnum": "value.models.OrderStatus",
     },
 }
 
@@ -470,6 +477,18 @@ CELERY_BEAT_SCHEDULE = {
     "moments-digest": {
         "task": "moments.digest_all",
         "schedule": crontab(minute=0),
+    },
+    # Customer value (value/tasks.py): every minute, the customers with new events are recomputed
+    # (scores, tiers, LTV) and earn their points, per tenant with events past its cursor.
+    "value-tick": {
+        "task": "value.tick",
+        "schedule": 60,
+    },
+    # Every customer again at night (time alone makes a customer silent), after the nightly sync;
+    # points past their expiry expire, idempotency records older than 24 h go. TIME_ZONE (China) time.
+    "value-nightly": {
+        "task": "value.nightly",
+        "schedule": crontab(hour=3, minute=40),
     },
 }
 

@@ -83,6 +83,7 @@ class Command(BaseCommand):
         queue_demo_channels(tenant)
         queue_demo_campaign(tenant)
         queue_demo_moments(tenant)
+        queue_demo_value(tenant)
         path.write_text(json.dumps(credentials, indent=2))
         path.chmod(0o600)
         self.stdout.write(
@@ -178,6 +179,14 @@ def queue_demo_moments(tenant: Tenant) -> None:
     """One Moments task published by members through the sandbox, with likes and comments, and the
     members' own posts, once the first sync brought them (moments.services.demo; kept once made)."""
     from moments.tasks import demo_seed
+
+    transaction.on_commit(lambda: demo_seed.apply_async((tenant.pk,), countdown=DEMO_SYNC_DELAY * 4))
+
+
+def queue_demo_value(tenant: Tenant) -> None:
+    """Orders, refunds and custom events for part of the demo's customers, once they are synced
+    (value.services.demo), so every tier, score and value figure shows something."""
+    from value.tasks import demo_seed
 
     transaction.on_commit(lambda: demo_seed.apply_async((tenant.pk,), countdown=DEMO_SYNC_DELAY * 4))
 
