@@ -98,6 +98,8 @@ export const router = createBrowserRouter([
           { path: "invitations", lazy: page(() => import("./pages/invitations/InvitationsPage")) },
           { path: "customers", lazy: page(() => import("./pages/customers/CustomersPage")) },
           { path: "customers/lost", lazy: page(() => import("./pages/churn/LostPage")) },
+          // The customer page (客户画像): anyone who can see the customer (the API scopes it).
+          { path: "customers/:id", lazy: page(() => import("./pages/customers/CustomerProfilePage")) },
           // Sales members see the groups they own (the API scopes them), read-only.
           { path: "groups", lazy: page(() => import("./pages/groups/GroupsPage")) },
           // WeCom's daily group figures (sales: of the groups they own; the API scopes them).
@@ -116,6 +118,13 @@ export const router = createBrowserRouter([
           { path: "moments/ranking", lazy: page(() => import("./pages/moments/RankingPage")) },
           { path: "moments/tasks/:id", lazy: page(() => import("./pages/moments/MomentTaskPage")) },
           { path: "moments/:id", lazy: page(() => import("./pages/moments/MomentPage")) },
+          // Customer value (客户价值): tiers and spending (sales: of their customers; the API scopes them).
+          { path: "value", lazy: page(() => import("./pages/value/ValuePage")) },
+          {
+            path: "value/settings",
+            element: <RequireRole roles={["admin"]} />,
+            children: [{ index: true, lazy: page(() => import("./pages/value/ValueSettingsPage")) }],
+          },
           {
             element: <RequireRole roles={MANAGERS} />,
             children: [

@@ -611,6 +611,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/contacts/{id}/points/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A customer's points ledger, latest first (paginated like the timeline)
+         * @description Earned, granted, redeemed, expired and reversed lines with the balance after each. The balance, level and next level are in /contacts/{id}/value/.
+         */
+        get: operations["v1_contacts_points_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/contacts/{id}/profile/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Set or clear some of a customer's profile values (records a profile_changed event)
+         * @description For tenant routes that are not plain model CRUD (actions, reports).
+         */
+        patch: operations["v1_contacts_profile_partial_update"];
+        trace?: never;
+    };
     "/api/v1/contacts/{id}/stage/": {
         parameters: {
             query?: never;
@@ -657,6 +697,26 @@ export interface paths {
         };
         /** The contact's events, latest first */
         get: operations["v1_contacts_timeline_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/contacts/{id}/value/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A customer's value, activity score and tier, why, its tier history and points
+         * @description For tenant routes that are not plain model CRUD (actions, reports).
+         */
+        get: operations["v1_contacts_value_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -780,6 +840,26 @@ export interface paths {
         post?: never;
         /** Take a customer off the do-not-disturb list */
         delete: operations["v1_do_not_disturb_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Push orders and custom events (a batch of up to 1,000)
+         * @description Up to 1000 orders and custom events, each validated on its own: the answer (200 whenever the body is an object with 1 to 1,000 events) says per event whether it was accepted, updated (an order's refund grew), a duplicate, pending (its customer is not known yet) or failed, and why. Everything accepted is written at once. See docs/api.md, 'Events and orders'.
+         */
+        post: operations["v1_events_create"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1256,6 +1336,43 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/levels/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The membership levels, lowest first, with their customers */
+        get: operations["v1_levels_list"];
+        put?: never;
+        /** Add a level (admins); the customers who reach it move up at once */
+        post: operations["v1_levels_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/levels/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A membership level */
+        get: operations["v1_levels_retrieve"];
+        put?: never;
+        post?: never;
+        /** Delete a level (admins); its customers fall to the level below */
+        delete: operations["v1_levels_destroy"];
+        options?: never;
+        head?: never;
+        /** Change a level (admins); a new threshold moves the customers it concerns at once */
+        patch: operations["v1_levels_partial_update"];
         trace?: never;
     };
     "/api/v1/material-folders/": {
@@ -1856,6 +1973,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orders/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Orders pushed by integrators, newest paid first (sales: their customers') */
+        get: operations["v1_orders_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/overview/": {
         parameters: {
             query?: never;
@@ -1877,6 +2011,123 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/points/grant/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Give a customer points (admins, operators; honours Idempotency-Key)
+         * @description A credit that counts towards the level and expires after the tenant's points_expire_days (value settings; 0: never).
+         */
+        post: operations["v1_points_grant_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/points/redeem/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeem a customer's points (admins, operators; honours Idempotency-Key)
+         * @description Spends the oldest credits first. Never more than the balance, even under concurrent requests: that is a 409 insufficient_points, and nothing changes.
+         */
+        post: operations["v1_points_redeem_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/points/rules/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The points rules, by action */
+        get: operations["v1_points_rules_list"];
+        put?: never;
+        /** Add the rule of an action (admins; one per action: a second is a 400 unique) */
+        post: operations["v1_points_rules_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/points/rules/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A points rule */
+        get: operations["v1_points_rules_retrieve"];
+        put?: never;
+        post?: never;
+        /** Delete a rule (admins; what it earned stays in the ledgers) */
+        delete: operations["v1_points_rules_destroy"];
+        options?: never;
+        head?: never;
+        /** Change a rule's points or turn it on or off (admins; its action stays) */
+        patch: operations["v1_points_rules_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/profile-fields/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The profile fields, in their order */
+        get: operations["v1_profile_fields_list"];
+        put?: never;
+        /** Add a profile field (admins) */
+        post: operations["v1_profile_fields_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/profile-fields/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A profile field */
+        get: operations["v1_profile_fields_retrieve"];
+        put?: never;
+        post?: never;
+        /** Archive a profile field (admins; its values stay, PATCH archived=false restores it) */
+        delete: operations["v1_profile_fields_destroy"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a profile field's label, choices, order; archive or restore it (admins)
+         * @description `key` and `kind` are fixed (400 `immutable` when sent changed). Removing a choice customers' values use is allowed: their values stay as they are.
+         */
+        patch: operations["v1_profile_fields_partial_update"];
         trace?: never;
     };
     "/api/v1/segments/": {
@@ -2238,6 +2489,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/value/breakdown/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Customer value by channel, member or cohort (the month first added)
+         * @description For tenant routes that are not plain model CRUD (actions, reports).
+         */
+        get: operations["v1_value_breakdown_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/value/recompute/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Recompute every customer's value, score and tier now (in the background; admins, operators)
+         * @description For tenant routes that are not plain model CRUD (actions, reports).
+         */
+        post: operations["v1_value_recompute_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/value/settings/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's value thresholds and currency
+         * @description For tenant routes that are not plain model CRUD (actions, reports).
+         */
+        get: operations["v1_value_settings_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change the value thresholds (admins); a changed threshold recomputes every customer
+         * @description For tenant routes that are not plain model CRUD (actions, reports).
+         */
+        patch: operations["v1_value_settings_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/value/tiers/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Customers per lifecycle tier, the average score and this week's moves between tiers
+         * @description For tenant routes that are not plain model CRUD (actions, reports).
+         */
+        get: operations["v1_value_tiers_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/wecom/events/": {
         parameters: {
             query?: never;
@@ -2340,12 +2675,6 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /**
-         * @description * `tag` - tag
-         *     * `untag` - untag
-         * @enum {string}
-         */
-        ActionEnum: "tag" | "untag";
         /** @description Who did something: a member of the tenant or one of its API keys. */
         Actor: {
             type: components["schemas"]["ActorTypeEnum"];
@@ -2404,16 +2733,55 @@ export interface components {
             /** @description A material of the content library. */
             material_id: number;
         };
+        Breakdown: {
+            by: components["schemas"]["ByEnum"];
+            rows: components["schemas"]["BreakdownRow"][];
+        };
+        BreakdownRow: {
+            /** @description The channel code's state, the member's userid, or YYYY-MM; '' for none. */
+            key: string;
+            /** @description The channel code's name, the member's name, or YYYY-MM. */
+            label: string;
+            customers: number;
+            /** @description Customers with an order not refunded in full. */
+            paying: number;
+            orders: number;
+            /** Format: decimal */
+            ltv: string;
+            /**
+             * Format: decimal
+             * @description ltv / paying.
+             */
+            average_ltv: string;
+            /**
+             * Format: double
+             * @description Paying customers with 2+ orders / paying (0 to 1).
+             */
+            repurchase_rate: number;
+        };
+        /**
+         * @description * `tag` - tag
+         *     * `untag` - untag
+         * @enum {string}
+         */
+        BulkTagActionEnum: "tag" | "untag";
         BulkTagRequest: {
-            action: components["schemas"]["ActionEnum"];
+            action: components["schemas"]["BulkTagActionEnum"];
             tags: number[];
             contacts?: number[];
-            /** @description The contacts list's filter parameters: tags_all, tags_any, tags_none, staff, department, state, add_way, stage, status, gender, added_after, added_before, search, moments_engaged_within, moments_not_engaged_within. */
+            /** @description The contacts list's filter parameters: tags_all, tags_any, tags_none, staff, department, state, add_way, stage, status, gender, added_after, added_before, search, moments_engaged_within, moments_not_engaged_within, tier, score_min, score_max, ltv_min, ltv_max, orders_min, purchased_within, not_purchased_within, points_min, level, profile. */
             filters?: {
                 [key: string]: string;
             };
             segment?: number;
         };
+        /**
+         * @description * `channel` - channel
+         *     * `staff` - staff
+         *     * `cohort` - cohort
+         * @enum {string}
+         */
+        ByEnum: "channel" | "staff" | "cohort";
         /** @description DRF's, building the strict fields above from model fields. */
         CallbackEvent: {
             readonly id: number;
@@ -2621,9 +2989,16 @@ export interface components {
          *     * `mobiles` - mobiles
          *     * `tags` - tags
          *     * `channels` - channels
+         *     * `tier` - tier
+         *     * `score` - score
+         *     * `ltv` - ltv
+         *     * `orders` - orders
+         *     * `points` - points
+         *     * `level` - level
+         *     * `profile` - profile
          * @enum {string}
          */
-        ColumnsEnum: "external_userid" | "name" | "gender" | "type" | "corp_name" | "stage" | "status" | "first_added_at" | "staff" | "remarks" | "mobiles" | "tags" | "channels";
+        ColumnsEnum: "external_userid" | "name" | "gender" | "type" | "corp_name" | "stage" | "status" | "first_added_at" | "staff" | "remarks" | "mobiles" | "tags" | "channels" | "tier" | "score" | "ltv" | "orders" | "points" | "level" | "profile";
         ConnectionCheck: {
             check: string;
             label: string;
@@ -2649,6 +3024,10 @@ export interface components {
             stage: components["schemas"]["StageRef"] | null;
             /** Format: date-time */
             first_added_at: string | null;
+            /** @description The tenant's profile fields' values, by key (/profile-fields/): a string (text, choice), a number, a date "YYYY-MM-DD" or a list of strings (multiple choice). */
+            profile: {
+                [key: string]: unknown;
+            };
             follows: components["schemas"]["Follow"][];
             /** @description Latest first. */
             notes: components["schemas"]["Note"][];
@@ -2681,6 +3060,19 @@ export interface components {
              */
             left_at: string | null;
         };
+        ContactLevel: {
+            id: number;
+            name: string;
+            color: string;
+        };
+        ContactPointsSummary: {
+            balance: number;
+            /** @description Every point ever earned or granted: what levels go by. */
+            earned_total: number;
+            level: components["schemas"]["ContactLevel"] | null;
+            /** @description The next level up; null at the top. */
+            next_level: components["schemas"]["NextLevel"] | null;
+        };
         ContactRef: {
             id: number;
             external_userid: string;
@@ -2706,6 +3098,20 @@ export interface components {
             tags: components["schemas"]["TagRef"][];
             /** @description The staff members following it. */
             staff: components["schemas"]["StaffRef"][];
+            /**
+             * @description Lifecycle tier; null until the value is computed.
+             *
+             *     * `new` - New
+             *     * `active` - Active
+             *     * `silent` - Silent
+             *     * `high_value` - High value
+             *     * `lost` - Lost
+             */
+            tier: (components["schemas"]["TierEnum"] | components["schemas"]["NullEnum"]) | null;
+            /** @description Activity score (0-100); null until the value is computed. */
+            score: number | null;
+            /** @description Lifetime value net of refunds, a decimal string ("3200.00"); null until computed. */
+            ltv: string | null;
         };
         /** @description DRF's, building the strict fields above from model fields. */
         ContactSettings: {
@@ -2737,6 +3143,62 @@ export interface components {
             unchanged: number;
             /** @description Follows WeCom refused: nothing changed for them. */
             errors: components["schemas"]["TaggingError"][];
+        };
+        /**
+         * @description A customer's value, score and tier, why, and its points. Zeros and nulls (tier null) before the
+         *     first pass computed it.
+         */
+        ContactValue: {
+            contact_id: number;
+            /**
+             * Format: date-time
+             * @description The figures hold as of this time (the last pass that read this customer).
+             */
+            computed_at: string | null;
+            /**
+             * Format: decimal
+             * @description Orders net of refunds, in the currency below.
+             */
+            ltv: string;
+            currency: string;
+            /** @description Orders not refunded in full. */
+            orders: number;
+            /**
+             * Format: decimal
+             * @description ltv / orders; null without orders.
+             */
+            average_order_value: string | null;
+            /** Format: date-time */
+            first_purchase_at: string | null;
+            /** Format: date-time */
+            last_purchase_at: string | null;
+            /** @description Whole days, counted now. */
+            days_since_last_purchase: number | null;
+            /** @description Two orders or more. */
+            repurchased: boolean;
+            /** @description 0–100: recency + frequency + value. */
+            score: number;
+            score_parts: components["schemas"]["ScoreParts"];
+            /** @description Weighted interactions of the last 90 days. */
+            interactions_90d: number;
+            last_interaction: components["schemas"]["LastInteraction"] | null;
+            /**
+             * @description new, active, silent, high_value or lost (docs/value.md).
+             *
+             *     * `new` - New
+             *     * `active` - Active
+             *     * `silent` - Silent
+             *     * `high_value` - High value
+             *     * `lost` - Lost
+             */
+            tier: (components["schemas"]["TierEnum"] | components["schemas"]["NullEnum"]) | null;
+            /** Format: date-time */
+            tier_since: string | null;
+            /** @description Why the tier: {tier, code (lost, new_days, no_interaction, silent_days, high_value_ltv, active), days, last_type, last_at, ltv, currency, new_days, silent_days, high_value_ltv, days_since_added, text (the English sentence)}. */
+            explanation: unknown;
+            /** @description The latest 20 changes, newest first. */
+            tier_history: components["schemas"]["TierHistoryItem"][];
+            points: components["schemas"]["ContactPointsSummary"];
         };
         /** @description DRF's, building the strict fields above from model fields. */
         ContactWay: {
@@ -2884,12 +3346,18 @@ export interface components {
          *     * `mass_message_received` - Received a mass message
          *     * `moment_liked` - Liked a Moment
          *     * `moment_commented` - Commented on a Moment
+         *     * `purchased` - Purchased
+         *     * `refunded` - Refunded
+         *     * `custom` - Custom event
+         *     * `profile_changed` - Profile fields changed
+         *     * `tier_changed` - Lifecycle tier changed
          * @enum {string}
          */
-        EventTypeEnum: "added" | "lost" | "deleted_by_staff" | "tagged" | "untagged" | "stage_changed" | "note" | "remark_changed" | "transferred" | "transfer_failed" | "welcomed" | "welcome_failed" | "group_joined" | "group_left" | "mass_message_received" | "moment_liked" | "moment_commented";
+        EventTypeEnum: "added" | "lost" | "deleted_by_staff" | "tagged" | "untagged" | "stage_changed" | "note" | "remark_changed" | "transferred" | "transfer_failed" | "welcomed" | "welcome_failed" | "group_joined" | "group_left" | "mass_message_received" | "moment_liked" | "moment_commented" | "purchased" | "refunded" | "custom" | "profile_changed" | "tier_changed";
         /** @description The list's filter parameters (flat), or a saved ``segment``; optionally the columns wanted. */
         ExportRequestRequest: {
             segment?: number | null;
+            /** @description Default: all of them. `profile` is one column per profile field in use, headed by its label. */
             columns?: components["schemas"]["ColumnsEnum"][];
             tags_all?: string;
             tags_any?: string;
@@ -2906,7 +3374,27 @@ export interface components {
             search?: string;
             moments_engaged_within?: string;
             moments_not_engaged_within?: string;
+            tier?: string;
+            score_min?: string;
+            score_max?: string;
+            ltv_min?: string;
+            ltv_max?: string;
+            orders_min?: string;
+            purchased_within?: string;
+            not_purchased_within?: string;
+            points_min?: string;
+            level?: string;
+            profile?: string;
         };
+        /**
+         * @description * `text` - Text
+         *     * `number` - Number
+         *     * `date` - Date
+         *     * `choice` - Single choice
+         *     * `multi_choice` - Multiple choice
+         * @enum {string}
+         */
+        FieldKindEnum: "text" | "number" | "date" | "choice" | "multi_choice";
         /** @description The contacts list's filter parameters, as strings (an empty object: every customer). */
         FilterAudience: {
             filters: {
@@ -2934,6 +3422,23 @@ export interface components {
                 /** @description Days. */
                 moments_engaged_within?: string;
                 moments_not_engaged_within?: string;
+                /** @enum {string} */
+                tier?: "" | "new" | "active" | "silent" | "high_value" | "lost";
+                /** @description 0 to 100. */
+                score_min?: string;
+                score_max?: string;
+                /** @description An amount. */
+                ltv_min?: string;
+                ltv_max?: string;
+                orders_min?: string;
+                /** @description Days. */
+                purchased_within?: string;
+                not_purchased_within?: string;
+                points_min?: string;
+                /** @description A membership level id. */
+                level?: string;
+                /** @description Profile clauses, as the contacts list's `profile`. */
+                profile?: string;
             };
         };
         /**
@@ -3309,6 +3814,55 @@ export interface components {
             id: number;
             name: string;
         };
+        IngestError: {
+            /** @description invalid, required, currency_mismatch, unknown_customer, ambiguous_customer, order_conflict, future, ... */
+            code: string;
+            message: string;
+        };
+        IngestRequestRequest: {
+            /** @description 1 to 1000 events (more: 400 on `events`). */
+            events: {
+                [key: string]: unknown;
+            }[];
+        };
+        IngestResponse: {
+            received: number;
+            accepted: number;
+            updated: number;
+            duplicates: number;
+            pending: number;
+            failed: number;
+            results: components["schemas"]["IngestResult"][];
+        };
+        IngestResult: {
+            /** @description The event's position in `events`, from 0. */
+            index: number;
+            /**
+             * @description accepted (new), updated (an order's refund grew), duplicate (known already: nothing written), pending (its customer is not known yet: kept, and ingested when they appear), failed.
+             *
+             *     * `accepted` - accepted
+             *     * `updated` - updated
+             *     * `duplicate` - duplicate
+             *     * `pending` - pending
+             *     * `failed` - failed
+             */
+            status: components["schemas"]["IngestResultStatusEnum"];
+            /** @description The customer it was recorded for. */
+            contact_id: number | null;
+            /** @description Failed only: by field path (`amount`, `customer.mobile`, `items.0.price`). */
+            errors: {
+                [key: string]: components["schemas"]["IngestError"][];
+            } | null;
+        };
+        /**
+         * @description * `accepted` - accepted
+         *     * `updated` - updated
+         *     * `duplicate` - duplicate
+         *     * `pending` - pending
+         *     * `failed` - failed
+         * @enum {string}
+         */
+        IngestResultStatusEnum: "accepted" | "updated" | "duplicate" | "pending" | "failed";
         /** @description DRF's, building the strict fields above from model fields. */
         Invitation: {
             readonly id: number;
@@ -3481,6 +4035,39 @@ export interface components {
             joins: number;
             /** @description Still one of the code's groups. */
             listed: boolean;
+        };
+        LastInteraction: {
+            /** @description The ContactEvent type (moment_liked, purchased, …). */
+            type: string;
+            /** Format: date-time */
+            at: string;
+        };
+        /** @description A membership level, reached by lifetime points (``earned_total``). */
+        Level: {
+            readonly id: number;
+            /** @description Unique. */
+            name: string;
+            /** @description Lifetime points from which a customer is at this level (unique). */
+            min_points: number;
+            /** @description The tag colour: "#rrggbb", "#rgb" or an Ant Design preset name ("gold"); empty: none. */
+            color?: string;
+            /** @description Customers at this level now. */
+            readonly customers: number;
+        };
+        LevelRef: {
+            id: number;
+            name: string;
+            color: string;
+            min_points: number;
+        };
+        /** @description A membership level, reached by lifetime points (``earned_total``). */
+        LevelRequest: {
+            /** @description Unique. */
+            name: string;
+            /** @description Lifetime points from which a customer is at this level (unique). */
+            min_points: number;
+            /** @description The tag colour: "#rrggbb", "#rgb" or an Ant Design preset name ("gold"); empty: none. */
+            color?: string;
         };
         /**
          * @description * `link` - link
@@ -4278,6 +4865,12 @@ export interface components {
             /** @default  */
             wecom_userid: string;
         };
+        NextLevel: {
+            id: number;
+            name: string;
+            /** @description Points earned in all that reach it. */
+            min_points: number;
+        };
         /** @description DRF's, building the strict fields above from model fields. */
         Note: {
             readonly id: number;
@@ -4310,6 +4903,37 @@ export interface components {
         };
         /** @enum {unknown} */
         NullEnum: null;
+        Order: {
+            id: number;
+            contact_id: number;
+            source: string;
+            external_id: string;
+            /** @description A decimal as a string: "199.00". */
+            amount: string;
+            currency: string;
+            items: components["schemas"]["OrderLine"][];
+            status: components["schemas"]["OrderStatusEnum"];
+            /** @description "0.00" when nothing was refunded. */
+            refunded_amount: string;
+            /** Format: date-time */
+            paid_at: string;
+            /** Format: date-time */
+            refunded_at: string | null;
+        };
+        OrderLine: {
+            sku?: string;
+            name?: string;
+            quantity: number;
+            /** @description A decimal as a string: "199.00". */
+            price?: string;
+        };
+        /**
+         * @description * `paid` - Paid
+         *     * `partially_refunded` - Partly refunded
+         *     * `refunded` - Refunded
+         * @enum {string}
+         */
+        OrderStatusEnum: "paid" | "partially_refunded" | "refunded";
         Overview: {
             /** @description Active customers (followed by at least one staff member). */
             customers: number;
@@ -4660,6 +5284,28 @@ export interface components {
             page_size?: number;
             results: components["schemas"]["Notification"][];
         };
+        PaginatedOrderList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["Order"][];
+        };
+        PaginatedPointsEntryList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["PointsEntry"][];
+        };
         PaginatedRecipientList: {
             /** Format: uri */
             next: string | null;
@@ -4845,6 +5491,11 @@ export interface components {
              */
             room_base_id: number;
         };
+        PatchedLevelUpdateRequest: {
+            name?: string;
+            min_points?: number;
+            color?: string;
+        };
         /**
          * @description The fields a material may change; a field of another kind is refused (``wrong_kind``). The
          *     bytes of an image, a video or a file are not replaced: upload a new material.
@@ -4909,10 +5560,34 @@ export interface components {
         PatchedNoteInputRequest: {
             content?: string;
         };
+        /** @description The fields to change (the action stays). */
+        PatchedPointsRuleUpdateRequest: {
+            points?: number;
+            is_active?: boolean;
+        };
+        /**
+         * @description Any of these. ``key`` and ``kind`` are fixed: sent unchanged they are ignored, changed they are a
+         *     400 ``immutable`` (the view reads them from the body).
+         */
+        PatchedProfileFieldUpdateRequest: {
+            label?: string;
+            /** @description Choice fields only. A choice values use may go: those values stay. */
+            choices?: string[];
+            yearly?: boolean;
+            order?: number;
+            /** @description false restores an archived field. */
+            archived?: boolean;
+        };
+        PatchedProfileRequest: {
+            /** @description Values by field key. As input, merged into the customer's profile: a key set to null (or "", or []) is removed, keys not sent stay. Per kind: text a string of at most 200 characters; number a JSON number, |x| ≤ 1e+12; date "YYYY-MM-DD"; choice one of the field's choices; multi_choice a list of them. Unknown or archived keys: 400 at `profile.<key>`. */
+            profile?: {
+                [key: string]: unknown;
+            };
+        };
         /** @description DRF's, building the strict fields above from model fields. */
         PatchedSegmentRequest: {
             name?: string;
-            /** @description The contacts list's filter parameters: tags_all, tags_any, tags_none, staff, department, state, add_way, stage, status, gender, added_after, added_before, search, moments_engaged_within, moments_not_engaged_within. */
+            /** @description The contacts list's filter parameters: tags_all, tags_any, tags_none, staff, department, state, add_way, stage, status, gender, added_after, added_before, search, moments_engaged_within, moments_not_engaged_within, tier, score_min, score_max, ltv_min, ltv_max, orders_min, purchased_within, not_purchased_within, points_min, level, profile. */
             filters?: {
                 [key: string]: string;
             };
@@ -4935,6 +5610,22 @@ export interface components {
             corp_secret?: string;
             callback_token?: string;
             encoding_aes_key?: string;
+        };
+        /** @description The tenant's thresholds and currency (docs/value.md explains what each one moves). */
+        PatchedValueSettingsRequest: {
+            /** @description ISO 4217 (CNY): the only currency orders are accepted in. */
+            currency?: string;
+            /** @description 新: first added within these days. */
+            new_days?: number;
+            /** @description 沉默: no interaction for these days (also where recency reaches 0). */
+            silent_days?: number;
+            /**
+             * Format: decimal
+             * @description 高价值: LTV from this amount (also where the value part reaches 30).
+             */
+            high_value_ltv?: string;
+            /** @description Points expire after; 0: never. */
+            points_expire_days?: number;
         };
         Period: {
             /** @description Mass messages a customer may receive in this period. */
@@ -4989,6 +5680,115 @@ export interface components {
             marketing_since: string;
             sender_rule: components["schemas"]["SenderRuleEnum"];
         };
+        /**
+         * @description * `purchase` - Per yuan spent
+         *     * `added` - Added a member
+         *     * `group_joined` - Joined a customer group
+         *     * `moment_commented` - Commented on a Moment
+         *     * `referred` - Referred someone (custom event named 'referred')
+         * @enum {string}
+         */
+        PointsActionEnum: "purchase" | "added" | "group_joined" | "moment_commented" | "referred";
+        /** @description Points to give to or take from one customer. */
+        PointsChangeRequest: {
+            /** @description The customer's id. */
+            contact: number;
+            points: number;
+            /**
+             * @description Why (shown in the ledger): an order, a gift, a campaign.
+             * @default
+             */
+            note: string;
+        };
+        PointsChangeResult: {
+            entry: components["schemas"]["PointsEntry"];
+            /** @description The customer's balance now. */
+            balance: number;
+            /** @description The customer's level now (null: none reached). */
+            level: components["schemas"]["LevelRef"] | null;
+        };
+        /** @description One line of a customer's points ledger. */
+        PointsEntry: {
+            readonly id: number;
+            /** @description Points added (positive) or taken (negative). */
+            delta: number;
+            /** @description The balance once this line was written. */
+            balance_after: number;
+            /**
+             * @description earned (by a rule), granted, redeemed, expired, reversed (a refund took back what its order earned).
+             *
+             *     * `earned` - Earned by a rule
+             *     * `granted` - Granted
+             *     * `redeemed` - Redeemed
+             *     * `expired` - Expired
+             *     * `reversed` - Taken back (a refund)
+             */
+            reason: components["schemas"]["PointsReasonEnum"];
+            /** @description The rule's action for earned and reversed lines (purchase, added, ...); empty otherwise. */
+            rule_action: string;
+            /** @description The note of a grant or redemption; the order (source:external_id) of a purchase. */
+            note: string;
+            /** Format: date-time */
+            readonly created_at: string;
+            /**
+             * Format: date-time
+             * @description Credits: when what is left of them expires (null: never). Null on debits.
+             */
+            expires_at: string | null;
+            readonly actor: components["schemas"]["Actor"] | null;
+        };
+        /**
+         * @description * `earned` - Earned by a rule
+         *     * `granted` - Granted
+         *     * `redeemed` - Redeemed
+         *     * `expired` - Expired
+         *     * `reversed` - Taken back (a refund)
+         * @enum {string}
+         */
+        PointsReasonEnum: "earned" | "granted" | "redeemed" | "expired" | "reversed";
+        /** @description How many points an action earns: per yuan paid for ``purchase``, per event for the others. */
+        PointsRule: {
+            readonly id: number;
+            /**
+             * @description One rule per action (a second is a 400 unique); it cannot change after creation.
+             *
+             *     * `purchase` - Per yuan spent
+             *     * `added` - Added a member
+             *     * `group_joined` - Joined a customer group
+             *     * `moment_commented` - Commented on a Moment
+             *     * `referred` - Referred someone (custom event named 'referred')
+             */
+            action: components["schemas"]["PointsActionEnum"];
+            /** @description Per yuan for purchase (floored), per event otherwise. */
+            points: number;
+            /**
+             * @description Only active rules earn, from the events read while they are.
+             * @default true
+             */
+            is_active: boolean;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        /** @description How many points an action earns: per yuan paid for ``purchase``, per event for the others. */
+        PointsRuleRequest: {
+            /**
+             * @description One rule per action (a second is a 400 unique); it cannot change after creation.
+             *
+             *     * `purchase` - Per yuan spent
+             *     * `added` - Added a member
+             *     * `group_joined` - Joined a customer group
+             *     * `moment_commented` - Commented on a Moment
+             *     * `referred` - Referred someone (custom event named 'referred')
+             */
+            action: components["schemas"]["PointsActionEnum"];
+            /** @description Per yuan for purchase (floored), per event otherwise. */
+            points: number;
+            /**
+             * @description Only active rules earn, from the events read while they are.
+             * @default true
+             */
+            is_active: boolean;
+        };
         /** @description Every error: a stable `type`, the HTTP status and its title, and field errors. */
         Problem: {
             /** @description validation_error, not_found, wecom_error, ... */
@@ -5002,6 +5802,62 @@ export interface components {
                 code: string;
                 message: string;
             }[];
+        };
+        Profile: {
+            /** @description Values by field key. As input, merged into the customer's profile: a key set to null (or "", or []) is removed, keys not sent stay. Per kind: text a string of at most 200 characters; number a JSON number, |x| ≤ 1e+12; date "YYYY-MM-DD"; choice one of the field's choices; multi_choice a list of them. Unknown or archived keys: 400 at `profile.<key>`. */
+            profile?: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description DRF's, building the strict fields above from model fields. */
+        ProfileField: {
+            readonly id: number;
+            /** @description Where values live in the customer's profile and what filters name (`^[a-z][a-z0-9_]{0,31}$`); fixed once the field exists. */
+            key: string;
+            label: string;
+            /**
+             * @description What its values are; fixed once the field exists.
+             *
+             *     * `text` - Text
+             *     * `number` - Number
+             *     * `date` - Date
+             *     * `choice` - Single choice
+             *     * `multi_choice` - Multiple choice
+             */
+            kind: components["schemas"]["FieldKindEnum"];
+            /** @description The options of a choice or multiple-choice field (1 to 50 distinct, at most 32 characters each); empty for the other kinds. */
+            choices: string[];
+            /** @description A date that recurs every year (a birthday): date fields only. */
+            yearly: boolean;
+            /** @description Smaller first. */
+            order: number;
+            /** @description Hidden from forms and the export; its values and filters on it stay. */
+            archived: boolean;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        ProfileFieldCreateRequest: {
+            /** @description Lowercase letters, digits and _, from a letter: unique in the tenant for good (409 key_taken, archived fields included), fixed once made. */
+            key: string;
+            label: string;
+            /**
+             * @description Fixed once made.
+             *
+             *     * `text` - Text
+             *     * `number` - Number
+             *     * `date` - Date
+             *     * `choice` - Single choice
+             *     * `multi_choice` - Multiple choice
+             */
+            kind: components["schemas"]["FieldKindEnum"];
+            /** @description 1 to 50 for choice and multi_choice (400 choices_required otherwise); none for the other kinds (400 wrong_kind). */
+            choices?: string[];
+            /** @default false */
+            yearly: boolean;
+            /** @default 0 */
+            order: number;
         };
         /**
          * @description * `dnd` - dnd
@@ -5050,6 +5906,9 @@ export interface components {
          * @enum {string}
          */
         RecipientStatusEnum: "planned" | "sent" | "not_friend" | "over_limit" | "failed" | "cancelled" | "skipped_limit" | "skipped_cap" | "skipped_dnd" | "skipped_no_sender";
+        Recompute: {
+            queued: boolean;
+        };
         RemindResult: {
             members_reminded: number;
             /** @description Userids of members already reminded 3 times in 24 hours. */
@@ -5091,15 +5950,23 @@ export interface components {
             end: string;
             user_ids: number[];
         };
+        ScoreParts: {
+            /** @description 0–40: 40 × (1 − days since the last interaction / silent_days). */
+            recency: number;
+            /** @description 0–30: 30 × weighted interactions of the last 90 days / 20. */
+            frequency: number;
+            /** @description 0–30: 30 × LTV / high_value_ltv. */
+            value: number;
+        };
         /** @description DRF's, building the strict fields above from model fields. */
         Segment: {
             readonly id: number;
             name: string;
-            /** @description The contacts list's filter parameters: tags_all, tags_any, tags_none, staff, department, state, add_way, stage, status, gender, added_after, added_before, search, moments_engaged_within, moments_not_engaged_within. */
+            /** @description The contacts list's filter parameters: tags_all, tags_any, tags_none, staff, department, state, add_way, stage, status, gender, added_after, added_before, search, moments_engaged_within, moments_not_engaged_within, tier, score_min, score_max, ltv_min, ltv_max, orders_min, purchased_within, not_purchased_within, points_min, level, profile. */
             filters: {
                 [key: string]: string;
             };
-            /** @description Contacts it selects now, within your data scope (detail only; null in lists, and while deleted_tags is not empty). */
+            /** @description Contacts it selects now, within your data scope (detail only; null in lists, while deleted_tags is not empty, and while its filters name something deleted since, such as a stage or a membership level: its contacts/ answer which, under filters.<param>). */
             readonly count: number | null;
             /** @description Tags its filters name that were deleted in WeCom (alone or with their group): the segment no longer means what it was saved to mean, and its contacts answer 400 until its filters are edited. Empty when all its tags are live. */
             readonly deleted_tags: components["schemas"]["SegmentDeletedTag"][];
@@ -5130,7 +5997,7 @@ export interface components {
         /** @description DRF's, building the strict fields above from model fields. */
         SegmentRequest: {
             name: string;
-            /** @description The contacts list's filter parameters: tags_all, tags_any, tags_none, staff, department, state, add_way, stage, status, gender, added_after, added_before, search, moments_engaged_within, moments_not_engaged_within. */
+            /** @description The contacts list's filter parameters: tags_all, tags_any, tags_none, staff, department, state, add_way, stage, status, gender, added_after, added_before, search, moments_engaged_within, moments_not_engaged_within, tier, score_min, score_max, ltv_min, ltv_max, orders_min, purchased_within, not_purchased_within, points_min, level, profile. */
             filters: {
                 [key: string]: string;
             };
@@ -5464,6 +6331,57 @@ export interface components {
             /** @description Tag names (≤ 10, each ≤ 32 characters); new names are created. */
             tags?: string[];
         };
+        TierCount: {
+            tier: components["schemas"]["TierEnum"];
+            count: number;
+            /**
+             * Format: double
+             * @description count / total (0 to 1).
+             */
+            share: number;
+        };
+        /**
+         * @description * `new` - New
+         *     * `active` - Active
+         *     * `silent` - Silent
+         *     * `high_value` - High value
+         *     * `lost` - Lost
+         * @enum {string}
+         */
+        TierEnum: "new" | "active" | "silent" | "high_value" | "lost";
+        TierHistoryItem: {
+            /** @description The tier after. */
+            to: string;
+            /**
+             * Format: date-time
+             * @description When the pass saw the change.
+             */
+            at: string;
+            /** @description The tier before (new, active, silent, high_value, lost). */
+            from: string;
+        };
+        TierMoveCount: {
+            /** @description The tier after. */
+            to: string;
+            count: number;
+            /** @description The tier before (new, active, silent, high_value, lost). */
+            from: string;
+        };
+        TiersOverview: {
+            /**
+             * Format: date-time
+             * @description When a pass last brought figures up to date.
+             */
+            computed_at: string | null;
+            /** @description Customers with computed figures (within the caller's scope). */
+            total: number;
+            /** @description All five, in order: new, active, silent, high_value, lost. */
+            tiers: components["schemas"]["TierCount"][];
+            /** Format: double */
+            average_score: number | null;
+            /** @description Tier changes of the last 7 days, most first. */
+            moves: components["schemas"]["TierMoveCount"][];
+        };
         /**
          * @description * `transfer` - transfer
          *     * `inherit` - inherit
@@ -5543,6 +6461,24 @@ export interface components {
             owner_type: string;
             label: string;
             count: number;
+        };
+        /** @description The tenant's thresholds and currency (docs/value.md explains what each one moves). */
+        ValueSettings: {
+            /** @description ISO 4217 (CNY): the only currency orders are accepted in. */
+            currency?: string;
+            /** @description 新: first added within these days. */
+            new_days?: number;
+            /** @description 沉默: no interaction for these days (also where recency reaches 0). */
+            silent_days?: number;
+            /**
+             * Format: decimal
+             * @description 高价值: LTV from this amount (also where the value part reaches 30).
+             */
+            high_value_ltv?: string;
+            /** @description Points expire after; 0: never. */
+            points_expire_days?: number;
+            /** Format: date-time */
+            readonly updated_at: string;
         };
         WeComError: {
             api: string;
@@ -8371,14 +9307,24 @@ export interface operations {
                 cursor?: string;
                 department?: number;
                 gender?: 0 | 1 | 2;
+                level?: number;
+                ltv_max?: string;
+                ltv_min?: string;
                 moments_engaged_within?: number;
                 moments_not_engaged_within?: number;
-                /** @description One of first_added_at, name, id; prefix with - for descending (default -id). */
-                ordering?: "id" | "-id" | "first_added_at" | "-first_added_at" | "name" | "-name";
+                not_purchased_within?: number;
+                /** @description One of first_added_at, name, score, ltv, id; prefix with - for descending (default -id). */
+                ordering?: "id" | "-id" | "first_added_at" | "-first_added_at" | "name" | "-name" | "score" | "-score" | "ltv" | "-ltv";
+                orders_min?: number;
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
                 /** @description Rows per page, from 1; more than 200 gives 200. */
                 page_size?: number;
+                points_min?: number;
+                profile?: string;
+                purchased_within?: number;
+                score_max?: number;
+                score_min?: number;
                 /** @description Name, remark or mobile contains. */
                 search?: string;
                 /** @description Followed by this staff member (WeCom userid). */
@@ -8394,6 +9340,16 @@ export interface operations {
                 tags_all?: string;
                 tags_any?: string;
                 tags_none?: string;
+                /**
+                 * @description Lifecycle tier (customers not computed yet: none).
+                 *
+                 *     * `new` - New
+                 *     * `active` - Active
+                 *     * `silent` - Silent
+                 *     * `high_value` - High value
+                 *     * `lost` - Lost
+                 */
+                tier?: "active" | "high_value" | "lost" | "new" | "silent";
             };
             header?: never;
             path?: never;
@@ -8580,6 +9536,158 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Note"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_contacts_points_list: {
+        parameters: {
+            query?: {
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, from 1; more than 200 gives 200. */
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedPointsEntryList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_contacts_profile_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedProfileRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
                 };
             };
             /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
@@ -8865,6 +9973,54 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_contacts_value_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactValue"];
                 };
             };
             /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
@@ -9382,6 +10538,97 @@ export interface operations {
             };
             /** @description The body is over the size limit (payload_too_large). */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_events_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Send the batch again with the same key (within 24 hours) and get the first answer, with `Idempotent-Replay: true`, nothing ingested twice; the same key with another body is a 409 (idempotency_key_reused). Keys are per API key or member. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IngestRequestRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    /** @description Present (true) when this is the stored answer to an earlier request with this key. */
+                    "Idempotent-Replay"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestResponse"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This Idempotency-Key came with another body (idempotency_key_reused). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12123,6 +13370,330 @@ export interface operations {
             };
             /** @description No response body */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_levels_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Level"][];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_levels_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LevelRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Level"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_levels_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Level"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_levels_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_levels_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedLevelUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Level"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -15183,6 +16754,70 @@ export interface operations {
             };
         };
     };
+    v1_orders_list: {
+        parameters: {
+            query?: {
+                /** @description Only this customer's orders (404 if you cannot see it). */
+                contact?: number;
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, from 1; more than 200 gives 200. */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedOrderList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     v1_overview_retrieve: {
         parameters: {
             query?: never;
@@ -15211,6 +16846,878 @@ export interface operations {
             };
             /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_points_grant_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PointsChangeRequest"];
+            };
+        };
+        responses: {
+            /** @description The entry this Idempotency-Key made before (header Idempotent-Replay: true); balance and level are as they are now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PointsChangeResult"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PointsChangeResult"];
+                };
+            };
+            /** @description Invalid input (an unknown customer: does_not_exist). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description idempotency_key_reused: the key was used for another customer, number of points or kind. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_points_redeem_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PointsChangeRequest"];
+            };
+        };
+        responses: {
+            /** @description The entry this Idempotency-Key made before (header Idempotent-Replay: true); balance and level are as they are now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PointsChangeResult"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PointsChangeResult"];
+                };
+            };
+            /** @description Invalid input (an unknown customer: does_not_exist). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_points: beyond the balance; idempotency_key_reused: the key was used for another customer, number of points or kind. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_points_rules_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PointsRule"][];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_points_rules_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PointsRuleRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PointsRule"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_points_rules_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PointsRule"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_points_rules_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_points_rules_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedPointsRuleUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PointsRule"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_profile_fields_list: {
+        parameters: {
+            query?: {
+                /** @description true: archived fields too. */
+                include_archived?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProfileField"][];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_profile_fields_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProfileFieldCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProfileField"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 100 fields in use already (type too_many_fields). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_profile_fields_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProfileField"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_profile_fields_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_profile_fields_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedProfileFieldUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProfileField"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 100 fields in use already (type too_many_fields). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -15576,8 +18083,8 @@ export interface operations {
             query?: {
                 /** @description Cursor from `next`/`previous` (default for API keys). */
                 cursor?: string;
-                /** @description One of first_added_at, name, id; prefix with - for descending (default -id). */
-                ordering?: "id" | "-id" | "first_added_at" | "-first_added_at" | "name" | "-name";
+                /** @description One of first_added_at, name, score, ltv, id; prefix with - for descending (default -id). */
+                ordering?: "id" | "-id" | "first_added_at" | "-first_added_at" | "name" | "-name" | "score" | "-score" | "ltv" | "-ltv";
                 /** @description Page number, from 1 (default for the dashboard). */
                 page?: number;
                 /** @description Rows per page, from 1; more than 200 gives 200. */
@@ -17387,6 +19894,270 @@ export interface operations {
             };
             /** @description WeCom unreachable, busy or misconfigured (type wecom_error). */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_value_breakdown_retrieve: {
+        parameters: {
+            query?: {
+                /** @description channel (default), staff or cohort. */
+                by?: "channel" | "staff" | "cohort";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Breakdown"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_value_recompute_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Recompute"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_value_settings_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValueSettings"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_value_settings_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedValueSettingsRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValueSettings"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_value_tiers_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TiersOverview"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

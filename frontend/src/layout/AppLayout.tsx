@@ -5,6 +5,7 @@ import {
   CommentOutlined,
   DashboardOutlined,
   FolderOpenOutlined,
+  FundOutlined,
   LogoutOutlined,
   MailOutlined,
   NotificationOutlined,
@@ -47,6 +48,7 @@ export function useNavItems(role: Role | null): NavItem[] {
       roles: ["admin", "operator", "sales"],
     },
     { key: "/customers/lost", icon: <UserDeleteOutlined />, label: t("nav.lost"), roles: ["admin", "operator", "sales"] },
+    { key: "/value", icon: <FundOutlined />, label: t("nav.value"), roles: ["admin", "operator", "sales"] },
     {
       key: "/groups",
       icon: <WechatOutlined />,

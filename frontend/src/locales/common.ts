@@ -18,6 +18,7 @@ const zh = {
     library: "素材库",
     campaigns: "群发",
     moments: "朋友圈",
+    value: "客户价值",
   },
   shell: {
     logout: "退出登录",
@@ -107,6 +108,7 @@ const en: typeof zh = {
     library: "Content library",
     campaigns: "Mass messages",
     moments: "Moments",
+    value: "Customer value",
   },
   shell: {
     logout: "Log out",

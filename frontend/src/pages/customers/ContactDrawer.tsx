@@ -1,6 +1,6 @@
 // One customer: profile, follows (who follows them, remark, channel, when added), tags and stage
 // (editable), notes and the timeline. Opened from the list; its id is in the URL (?contact=…).
-import { DeleteOutlined } from "@ant-design/icons";
+import { DeleteOutlined, IdcardOutlined } from "@ant-design/icons";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import {
   App,
@@ -17,31 +17,28 @@ import {
   Table,
   Tabs,
   Tag,
-  Timeline,
   Typography,
 } from "antd";
 import { Suspense, lazy, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { Link } from "react-router";
+import { Link, useLocation } from "react-router";
 
 import { ApiError, client, data, type Schemas } from "../../api/client";
 import { useSession } from "../../auth";
 import { actorName } from "../../lib/actor";
 import { dateTime } from "../../lib/format";
-import { latency } from "../channels/params";
 import { Pager } from "../../components/Pager";
 import { EmptyState, ErrorState, Loading, QueryState, errorMessage } from "../../components/states";
 import { type ContactDetail, keys, useStages, useTagGroups } from "./api";
 import { Field, TagPicker, initial, useLabels } from "./controls";
+import ContactTimeline from "./ContactTimeline";
 import { actionableFollows, tagsOf } from "./follows";
 
 // The Moments card loads after the drawer's first screen, with the Moments strings.
 const MomentsEngagement = lazy(() => import("./MomentsEngagement"));
 
 const NOTES_PAGE = 20;
-const TIMELINE_PAGE = 20;
 
-type Event = Schemas["Event"];
 type Follow = Schemas["Follow"];
 
 /** After a change: the drawer's own data (detail, notes, timeline) and the list rows (tags, stage). */
@@ -366,136 +363,15 @@ function Notes({ contactId }: { contactId: number }) {
   );
 }
 
-interface TagRef {
-  id?: number;
-  name?: string;
-}
-
-/** What happened, in a sentence: who, which tags, which stage, the note's beginning. */
-function EventText({ event }: { event: Event }) {
-  const { t } = useTranslation("customers");
-  const labels = useLabels();
-  const payload = (event.payload ?? {}) as Record<string, unknown>;
-  const staff = event.staff as { userid?: string; name?: string } | null;
-  const who = staff ? staff.name || staff.userid : "";
-  const parts: string[] = [];
-  switch (event.type) {
-    case "added":
-      if (who) parts.push(t("timeline.with", { who }));
-      if (event.channel) parts.push(t("timeline.channel", { channel: event.channel }));
-      if (typeof payload.add_way === "number") parts.push(labels.addWay(payload.add_way));
-      break;
-    case "tagged":
-    case "untagged": {
-      const tags = Array.isArray(payload.tags) ? (payload.tags as TagRef[]).map((tag) => tag.name).filter(Boolean) : [];
-      parts.push(tags.join(", "));
-      if (who) parts.push(t("timeline.with", { who }));
-      break;
-    }
-    case "stage_changed":
-      parts.push(`${(payload.from_name as string) || "—"} → ${(payload.to_name as string) || "—"}`);
-      break;
-    case "note":
-      if (typeof payload.excerpt === "string") parts.push(`“${payload.excerpt}”`);
-      break;
-    case "remark_changed":
-      if (payload.changes && typeof payload.changes === "object") parts.push(Object.keys(payload.changes).join(", "));
-      if (who) parts.push(t("timeline.with", { who }));
-      break;
-    case "transferred":
-      if (payload.from || payload.to) parts.push(`${String(payload.from ?? "")} → ${String(payload.to ?? "")}`);
-      break;
-    case "transfer_failed":
-      if (payload.reason) parts.push(String(payload.reason));
-      break;
-    case "group_joined":
-    case "group_left":
-      // payload: group_id, chat_id, group_name; the channel is the group code's state, if any.
-      if (payload.group_name || payload.chat_id) parts.push(String(payload.group_name || payload.chat_id));
-      if (event.channel) parts.push(t("timeline.channel", { channel: event.channel }));
-      break;
-    case "welcomed":
-    case "welcome_failed": {
-      // A greeting's outcome (payload: status, latency_ms, contact_way?, errcode?, error?).
-      const way = payload.contact_way as { id?: number; name?: string } | undefined;
-      if (event.type === "welcome_failed" && typeof payload.status === "string") {
-        parts.push(t(`timeline.welcomeStatus.${payload.status}`, { defaultValue: payload.status }));
-      }
-      if (typeof payload.errcode === "number") {
-        parts.push(t("timeline.errcode", { errcode: payload.errcode, error: (payload.error as string) || "" }).trim());
-      }
-      if (way?.name) parts.push(t("timeline.channel", { channel: way.name }));
-      if (who) parts.push(t("timeline.with", { who }));
-      if (typeof payload.latency_ms === "number") parts.push(t("timeline.latency", { latency: latency(payload.latency_ms) }));
-      break;
-    }
-    default:
-      if (who) parts.push(t("timeline.with", { who }));
-  }
-  if (event.actor) parts.push(t("timeline.by", { actor: actorName(event.actor, t) }));
-  return <span>{parts.filter(Boolean).join(" · ")}</span>;
-}
-
-const EVENT_COLOR: Record<string, string> = {
-  added: "green",
-  lost: "red",
-  deleted_by_staff: "red",
-  tagged: "blue",
-  untagged: "gray",
-  stage_changed: "blue",
-  note: "gray",
-  welcomed: "green",
-  welcome_failed: "red",
-  group_joined: "green",
-  group_left: "gray",
-  moment_liked: "magenta",
-  moment_commented: "magenta",
-};
-
-function ContactTimeline({ contactId }: { contactId: number }) {
-  const { t } = useTranslation("customers");
-  const labels = useLabels();
-  const [page, setPage] = useState(1);
-  const timeline = useQuery({
-    queryKey: keys.timeline(contactId, page),
-    queryFn: () =>
-      data(
-        client.GET("/api/v1/contacts/{id}/timeline/", {
-          params: { path: { id: String(contactId) }, query: { page, page_size: TIMELINE_PAGE } },
-        }),
-      ),
-    placeholderData: keepPreviousData,
-  });
-  return (
-    <QueryState query={timeline} isEmpty={(d) => d.results.length === 0} empty={<EmptyState description={t("timeline.empty")} />}>
-      {(d) => (
-        <>
-          <Timeline
-            items={d.results.map((event) => ({
-              key: event.id,
-              color: EVENT_COLOR[event.type] ?? "blue",
-              title: dateTime(event.occurred_at),
-              content: (
-                <div data-testid="timeline-event">
-                  <Typography.Text strong>{labels.event(event.type)}</Typography.Text> <EventText event={event} />
-                </div>
-              ),
-            }))}
-          />
-          {(page > 1 || d.next) && <Pager page={page} hasNext={!!d.next} onPage={setPage} loading={timeline.isFetching} />}
-        </>
-      )}
-    </QueryState>
-  );
-}
-
 export default function ContactDrawer({ id, onClose }: { id: number | null; onClose: () => void }) {
   const { t } = useTranslation("customers");
   const labels = useLabels();
   const [tab, setTab] = useState("follows");
+  const location = useLocation();
   const detail = useQuery({
     queryKey: keys.detail(id ?? 0),
-    queryFn: () => data(client.GET("/api/v1/contacts/{id}/", { params: { path: { id: String(id) } } })),
+    queryFn: () =>
+      data(client.GET("/api/v1/contacts/{id}/", { params: { path: { id: String(id) } } })) as Promise<ContactDetail>,
     enabled: id !== null,
   });
   const contact = detail.data;
@@ -521,6 +397,14 @@ export default function ContactDrawer({ id, onClose }: { id: number | null; onCl
       }
       aria-label={contact ? contact.name : t("drawer.title")}
       afterOpenChange={(open) => !open && setTab("follows")}
+      extra={
+        id !== null && (
+          // The page's back link returns to this list, with its filters.
+          <Link to={`/customers/${id}`} state={{ back: `${location.pathname}${location.search}` }} data-testid="open-profile">
+            <IdcardOutlined /> {t("drawer.openProfile")}
+          </Link>
+        )
+      }
     >
       {detail.isPending ? (
         <Loading rows={8} />

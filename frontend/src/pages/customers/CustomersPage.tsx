@@ -35,6 +35,7 @@ import {
 } from "./filters";
 import JobsPanel from "./JobsPanel";
 import SegmentsBar from "./SegmentsBar";
+import { TIER_COLORS, amount } from "./value";
 
 // Loaded when first opened, so a shared /customers link stays within the first screen's budget.
 const BulkTagModal = lazy(() => import("./BulkTagModal"));
@@ -100,14 +101,18 @@ function useJobs(user: number | undefined, tenant: string | undefined): [number[
   return [jobs, update];
 }
 
-function sortOrder(ordering: Ordering | null, field: "name" | "first_added_at") {
+/** The columns the list sorts by (the API's orderings without the sign). */
+type SortField = "name" | "first_added_at" | "score" | "ltv";
+const SORT_FIELDS: readonly string[] = ["name", "first_added_at", "score", "ltv"];
+
+function sortOrder(ordering: Ordering | null, field: SortField) {
   if (ordering === field) return "ascend" as const;
   if (ordering === `-${field}`) return "descend" as const;
   return null;
 }
 
 export default function CustomersPage() {
-  const { t } = useTranslation("customers");
+  const { t, i18n } = useTranslation("customers");
   const labels = useLabels();
   const { message } = App.useApp();
   const { me, role } = useSession();
@@ -219,6 +224,40 @@ export default function CustomersPage() {
       ),
     },
     {
+      title: t("column.tier"),
+      key: "tier",
+      render: (_: unknown, row: ContactRow) =>
+        row.tier ? (
+          <Tag color={TIER_COLORS[row.tier]} data-testid="row-tier">
+            {t(`tier.${row.tier}`)}
+          </Tag>
+        ) : (
+          <Typography.Text type="secondary" title={t("column.notComputed")}>
+            —
+          </Typography.Text>
+        ),
+    },
+    {
+      title: t("column.score"),
+      key: "score",
+      sorter: true,
+      sortOrder: sortOrder(state.ordering, "score"),
+      // The highest first: who is worth a look.
+      sortDirections: ["descend" as const, "ascend" as const],
+      align: "right" as const,
+      render: (_: unknown, row: ContactRow) => (row.score === null || row.score === undefined ? "—" : row.score),
+    },
+    {
+      title: t("column.ltv"),
+      key: "ltv",
+      sorter: true,
+      sortOrder: sortOrder(state.ordering, "ltv"),
+      // The highest first: who is worth a look.
+      sortDirections: ["descend" as const, "ascend" as const],
+      align: "right" as const,
+      render: (_: unknown, row: ContactRow) => amount(row.ltv, i18n.language),
+    },
+    {
       title: t("column.added"),
       key: "first_added_at",
       sorter: true,
@@ -309,7 +348,7 @@ export default function CustomersPage() {
             dataSource={rows}
             loading={contacts.isFetching}
             pagination={false}
-            scroll={{ x: 900 }}
+            scroll={{ x: 1100 }}
             locale={{ emptyText: empty }}
             rowSelection={{
               selectedRowKeys: selected,
@@ -318,7 +357,8 @@ export default function CustomersPage() {
             }}
             onChange={(_pagination, _filters, sorter) => {
               const s = (Array.isArray(sorter) ? sorter[0] : sorter) as SorterResult<ContactRow> | undefined;
-              const field = s?.columnKey as "name" | "first_added_at" | undefined;
+              const key = String(s?.columnKey ?? "");
+              const field = SORT_FIELDS.includes(key) ? (key as SortField) : undefined;
               const ordering = s?.order && field ? ((s.order === "ascend" ? field : `-${field}`) as Ordering) : null;
               setState(withOrdering(state, ordering));
             }}

@@ -1,14 +1,31 @@
 // Every filter of the contacts list; each change goes to the URL (the page reads its state from there).
-import { ClearOutlined } from "@ant-design/icons";
-import { Button, Input, Select, TreeSelect } from "antd";
+import { ClearOutlined, DownOutlined, UpOutlined } from "@ant-design/icons";
+import { Badge, Button, Input, Select, Skeleton, TreeSelect } from "antd";
 import { Suspense, lazy, useDeferredValue, useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import { type DepartmentNode, useDepartments, useStaffOptions, useStages, useTagGroups } from "./api";
 import { DraftInput, Field, TagPicker, useLabels } from "./controls";
-import { ADD_WAYS, type CustomerFilters, EMPTY_FILTERS, GENDERS, STATUSES, hasActiveFilters } from "./filters";
+import {
+  ADD_WAYS,
+  type CustomerFilters,
+  EMPTY_FILTERS,
+  GENDERS,
+  STATUSES,
+  VALUE_FILTERS,
+  filtersToParams,
+  hasActiveFilters,
+} from "./filters";
 
 const DateRange = lazy(() => import("../../components/DateRange"));
+// The value, points and profile filters load when their panel is first opened.
+const ValueFilters = lazy(() => import("./ValueFilters"));
+
+/** How many of the value filters are set, each profile condition counted (the panel's toggle shows it). */
+function valueFilterCount(filters: CustomerFilters): number {
+  const params = filtersToParams(filters);
+  return VALUE_FILTERS.filter((name) => name !== "profile" && name in params).length + filters.profile.length;
+}
 
 interface TreeNode {
   value: number;
@@ -65,6 +82,14 @@ export default function FilterBar({
   const stages = useStages();
   const departments = useDepartments();
   const tagProps = { groups: tagGroups.data, loading: tagGroups.isPending, placeholder: t("filter.anyTag") };
+  const valueCount = valueFilterCount(filters);
+  // Open when a link or a segment sets one of them; closed again only by the person.
+  const [valueOpen, setValueOpen] = useState(valueCount > 0);
+  const [seenCount, setSeenCount] = useState(valueCount);
+  if (seenCount !== valueCount) {
+    setSeenCount(valueCount);
+    if (seenCount === 0 && valueCount > 0) setValueOpen(true);
+  }
 
   return (
     <div
@@ -170,10 +195,27 @@ export default function FilterBar({
           />
         </Suspense>
       </Field>
+      <Badge count={valueCount} size="small">
+        <Button
+          icon={valueOpen ? <UpOutlined /> : <DownOutlined />}
+          aria-expanded={valueOpen}
+          aria-controls="value-filters"
+          onClick={() => setValueOpen(!valueOpen)}
+        >
+          {t("filter.value")}
+        </Button>
+      </Badge>
       {hasActiveFilters(filters) && (
         <Button icon={<ClearOutlined />} onClick={() => onChange(EMPTY_FILTERS)}>
           {t("filter.clear")}
         </Button>
+      )}
+      {valueOpen && (
+        <div id="value-filters" style={{ width: "100%", borderTop: "1px dashed #d9d9d9", paddingTop: 12 }}>
+          <Suspense fallback={<Skeleton.Input active block />}>
+            <ValueFilters filters={filters} onChange={onChange} />
+          </Suspense>
+        </div>
       )}
     </div>
   );

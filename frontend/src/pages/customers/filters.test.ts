@@ -2,6 +2,14 @@ import { describe, expect, it } from "vitest";
 
 import {
   type CustomerFilters,
+  type ProfileClause,
+  MAX_CLAUSES,
+  clauseText,
+  clausesParam,
+  parseAmount,
+  parseClause,
+  parseClauses,
+  parseCount,
   type ListState,
   DEFAULT_PAGE_SIZE,
   EMPTY_FILTERS,
@@ -40,6 +48,21 @@ const FULL: CustomerFilters = {
   added_after: "2024-01-01",
   added_before: "2024-02-29",
   search: "王 芳",
+  tier: "silent",
+  score_min: 0,
+  score_max: 60,
+  ltv_min: "199.5",
+  ltv_max: "3000",
+  orders_min: 2,
+  purchased_within: 30,
+  not_purchased_within: 90,
+  points_min: 100,
+  level: 4,
+  profile: [
+    { key: "city", op: "=", value: "上海" },
+    { key: "budget", op: ">=", value: "3000" },
+    { key: "birthday", op: "?", value: "" },
+  ],
 };
 
 const FULL_STATE: ListState = { filters: FULL, ordering: "name", page: 3, pageSize: 100, contact: 42 };
@@ -70,6 +93,17 @@ describe("round trips", () => {
       added_after: "2024-01-01",
       added_before: "2024-02-29",
       search: "王 芳",
+      tier: "silent",
+      score_min: "0",
+      score_max: "60",
+      ltv_min: "199.5",
+      ltv_max: "3000",
+      orders_min: "2",
+      purchased_within: "30",
+      not_purchased_within: "90",
+      points_min: "100",
+      level: "4",
+      profile: "city=上海;budget>=3000;birthday?",
       ordering: "name",
       page: "3",
       page_size: "100",
@@ -285,6 +319,17 @@ describe("contactsQuery", () => {
       added_after: "2024-01-01",
       added_before: "2024-02-29",
       search: "王 芳",
+      tier: "silent",
+      score_min: 0,
+      score_max: 60,
+      ltv_min: "199.5",
+      ltv_max: "3000",
+      orders_min: 2,
+      purchased_within: 30,
+      not_purchased_within: 90,
+      points_min: 100,
+      level: 4,
+      profile: "city=上海;budget>=3000;birthday?",
     });
   });
 
@@ -305,5 +350,126 @@ describe("segments", () => {
   it("a segment saved from the filters opens as the same filters", () => {
     expect(filtersFromParams(filtersToParams(FULL))).toEqual(FULL);
     expect(sameFilters(filtersFromParams(filtersToParams(FULL)), FULL)).toBe(true);
+  });
+});
+
+describe("value filters", () => {
+  it("keep each one through the URL and through a segment", () => {
+    for (const name of ["tier", "score_min", "score_max", "ltv_min", "ltv_max", "orders_min", "purchased_within", "not_purchased_within", "points_min", "level", "profile"] as const) {
+      const one = { ...EMPTY_FILTERS, [name]: FULL[name] };
+      expect(readListState(writeListState(state({ filters: one }))).filters).toEqual(one);
+      expect(filtersFromParams(filtersToParams(one))).toEqual(one);
+      expect(hasActiveFilters(one)).toBe(true);
+    }
+  });
+
+  it("drop a tier the API does not have", () => {
+    expect(readListState("tier=vip").filters.tier).toBeNull();
+    for (const tier of ["new", "active", "silent", "high_value", "lost"]) expect(readListState(`tier=${tier}`).filters.tier).toBe(tier);
+  });
+
+  it("take scores 0–100 and drop the rest", () => {
+    expect(readListState("score_min=0&score_max=100").filters).toMatchObject({ score_min: 0, score_max: 100 });
+    for (const raw of ["101", "-1", "50.5", "x", ""]) expect(readListState(`score_min=${raw}`).filters.score_min).toBeNull();
+  });
+
+  it("score 0 and orders 0 are values, not empties", () => {
+    const filters = { ...EMPTY_FILTERS, score_min: 0, orders_min: 0, points_min: 0 };
+    expect(query(writeListState(state({ filters })))).toBe("score_min=0&orders_min=0&points_min=0");
+  });
+
+  it("keep amounts with at most two decimals as written", () => {
+    expect(parseAmount("199.50")).toBe("199.50");
+    expect(parseAmount(" 3000 ")).toBe("3000");
+    expect(parseAmount("007.5")).toBe("7.5");
+    expect(parseAmount("0")).toBe("0");
+    expect(parseAmount(12.5)).toBe("12.5");
+    for (const raw of ["-1", "1.999", "1e3", "abc", "1,000", "", "12345678901"]) expect(parseAmount(raw)).toBe("");
+  });
+
+  it("take purchase windows of 1–3650 days", () => {
+    expect(parseCount("1", 1, 3650)).toBe(1);
+    expect(parseCount("3650", 1, 3650)).toBe(3650);
+    expect(readListState("purchased_within=0&not_purchased_within=3651").filters).toMatchObject({
+      purchased_within: null,
+      not_purchased_within: null,
+    });
+  });
+
+  it("drop a level that is not an id", () => {
+    expect(readListState("level=0").filters.level).toBeNull();
+    expect(readListState("level=gold").filters.level).toBeNull();
+    expect(readListState("level=12").filters.level).toBe(12);
+  });
+
+  it("a value filter starts again at page 1", () => {
+    const onPage3 = state({ page: 3 });
+    expect(withFilters(onPage3, { tier: "new" }).page).toBe(1);
+    expect(withFilters(onPage3, { profile: [{ key: "city", op: "=", value: "上海" }] }).page).toBe(1);
+  });
+});
+
+describe("profile clauses", () => {
+  const clause = (key: string, op: ProfileClause["op"], value = ""): ProfileClause => ({ key, op, value });
+
+  it.each([
+    ["city=上海", clause("city", "=", "上海")],
+    ["city!=北京", clause("city", "!=", "北京")],
+    ["budget>=3000", clause("budget", ">=", "3000")],
+    ["budget<=5000.5", clause("budget", "<=", "5000.5")],
+    ["birthday>=1990-01-01", clause("birthday", ">=", "1990-01-01")],
+    ["note~VIP 客户", clause("note", "~", "VIP 客户")],
+    ["skin?", clause("skin", "?")],
+    ["skin!?", clause("skin", "!?")],
+    ["interests=a=b", clause("interests", "=", "a=b")],
+    ["city==", clause("city", "=", "=")],
+    ["  city = 上海 ", clause("city", "=", "上海")],
+  ])("reads %j", (raw, expected) => {
+    expect(parseClause(raw)).toEqual(expected);
+  });
+
+  it.each(["", "city", "City=x", "1city=x", "city=", "city!=", "skin?x", "skin!?yes", "a-b=c", `${"k".repeat(33)}=x`, "=x"])(
+    "refuses %j",
+    (raw) => {
+      expect(parseClause(raw)).toBeNull();
+    },
+  );
+
+  it("writes each clause back as it reads", () => {
+    for (const raw of ["city=上海", "city!=北京", "budget>=3000", "budget<=1", "note~vip", "skin?", "skin!?"]) {
+      expect(clauseText(parseClause(raw)!)).toBe(raw);
+    }
+  });
+
+  it("splits on ;, skipping junk and repeats, keeping the order", () => {
+    expect(parseClauses("city=上海;;bad clause;budget>=3000;city=上海;skin?")).toEqual([
+      clause("city", "=", "上海"),
+      clause("budget", ">=", "3000"),
+      clause("skin", "?"),
+    ]);
+    expect(parseClauses(null)).toEqual([]);
+  });
+
+  it("keeps at most the API's limit of clauses", () => {
+    const many = Array.from({ length: MAX_CLAUSES + 3 }, (_, i) => `f${i}?`).join(";");
+    expect(parseClauses(many)).toHaveLength(MAX_CLAUSES);
+  });
+
+  it("survives the URL's encoding (=, ;, ?, ~, Chinese)", () => {
+    const filters = { ...EMPTY_FILTERS, profile: [clause("city", "=", "上海 & 杭州"), clause("note", "~", "50%?"), clause("skin", "!?")] };
+    const url = `https://siyu.example/customers?${writeListState(state({ filters }))}`;
+    expect(readListState(new URL(url).search).filters).toEqual(filters);
+    expect(clausesParam(filters.profile)).toBe("city=上海 & 杭州;note~50%?;skin!?");
+  });
+
+  it("compares clauses as a set: their order means nothing (they all hold)", () => {
+    const a = { ...EMPTY_FILTERS, profile: [clause("city", "=", "上海"), clause("skin", "?")] };
+    const b = { ...EMPTY_FILTERS, profile: [clause("skin", "?"), clause("city", "=", "上海")] };
+    expect(sameFilters(a, b)).toBe(true);
+    expect(sameFilters(a, { ...EMPTY_FILTERS, profile: [clause("city", "=", "北京")] })).toBe(false);
+  });
+
+  it("opens a segment saved with clauses as the same clauses", () => {
+    expect(filtersFromParams({ profile: "budget>=3000;city~海" }).profile).toEqual([clause("budget", ">=", "3000"), clause("city", "~", "海")]);
   });
 });

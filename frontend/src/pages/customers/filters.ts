@@ -11,12 +11,71 @@ export const STATUSES = ["active", "lost"] as const;
 export type Status = (typeof STATUSES)[number];
 export const GENDERS = [0, 1, 2] as const;
 export type Gender = (typeof GENDERS)[number];
-export const ORDERINGS = ["-id", "id", "-first_added_at", "first_added_at", "-name", "name"] as const;
+export const ORDERINGS = ["-id", "id", "-first_added_at", "first_added_at", "-name", "name", "-score", "score", "-ltv", "ltv"] as const;
 export type Ordering = (typeof ORDERINGS)[number];
 /** One of the pager's sizes (PAGE_SIZES, components/Pager.tsx); anything else in a URL falls back to it. */
 export const DEFAULT_PAGE_SIZE = 50;
 /** The API refuses more ids than this in one tag filter. */
 export const MAX_TAGS = 50;
+/** The lifecycle tiers (value/models.py Tier), in the order the dashboard lists them. */
+export const TIERS = ["new", "active", "silent", "high_value", "lost"] as const;
+export type Tier = (typeof TIERS)[number];
+/** "Purchased within" / "not purchased within" take days in 1–3650 (contacts/filters.py). */
+export const MAX_DAYS = 3650;
+/** The API refuses more profile clauses than this. */
+export const MAX_CLAUSES = 10;
+
+// -- profile clauses ----------------------------------------------------------------------------
+
+/** How a profile clause compares (`profile=city=上海;budget>=3000;birthday?`): equals (for a multiple
+ * choice field: contains), differs, at least, at most (numbers and dates), text contains
+ * (case-insensitive), has a value, has none. */
+export const CLAUSE_OPS = ["=", "!=", ">=", "<=", "~", "?", "!?"] as const;
+export type ClauseOp = (typeof CLAUSE_OPS)[number];
+/** The operators that take no value. */
+export const PRESENCE_OPS: readonly ClauseOp[] = ["?", "!?"];
+
+export interface ProfileClause {
+  /** A profile field's key (^[a-z][a-z0-9_]{0,31}$). */
+  key: string;
+  op: ClauseOp;
+  /** "" for ? and !?. */
+  value: string;
+}
+
+// The longest operators first, so "!=" is not read as "!" + "=value" and "!?" not as "!" + "?".
+const CLAUSE_RE = /^([a-z][a-z0-9_]{0,31})\s*(!=|>=|<=|!\?|=|~|\?)(.*)$/s;
+
+/** One clause from its text, or null when it is not one (the API would refuse it). A value cannot
+ * hold ";" (it separates clauses); a presence test has none. */
+export function parseClause(raw: string): ProfileClause | null {
+  const match = CLAUSE_RE.exec(raw.trim());
+  if (!match) return null;
+  const [, key, op, rest] = match;
+  const value = rest.trim();
+  if (PRESENCE_OPS.includes(op as ClauseOp)) return value === "" ? { key, op: op as ClauseOp, value: "" } : null;
+  if (value === "" || value.includes(";")) return null;
+  return { key, op: op as ClauseOp, value };
+}
+
+/** Clauses from the `profile` parameter: the valid ones, each once, in order, at most MAX_CLAUSES. */
+export function parseClauses(raw: string | null | undefined): ProfileClause[] {
+  const out: ProfileClause[] = [];
+  for (const part of (raw ?? "").split(";")) {
+    const clause = parseClause(part);
+    if (clause && !out.some((c) => clauseText(c) === clauseText(clause))) out.push(clause);
+  }
+  return out.slice(0, MAX_CLAUSES);
+}
+
+export function clauseText(clause: ProfileClause): string {
+  return `${clause.key}${clause.op}${PRESENCE_OPS.includes(clause.op) ? "" : clause.value}`;
+}
+
+/** The `profile` parameter for these clauses ("" for none). */
+export function clausesParam(clauses: readonly ProfileClause[]): string {
+  return clauses.map(clauseText).join(";");
+}
 
 /** The contacts list's filters (contacts/filters.py), keyed by their API parameter names. */
 export interface CustomerFilters {
@@ -33,6 +92,19 @@ export interface CustomerFilters {
   added_after: string;
   added_before: string;
   search: string;
+  // Customer value (contacts/filters.py, value/): null or "" when unset.
+  tier: Tier | null;
+  score_min: number | null;
+  score_max: number | null;
+  /** Decimal amounts as the API writes them ("199.5"), to keep the cents exact. */
+  ltv_min: string;
+  ltv_max: string;
+  orders_min: number | null;
+  purchased_within: number | null;
+  not_purchased_within: number | null;
+  points_min: number | null;
+  level: number | null;
+  profile: ProfileClause[];
 }
 
 export const FILTER_PARAMS = [
@@ -49,6 +121,17 @@ export const FILTER_PARAMS = [
   "added_after",
   "added_before",
   "search",
+  "tier",
+  "score_min",
+  "score_max",
+  "ltv_min",
+  "ltv_max",
+  "orders_min",
+  "purchased_within",
+  "not_purchased_within",
+  "points_min",
+  "level",
+  "profile",
 ] as const satisfies readonly (keyof CustomerFilters)[];
 
 export const EMPTY_FILTERS: CustomerFilters = Object.freeze({
@@ -65,7 +148,33 @@ export const EMPTY_FILTERS: CustomerFilters = Object.freeze({
   added_after: "",
   added_before: "",
   search: "",
+  tier: null,
+  score_min: null,
+  score_max: null,
+  ltv_min: "",
+  ltv_max: "",
+  orders_min: null,
+  purchased_within: null,
+  not_purchased_within: null,
+  points_min: null,
+  level: null,
+  profile: [],
 }) as CustomerFilters;
+
+/** The filters on a customer's value, points and profile (the list shows them in their own panel). */
+export const VALUE_FILTERS = [
+  "tier",
+  "score_min",
+  "score_max",
+  "ltv_min",
+  "ltv_max",
+  "orders_min",
+  "purchased_within",
+  "not_purchased_within",
+  "points_min",
+  "level",
+  "profile",
+] as const satisfies readonly (keyof CustomerFilters)[];
 
 export interface ListState {
   filters: CustomerFilters;
@@ -116,6 +225,25 @@ export function parseDate(raw: string | null | undefined): string {
   return exists && year >= 1 ? text : "";
 }
 
+/** A whole number in [min, max] written in plain digits, else null. */
+export function parseCount(raw: string | null | undefined, min: number, max: number): number | null {
+  const text = (raw ?? "").trim();
+  if (!/^\d{1,15}$/.test(text)) return null;
+  const value = Number(text);
+  return value >= min && value <= max ? value : null;
+}
+
+/** The API's largest amount (12 digits, 2 decimals). */
+export const MAX_AMOUNT = 9_999_999_999.99;
+
+/** An amount ≥ 0 with at most 2 decimals, as the API takes it ("199.5", "3000"), else "". */
+export function parseAmount(raw: string | number | null | undefined): string {
+  const text = String(raw ?? "").trim();
+  if (!/^\d{1,10}(\.\d{1,2})?$/.test(text)) return "";
+  // Leading zeros add nothing ("007" → "7"); the cents stay as written.
+  return text.replace(/^0+(?=\d)/, "");
+}
+
 function parseChoice<T extends string | number>(raw: string | null | undefined, choices: readonly T[]): T | null {
   const text = (raw ?? "").trim();
   if (text === "") return null;
@@ -145,6 +273,17 @@ export function filtersFromParams(params: Params): CustomerFilters {
     added_after,
     added_before,
     search: text("search"),
+    tier: parseChoice(params.tier, TIERS),
+    score_min: parseCount(params.score_min, 0, 100),
+    score_max: parseCount(params.score_max, 0, 100),
+    ltv_min: parseAmount(params.ltv_min),
+    ltv_max: parseAmount(params.ltv_max),
+    orders_min: parseCount(params.orders_min, 0, Number.MAX_SAFE_INTEGER),
+    purchased_within: parseCount(params.purchased_within, 1, MAX_DAYS),
+    not_purchased_within: parseCount(params.not_purchased_within, 1, MAX_DAYS),
+    points_min: parseCount(params.points_min, 0, Number.MAX_SAFE_INTEGER),
+    level: parseId(params.level),
+    profile: parseClauses(params.profile),
   };
 }
 
@@ -152,6 +291,11 @@ export function filtersFromParams(params: Params): CustomerFilters {
 export function filtersToParams(filters: CustomerFilters): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of FILTER_PARAMS) {
+    if (name === "profile") {
+      const profile = clausesParam(filters.profile);
+      if (profile) out.profile = profile;
+      continue;
+    }
     const value = filters[name];
     if (Array.isArray(value)) {
       if (value.length) out[name] = value.join(",");
@@ -174,6 +318,8 @@ export function sameFilters(a: CustomerFilters, b: CustomerFilters): boolean {
       tags_all: [...filters.tags_all].sort((x, y) => x - y),
       tags_any: [...filters.tags_any].sort((x, y) => x - y),
       tags_none: [...filters.tags_none].sort((x, y) => x - y),
+      // Clauses all hold (AND): their order means nothing.
+      profile: [...filters.profile].sort((x, y) => clauseText(x).localeCompare(clauseText(y))),
     });
     return JSON.stringify(FILTER_PARAMS.map((name) => params[name] ?? ""));
   };
@@ -251,7 +397,23 @@ export function withContact(state: ListState, contact: number | null): ListState
 
 // -- the API call -------------------------------------------------------------------------------
 
-export type ContactsQuery = NonNullable<operations["v1_contacts_list"]["parameters"]["query"]>;
+type GeneratedQuery = NonNullable<operations["v1_contacts_list"]["parameters"]["query"]>;
+/** The value filters, typed here until they are in the OpenAPI schema (`make api-types`). */
+interface ValueQuery {
+  tier?: Tier;
+  score_min?: number;
+  score_max?: number;
+  ltv_min?: string;
+  ltv_max?: string;
+  orders_min?: number;
+  purchased_within?: number;
+  not_purchased_within?: number;
+  points_min?: number;
+  level?: number;
+  profile?: string;
+  ordering?: Ordering;
+}
+export type ContactsQuery = Omit<GeneratedQuery, keyof ValueQuery> & ValueQuery;
 
 /** The query of GET /api/v1/contacts/ for this state. */
 export function contactsQuery(state: ListState): ContactsQuery {
@@ -270,6 +432,17 @@ export function contactsQuery(state: ListState): ContactsQuery {
   if (f.added_after) query.added_after = f.added_after;
   if (f.added_before) query.added_before = f.added_before;
   if (f.search) query.search = f.search;
+  if (f.tier !== null) query.tier = f.tier;
+  if (f.score_min !== null) query.score_min = f.score_min;
+  if (f.score_max !== null) query.score_max = f.score_max;
+  if (f.ltv_min) query.ltv_min = f.ltv_min;
+  if (f.ltv_max) query.ltv_max = f.ltv_max;
+  if (f.orders_min !== null) query.orders_min = f.orders_min;
+  if (f.purchased_within !== null) query.purchased_within = f.purchased_within;
+  if (f.not_purchased_within !== null) query.not_purchased_within = f.not_purchased_within;
+  if (f.points_min !== null) query.points_min = f.points_min;
+  if (f.level !== null) query.level = f.level;
+  if (f.profile.length) query.profile = clausesParam(f.profile);
   if (state.ordering) query.ordering = state.ordering;
   return query;
 }
