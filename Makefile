@@ -90,6 +90,8 @@ bench: install
 	$(BIN)/python bench/campaigns.py
 	$(BIN)/python bench/campaigns_kill.py
 	$(BIN)/python bench/moments.py
+	$(BIN)/python bench/value.py
+	$(BIN)/python bench/value_ingest.py
 
 lint:
 	$(BIN)/ruff check .

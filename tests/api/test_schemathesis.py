@@ -48,6 +48,8 @@ MAX_EXAMPLES = 5
 # A schema-valid request refused with only these is not a failure; any other refusal is.
 UNKNOWABLE = {
     "does_not_exist",
+    # A taken level name or threshold, a second rule for an action: state, not shape.
+    "unique",
     "wrong_kind",
     "range_too_long",
     "range_reversed",

@@ -57,6 +57,7 @@ from tests.contacts.builders import run_sync
 from tests.groups.conftest import run_groups_sync
 from tests.helpers import PASSWORD, connect_tenant
 from tests.wecom.conftest import sandbox, sandbox_factory  # noqa: F401 -- fixtures reused here
+from value.models import PointsEntry, ProfileField
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
 
@@ -124,6 +125,36 @@ PLAUSIBLE: dict[tuple[str, str], Callable[[World], dict]] = {
     # The schema's first request shape is JSON (a text, a link or a mini program): a text.
     ("POST", "/api/v1/materials/"): lambda w: {"kind": "text", "text": f"双十一预告 {w.name()}"},
     ("PATCH", "/api/v1/materials/{id}/"): lambda w: {"title": f"预告 {w.name()}"},
+    # An order and a custom event for a customer the tenant has.
+    ("POST", "/api/v1/events/"): lambda w: {
+        "events": [
+            {
+                "type": "custom",
+                "source": "app",
+                "external_id": w.name(),
+                "customer": {"id": w.existing["/api/v1/contacts/"]},
+                "name": "viewed_product",
+                "occurred_at": timezone.now().isoformat(),
+            },
+            {
+                "type": "order",
+                "source": "shop",
+                "external_id": w.name(),
+                "customer": {"id": w.existing["/api/v1/contacts/"]},
+                "amount": "99.00",
+                "currency": "CNY",
+                "occurred_at": timezone.now().isoformat(),
+            },
+        ]
+    },
+    ("POST", "/api/v1/points/grant/"): lambda w: {"contact": w.ids["contacts"][0], "points": 100},
+    ("POST", "/api/v1/points/redeem/"): lambda w: {"contact": w.ids["contacts"][0], "points": 1},
+    # A value for the (text) profile field the walk's POST /profile-fields/ made.
+    ("PATCH", "/api/v1/contacts/{id}/profile/"): lambda w: {
+        "profile": {
+            ProfileField.unscoped.get(pk=w.created["/api/v1/profile-fields/"]).key: f"上海 {w.name()}"
+        }
+    },
 }
 
 
@@ -145,6 +176,13 @@ def _events(*where: Q, **lookup: Any) -> list[Actor]:
 
 # (method, path) → who the thing it made records, from the answer: [actor, ...] (each must be ours).
 RECORDS: dict[tuple[str, str], Callable[[World, dict], list[Actor]]] = {
+    ("POST", "/api/v1/events/"): lambda w, b: _events(type__in=[EventType.CUSTOM, EventType.PURCHASED]),
+    ("POST", "/api/v1/points/grant/"): lambda w, b: [
+        _recorded(PointsEntry.objects.get(pk=b["entry"]["id"]), "actor")
+    ],
+    ("POST", "/api/v1/points/redeem/"): lambda w, b: [
+        _recorded(PointsEntry.objects.get(pk=b["entry"]["id"]), "actor")
+    ],
     ("POST", "/api/v1/api-keys/"): lambda w, b: [_recorded(ApiKey.objects.get(pk=b["id"]))],
     ("POST", "/api/v1/channels/"): lambda w, b: [_recorded(ContactWay.objects.get(pk=b["id"]))],
     ("POST", "/api/v1/contacts/{id}/notes/"): lambda w, b: [
@@ -165,6 +203,9 @@ RECORDS: dict[tuple[str, str], Callable[[World, dict], list[Actor]]] = {
         _recorded(Job.objects.get(pk=b["id"])),
         *_audited("contacts.export", job=b["id"]),
     ],
+    ("PATCH", "/api/v1/contacts/{id}/profile/"): lambda w, b: _events(
+        type=EventType.PROFILE_CHANGED, contact_id=w.existing["/api/v1/contacts/"]
+    ),
     ("PATCH", "/api/v1/follows/{id}/"): lambda w, b: _events(
         type=EventType.REMARK_CHANGED, contact_id=w.existing["/api/v1/contacts/"]
     ),
@@ -284,6 +325,8 @@ def _created_collection(method: str, path: str) -> str | None:
         return None
     if path == "/api/v1/contacts/{id}/notes/":
         return "/api/v1/notes/"
+    if path == "/api/v1/points/rules/":
+        return path
     return path if "{id}" not in path and path.count("/") == 4 else None
 
 
