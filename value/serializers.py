@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers as drf
 
 from scrm.api import serializers
@@ -154,6 +155,13 @@ class BreakdownSerializer(serializers.Serializer):
     rows = BreakdownRowSerializer(many=True)
 
 
+# drf-spectacular publishes a DecimalField with a pattern that admits "" (every part optional), which
+# the field refuses: say what it takes, so a schema-valid request is a valid one.
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$"})
+class AmountField(drf.DecimalField):
+    pass
+
+
 class ValueSettingsSerializer(serializers.ModelSerializer):
     """The tenant's thresholds and currency (docs/value.md explains what each one moves)."""
 
@@ -169,7 +177,7 @@ class ValueSettingsSerializer(serializers.ModelSerializer):
         required=False,
         help_text="沉默: no interaction for these days (also where recency reaches 0).",
     )
-    high_value_ltv = drf.DecimalField(
+    high_value_ltv = AmountField(
         max_digits=12,
         decimal_places=2,
         min_value=Decimal("0.01"),

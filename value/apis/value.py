@@ -77,7 +77,8 @@ class BreakdownView(TenantAPIView):
         responses=BreakdownSerializer,
     )
     def get(self, request):
-        query = BreakdownQuerySerializer(data={"by": request.query_params.get("by", "channel")})
+        # ``?by=`` (empty) is the default too, as an absent parameter.
+        query = BreakdownQuerySerializer(data={"by": request.query_params.get("by") or "channel"})
         query.is_valid(raise_exception=True)
         return Response(
             BreakdownSerializer(breakdown(principal=self.principal, by=query.validated_data["by"])).data
