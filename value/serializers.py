@@ -157,7 +157,14 @@ class BreakdownSerializer(serializers.Serializer):
 
 # drf-spectacular publishes a DecimalField with a pattern that admits "" (every part optional), which
 # the field refuses: say what it takes, so a schema-valid request is a valid one.
-@extend_schema_field({"type": "string", "format": "decimal", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$"})
+# From 0.01: no zero amount.
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": r"^([1-9][0-9]{0,9}(\.[0-9]{1,2})?|0\.(0[1-9]|[1-9][0-9]?))$",
+    }
+)
 class AmountField(drf.DecimalField):
     pass
 

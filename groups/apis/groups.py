@@ -279,7 +279,8 @@ class GroupStatsView(TenantAPIView):
             *RANGE,
             OpenApiParameter(
                 "owner",
-                {"type": "array", "items": {"type": "integer", "minimum": 1}},
+                # 18 digits at most, as IdsFilter says (scrm/api/filters.py).
+                {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}},
                 explode=True,
                 description="Only these owners (Siyu staff ids; repeatable). An id that names nobody "
                 "has no figures.",
