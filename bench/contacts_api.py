@@ -46,9 +46,10 @@ def generate(conn: psycopg.Connection, tenant_id: int, contacts: int) -> dict:
     )
     conn.execute(
         """INSERT INTO contacts_staff (tenant_id, userid, name, avatar, position, department_ids,
-               leader_department_ids, is_active, has_contact_permission, created_at, updated_at)
+               leader_department_ids, is_active, has_contact_permission, created_at, updated_at,
+               directory_status, wecom_status)
            SELECT %s, 'staff' || s, '员工' || s, '', '', jsonb_build_array(2 + s %% %s), '[]', true, true,
-                  now(), now()
+                  now(), now(), 'listed', 1
            FROM generate_series(0, %s) s""",
         (t, DEPARTMENTS, STAFF - 1),
     )

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import (
     Case,
+    CharField,
     Count,
     DurationField,
     ExpressionWrapper,
@@ -20,12 +22,13 @@ from django.db.models import (
     Subquery,
     When,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Cast, Coalesce, JSONArray, TruncDate
 from django.http import QueryDict
 from django.utils import timezone
 
 from scrm.tenancy.models import DataScope, Role
 from scrm.tenancy.principal import Principal
+from value.models import ContactValue
 
 from .filters import FILTER_PARAMS, ContactFilter
 from .models import (
@@ -188,18 +191,32 @@ CONTACT_ROW_FIELDS = (
     "stage__name",
     "first_added_at",
     "facets",
-    # The customer's value (value.ContactValue, one row per contact): one LEFT JOIN on its unique
-    # contact key; null for a customer the value passes have not computed yet.
-    "value__tier",
-    "value__score",
-    "value__ltv",
+    "value_row",  # contacts_for_rows
 )
+
+
+def contacts_for_rows(queryset: QuerySet[Contact]) -> QuerySet[Contact]:
+    """``queryset`` with what the list's rows show of the customer's value (value.ContactValue): its
+    tier, score and LTV as one JSON array ``[tier, score, "ltv"]``, null while not computed yet.
+
+    A correlated subquery on the unique (tenant, contact) key rather than a JOIN: PostgreSQL evaluates
+    it for the page's rows only, after the sort and the LIMIT, where a JOIN is made for every matching
+    row before a top-N sort (thousands of lookups for a broad filter). The value filters and the score
+    and LTV orderings join ``value`` themselves, when given.
+    """
+    row = ContactValue.objects.filter(contact=OuterRef("pk")).values(
+        row=JSONArray("tier", "score", Cast("ltv", output_field=CharField()))
+    )
+    return queryset.annotate(value_row=Subquery(row[:1]))
+
+
+CENT = Decimal("0.01")
 
 
 def contact_rows_resolve(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Turn a page of ``CONTACT_ROW_FIELDS`` rows into list rows: the tags and followers named in the
     facets are resolved with one query each for the whole page, whatever its size (the value columns
-    come with the page's own query)."""
+    come with the page's own query: ``contacts_for_rows``)."""
     tag_ids: set[int] = set()
     userids: set[str] = set()
     for row in rows:
@@ -235,13 +252,18 @@ def contact_rows_resolve(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "first_added_at": row["first_added_at"],
                 "tags": [tags[i] for i in sorted(int(k[2:]) for k in facets if k[:2] == "t:") if i in tags],
                 "staff": [staff[k[2:]] for k in facets if k[:2] == "s:" and k[2:] in staff],
-                "tier": row["value__tier"],
-                "score": row["value__score"],
-                # A string, as every amount of the API ("3200.00"): a float would round it.
-                "ltv": str(row["value__ltv"]) if row["value__ltv"] is not None else None,
+                **_value_columns(row["value_row"]),
             }
         )
     return out
+
+
+def _value_columns(value_row: list | None) -> dict[str, Any]:
+    if value_row is None:
+        return {"tier": None, "score": None, "ltv": None}
+    tier, score, ltv = value_row
+    # A string, as every amount of the API ("3200.00"): SQLite's text of a decimal may be "3200.5".
+    return {"tier": tier, "score": score, "ltv": str(Decimal(ltv).quantize(CENT))}
 
 
 def contact_follows(contact: Contact) -> list[dict[str, Any]]:

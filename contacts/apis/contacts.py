@@ -40,6 +40,7 @@ from ..selectors import (
     contact_notes,
     contact_rows_resolve,
     contact_timeline,
+    contacts_for_rows,
     contacts_visible,
     department_tree,
     follows_lost,
@@ -82,12 +83,14 @@ _iso = serializers.DateTimeField().to_representation
 # Contacts with no follow yet have no first_added_at; ordering by it sorts them as the oldest, and the
 # cursor (which needs a non-null position) sees this value instead of NULL.
 ADDED_SORT = Coalesce("first_added_at", Value(dt.datetime(1970, 1, 1, tzinfo=dt.UTC)))
-# A customer not computed yet sorts as a score and an LTV of 0 (what the filters take it for), through
-# the row's LEFT JOIN on its value: no other join.
-SCORE_SORT = Coalesce("value__score", Value(0), output_field=IntegerField())
-LTV_SORT = Coalesce(
-    "value__ltv", Value(Decimal("0")), output_field=DecimalField(max_digits=14, decimal_places=2)
-)
+# A customer not computed yet sorts as a score and an LTV of 0 (what the filters take it for). These
+# join its value (a LEFT JOIN on the unique contact key), only when the list is ordered by them.
+SORT_KEYS = {
+    "score_sort": Coalesce("value__score", Value(0), output_field=IntegerField()),
+    "ltv_sort": Coalesce(
+        "value__ltv", Value(Decimal("0")), output_field=DecimalField(max_digits=14, decimal_places=2)
+    ),
+}
 
 
 class ContactOrdering(OrderingFilter):
@@ -120,7 +123,9 @@ class ContactOrdering(OrderingFilter):
         return (f"{sign}{field}",) if field == "id" else (f"{sign}{field}", f"{sign}id")
 
     def filter_queryset(self, request, queryset, view):
-        return queryset.order_by(*self.get_ordering(request, queryset, view))
+        ordering = self.get_ordering(request, queryset, view)
+        keys = {key: SORT_KEYS[key] for key in (o.lstrip("-") for o in ordering) if key in SORT_KEYS}
+        return queryset.annotate(**keys).order_by(*ordering)
 
     def get_schema_operation_parameters(self, view):
         return [
@@ -159,13 +164,10 @@ class ContactListFilterBackend(DjangoFilterBackend):
 
 def contacts_page(view, queryset):
     """A page of list rows: one query for the page, one for its tags, one for its followers."""
-    queryset = view.filter_queryset(
-        queryset.annotate(added_sort=ADDED_SORT, score_sort=SCORE_SORT, ltv_sort=LTV_SORT)
-    )
+    queryset = view.filter_queryset(contacts_for_rows(queryset.annotate(added_sort=ADDED_SORT)))
     # The sort keys are in the rows: the cursor reads its position from them.
-    page = view.paginate_queryset(
-        queryset.values(*CONTACT_ROW_FIELDS, "added_sort", "score_sort", "ltv_sort")
-    )
+    sort_keys = [key for key in SORT_KEYS if key in queryset.query.annotations]
+    page = view.paginate_queryset(queryset.values(*CONTACT_ROW_FIELDS, "added_sort", *sort_keys))
     rows = contact_rows_resolve(page)
     for row in rows:
         if row["first_added_at"] is not None:
@@ -288,7 +290,9 @@ class ContactViewSet(TenantViewMixin, viewsets.GenericViewSet):
         return Response(self._row(contact.pk))
 
     def _row(self, pk: int) -> dict:
-        rows = contact_rows_resolve(list(self.get_queryset().filter(pk=pk).values(*CONTACT_ROW_FIELDS)))
+        rows = contact_rows_resolve(
+            list(contacts_for_rows(self.get_queryset().filter(pk=pk)).values(*CONTACT_ROW_FIELDS))
+        )
         return rows[0]
 
     @extend_schema(summary="The contact's events, latest first", responses=EventSerializer(many=True))

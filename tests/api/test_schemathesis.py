@@ -64,6 +64,10 @@ UNKNOWABLE = {
     "too_far_ahead",
     "no_agent",
     "not_members",
+    # Profile fields: a choice field without choices (a rule across two fields), a value for a field
+    # the tenant archived (its state, not the request's shape).
+    "choices_required",
+    "archived",
 }
 
 # Operations the run leaves out (method, path): their side effect would end the run itself.

@@ -278,6 +278,22 @@ def test_the_list_filters_by_value_and_profile_through_the_api(world, alice_clie
     assert [e["path"] for e in body["errors"]] == ["score_min"]
 
 
+def test_the_list_joins_the_value_table_only_for_value_filters_and_orderings(world, alice_client):
+    """The row's value columns come from a subquery evaluated for the page's rows only; a JOIN would be
+    made for every matching customer before the sort."""
+
+    def page_sql(params: dict) -> str:
+        with CaptureQueriesContext(connection) as ctx:
+            rows(alice_client.get(CONTACTS, params))
+        [sql] = [q["sql"] for q in ctx.captured_queries if 'FROM "contacts_contact"' in q["sql"]]
+        return sql
+
+    assert 'JOIN "value_contactvalue"' not in page_sql({"tags_any": str(world["vip"].pk)})
+    assert 'JOIN "value_contactvalue"' in page_sql({"ordering": "-ltv"})
+    assert 'JOIN "value_contactvalue"' in page_sql({"score_min": "5"})
+    assert 'JOIN "value_pointsaccount"' in page_sql({"points_min": "5"})
+
+
 def test_value_columns_and_filters_keep_the_lists_query_count(world, alice_client, tenant_a):
     with tenant_context(tenant_a):
         b = Builder(tenant_a)
