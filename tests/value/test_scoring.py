@@ -365,6 +365,40 @@ def test_tier_changed_events_touch_nobody(tenant_a, build, staff):
     assert scoring.tenants_with_new_events(now=NOW + 41 * DAY) == []
 
 
+def test_events_that_change_no_figure_touch_nobody(tenant_a, build, staff):
+    with time_machine.travel(NOW - 600 * SECOND, tick=False):
+        customer = old_customer(build, staff)
+        add_event(tenant_a, customer, EventType.MOMENT_LIKED, NOW - DAY)
+    with time_machine.travel(NOW, tick=False):
+        value_recompute_full(tenant=tenant_a, now=NOW)
+    with time_machine.travel(NOW + 60 * SECOND, tick=False):
+        for type_ in (EventType.MASS_MESSAGE_RECEIVED, EventType.TAGGED, EventType.WELCOMED):
+            add_event(tenant_a, customer, type_, NOW + 60 * SECOND)
+    later = NOW + 2 * 60 * SECOND
+    assert scoring.tenants_with_new_events(now=later) == []
+    with time_machine.travel(later, tick=False):
+        assert value_recompute_incremental(tenant=tenant_a, now=later).contacts == 0
+
+
+def test_a_customer_lost_is_recomputed_by_the_next_tick(tenant_a, build, staff):
+    from contacts.facets import contacts_refresh
+
+    with time_machine.travel(NOW - 600 * SECOND, tick=False):
+        customer = old_customer(build, staff)
+        add_event(tenant_a, customer, EventType.MOMENT_LIKED, NOW - DAY)
+    with time_machine.travel(NOW, tick=False):
+        value_recompute_full(tenant=tenant_a, now=NOW)
+    with time_machine.travel(NOW + 60 * SECOND, tick=False), tenant_context(tenant_a):
+        customer.follows.update(status=FollowStatus.DELETED_BY_CUSTOMER)
+        contacts_refresh([customer.pk])
+        add_event(tenant_a, customer, EventType.LOST, NOW + 60 * SECOND)
+    later = NOW + 2 * 60 * SECOND
+    assert scoring.tenants_with_new_events(now=later) == [tenant_a.pk]
+    with time_machine.travel(later, tick=False):
+        assert value_recompute_incremental(tenant=tenant_a, now=later).tier_changes == 1
+    assert tier_events(tenant_a, customer) == [{"from": "active", "to": "lost"}]
+
+
 def test_new_adds_attach_pending_events_and_both_passes_earn_points(tenant_a, build, staff, monkeypatch):
     attached, earned, pending = [], [], []
     monkeypatch.setattr(scoring, "pending_attach", lambda *, contact_ids: attached.append(contact_ids) or 0)

@@ -62,6 +62,19 @@ _TYPE_CODES = {event_type: code for code, event_type in enumerate(INTERACTION_WE
 
 # Interactions of the last 90 days (today and the 89 before it, in the tenant's days) make the frequency.
 INTERACTION_DAYS = 90
+# The events that may change a customer's figures: an interaction, a refund, and what changes its
+# follows (attribution) or its status (lost). The others — a mass message or a welcome sent, tags,
+# stages, profile fields, the passes' own tier_changed — leave every figure as it was: a campaign to
+# 100,000 customers does not make the next pass recompute them. (Anything else is caught at night.)
+CHANGING_TYPES = frozenset(
+    {
+        *INTERACTION_WEIGHTS,
+        EventType.REFUNDED,
+        EventType.LOST,
+        EventType.DELETED_BY_STAFF,
+        EventType.TRANSFERRED,
+    }
+)
 RECENCY_POINTS, FREQUENCY_POINTS, VALUE_POINTS = 40, 30, 30
 # Weighted interactions in the window that give the whole frequency part.
 FREQUENCY_FULL = 20
@@ -208,29 +221,30 @@ def tenants_with_new_events(*, now: dt.datetime | None = None) -> list[int]:
     One range read over the stream: the events since the previous tick looked (its position is kept in
     the cache), up to the newest one older than the lag, whichever tenants they belong to — bounded by
     a minute of traffic however many tenants are idle. Without the cache's position (first tick, a
-    flushed cache) the range starts at the lowest cursor of the active tenants.
+    flushed cache) the range starts at the lowest cursor of the active tenants (0 for a tenant no pass
+    has run for yet). A tenant whose pass failed is read again with its next event, or at night.
     """
     now = now or timezone.now()
+    tenant_ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
     cursors = dict(
-        EventCursor.unscoped.filter(consumer=CURSOR, tenant__is_active=True).values_list(
+        EventCursor.unscoped.filter(consumer=CURSOR, tenant_id__in=tenant_ids).values_list(
             "tenant_id", "position"
         )
     )
     since = cache.get(TICK_POSITION_KEY)
     if since is None:
-        since = min(cursors.values(), default=0)
+        since = min((cursors.get(pk, 0) for pk in tenant_ids), default=0)
     upto = _readable_upto(after=since, now=now)
     if upto <= since:
         return []
     seen = (
-        ContactEvent.unscoped.filter(id__gt=since, id__lte=upto)
-        .exclude(type=EventType.TIER_CHANGED)
+        ContactEvent.unscoped.filter(id__gt=since, id__lte=upto, type__in=CHANGING_TYPES)
         .values_list("tenant_id", flat=True)
         .distinct()
     )
-    active = set(Tenant.objects.filter(is_active=True, pk__in=seen).values_list("pk", flat=True))
+    due = set(seen) & set(tenant_ids)
     cache.set(TICK_POSITION_KEY, upto, timeout=None)
-    return sorted(pk for pk in active if cursors.get(pk, 0) < upto)
+    return sorted(pk for pk in due if cursors.get(pk, 0) < upto)
 
 
 def last_full_pass_at() -> dt.datetime | None:
@@ -258,13 +272,12 @@ def _readable_upto(*, after: int, now: dt.datetime) -> int:
 
 
 def _touched(*, after: int, upto: int) -> tuple[list[int], list[int]]:
-    """Contacts with events in (after, upto], and those of them with a new ``added`` event. The
-    passes' own ``tier_changed`` events change no figure and touch nobody."""
+    """Contacts with events in (after, upto] that may change a figure (``CHANGING_TYPES``), and those
+    of them with a new ``added`` event."""
     touched: set[int] = set()
     added: set[int] = set()
     rows = (
-        ContactEvent.objects.filter(id__gt=after, id__lte=upto)
-        .exclude(type=EventType.TIER_CHANGED)
+        ContactEvent.objects.filter(id__gt=after, id__lte=upto, type__in=CHANGING_TYPES)
         .values_list("contact_id", "type")
         .distinct()
     )
