@@ -259,12 +259,14 @@ class CampaignRecipient(TenantModel):
 class TouchKind(models.TextChoices):
     MASS_MESSAGE = "mass_message", "A mass message of ours"
     MEMBER_MASS_MESSAGE = "member_mass_message", "A mass message a member made in WeCom"
-    SOP = "sop", "An SOP message"
+    SOP = "sop", "An SOP reminder (the member sends it one to one)"
+    SOP_MASS_MESSAGE = "sop_mass_message", "An SOP mass-message task"
     MOMENT = "moment", "A Moments reminder"
 
 
-# The kinds WeCom's receive limit counts (mass messages, whoever made them).
-RECEIVE_LIMIT_KINDS = (TouchKind.MASS_MESSAGE, TouchKind.MEMBER_MASS_MESSAGE)
+# The kinds WeCom's receive limit counts (mass messages, whoever made them: an SOP's task for a member
+# is an add_msg_template like a campaign's).
+RECEIVE_LIMIT_KINDS = (TouchKind.MASS_MESSAGE, TouchKind.MEMBER_MASS_MESSAGE, TouchKind.SOP_MASS_MESSAGE)
 
 
 class Touch(TenantModel):

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "moments",
     "campaigns",
     "value",
+    "sop",
     "analytics",
 ]
 

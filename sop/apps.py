@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class SopConfig(AppConfig):
+    # SOP automations (客户SOP + 群SOP): versioned journeys, the engine that runs them from the event
+    # stream and the database, the members' task lists and the reports. An app of its own rather than
+    # part of campaigns: it uses campaigns (caps, do-not-disturb) and the library the way Moments does.
+    name = "sop"
+    verbose_name = "SOP automations"
