@@ -285,3 +285,17 @@ class SopTask(TenantModel):
             models.Index(fields=["tenant", "staff", "status", "due_at"], name="soptask_staff_due"),
             models.Index(fields=["tenant", "sop", "status"], name="soptask_sop_status"),
         ]
+
+
+class SopSegmentMember(TenantModel):
+    """The customers a segment-triggered SOP saw in its segment at the last check: who is in the segment
+    now and not here has entered it (and enters the SOP); who is here and not in it any more has left."""
+
+    sop = models.ForeignKey(Sop, on_delete=models.CASCADE, related_name="+", db_index=False)
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
+    seen_at = models.DateTimeField()
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "sop", "contact"], name="sopsegmentmember_unique"),
+        ]
