@@ -342,6 +342,13 @@ SPECTACULAR_SETTINGS = {
         "PointsActionEnum": "value.models.PointsAction",
         "FieldKindEnum": "value.models.FieldKind",
         "OrderStatusEnum": "value.models.OrderStatus",
+        # SOP automations (issue 18).
+        "SopKindEnum": "sop.models.SopKind",
+        "SopStatusEnum": "sop.models.SopStatus",
+        "SopEnrolmentStatusEnum": "sop.models.EnrolmentStatus",
+        "SopStepStatusEnum": "sop.models.StepStatus",
+        "SopTaskStatusEnum": "sop.models.SopTaskStatus",
+        "SopTemplateEnum": "sop.templates.TEMPLATE_KEYS",
     },
 }
 
@@ -490,6 +497,22 @@ CELERY_BEAT_SCHEDULE = {
     "value-nightly": {
         "task": "value.nightly",
         "schedule": crontab(hour=3, minute=40),
+    },
+    # SOP engine (sop/tasks.py): each tick runs ~25 s — new events enrol customers, due steps run
+    # (claimed with SKIP LOCKED), deliveries go to WeCom — so a due step waits seconds, not a beat.
+    "sop-tick": {
+        "task": "sop.tick",
+        "schedule": 30,
+    },
+    # Date triggers, group schedules and segment triggers.
+    "sop-schedule": {
+        "task": "sop.schedule",
+        "schedule": 10 * 60,
+    },
+    # SOP mass-message tasks' send results (SopDelivery.next_poll_at) → tasks done.
+    "sop-poll": {
+        "task": "sop.poll",
+        "schedule": 5 * 60,
     },
 }
 
