@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("campaigns.urls")),
     path("", include("moments.urls")),
     path("", include("value.urls")),
+    path("", include("sop.urls")),
 ]
 
 urlpatterns = [

@@ -53,6 +53,7 @@ from scrm.tenancy.actors import SYSTEM, Actor, actor_display
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import ApiKey, AuditEntry, Invitation, Membership, Role
 from scrm.wecom.models import CallbackEvent
+from sop.models import Sop, SopEnrolment, SopStatus, SopStepRun, SopTask, SopVersion
 from tests.contacts.builders import run_sync
 from tests.groups.conftest import run_groups_sync
 from tests.helpers import PASSWORD, connect_tenant
@@ -149,6 +150,12 @@ PLAUSIBLE: dict[tuple[str, str], Callable[[World], dict]] = {
     },
     ("POST", "/api/v1/points/grant/"): lambda w: {"contact": w.ids["contacts"][0], "points": 100},
     ("POST", "/api/v1/points/redeem/"): lambda w: {"contact": w.ids["contacts"][0], "points": 1},
+    # SOPs: customers to enrol, a time to postpone a task to.
+    ("POST", "/api/v1/sops/{id}/enrol/"): lambda w: {"contact_ids": w.ids["contacts"]},
+    ("POST", "/api/v1/sop-tasks/{id}/postpone/"): lambda w: {
+        "until": (timezone.now() + dt.timedelta(hours=2)).isoformat(),
+        "reason": "客户在开会",
+    },
     # A value for the (text) profile field the walk's POST /profile-fields/ made.
     ("PATCH", "/api/v1/contacts/{id}/profile/"): lambda w: {
         "profile": {
@@ -224,6 +231,15 @@ RECORDS: dict[tuple[str, str], Callable[[World, dict], list[Actor]]] = {
     ("POST", "/api/v1/campaigns/{id}/send/"): lambda w, b: _audited("campaigns.send", campaign=b["id"]),
     ("POST", "/api/v1/moments/tasks/"): lambda w, b: [_recorded(MomentTask.objects.get(pk=b["id"]))],
     ("POST", "/api/v1/moments/tasks/{id}/publish/"): lambda w, b: _audited("moments.publish", task=b["id"]),
+    ("POST", "/api/v1/sops/"): lambda w, b: [_recorded(Sop.objects.get(pk=b["id"]))],
+    ("POST", "/api/v1/sops/{id}/publish/"): lambda w, b: [
+        _recorded(SopVersion.objects.get(sop_id=b["id"], number=b["live_version"]["number"]), "published_by"),
+        *_audited("sop.publish", sop=b["id"]),
+    ],
+    ("POST", "/api/v1/sops/{id}/stop/"): lambda w, b: _audited("sop.stop", sop=b["sop"]["id"]),
+    ("POST", "/api/v1/sops/{id}/enrol/"): lambda w, b: _audited(
+        "sop.enrol", sop=w.existing["/api/v1/sops/{id}/enrol/"]
+    ),
     ("POST", "/api/v1/do-not-disturb/"): lambda w, b: [
         _recorded(DoNotDisturb.objects.get(pk=e["id"])) for e in b["entries"]
     ],
@@ -468,6 +484,62 @@ def _moments(world: World) -> None:
         )
 
 
+def _sops(world: World) -> None:
+    """SOPs in the states the SOP actions need (a valid draft to publish, live ones to pause, stop and
+    enrol into, a paused one to resume) and a member's open tasks to do, postpone and skip."""
+    definition = {
+        "trigger": {"type": "manual"},
+        "steps": [{"id": "r1", "type": "action", "action": "remind", "text": "跟进一下"}],
+    }
+    with tenant_context(world.tenant):
+
+        def make(name: str, status: str = SopStatus.LIVE) -> Sop:
+            sop = Sop.objects.create(name=f"{world.label}-{name}", draft=definition, status=status)
+            if status != SopStatus.DRAFT:
+                sop.live_version = SopVersion.objects.create(sop=sop, number=1, definition=definition)
+                sop.save(update_fields=["live_version"])
+            return sop
+
+        running = make("tasks")
+        enrolment = SopEnrolment.objects.create(
+            sop=running,
+            version=running.live_version,
+            contact_id=world.ids["contacts"][0],
+            subject=f"c{world.ids['contacts'][0]}",
+            staff_id=world.ids["staff"],
+            enrolled_at=timezone.now(),
+        )
+        tasks = {}
+        for action in ("done", "postpone", "skip"):
+            run = SopStepRun.objects.create(
+                enrolment=enrolment,
+                sop=running,
+                version=running.live_version,
+                step_id=f"r-{action}",
+                status="done",
+                due_at=timezone.now(),
+            )
+            tasks[action] = SopTask.objects.create(
+                step_run=run,
+                sop=running,
+                staff_id=world.ids["staff"],
+                contact_id=world.ids["contacts"][0],
+                title="跟进",
+                content={"text": "跟进一下", "attachments": []},
+                due_at=timezone.now(),
+            ).pk
+        world.existing.update(
+            {
+                "/api/v1/sops/{id}/publish/": make("to-publish", SopStatus.DRAFT).pk,
+                "/api/v1/sops/{id}/pause/": make("to-pause").pk,
+                "/api/v1/sops/{id}/resume/": make("to-resume", SopStatus.PAUSED).pk,
+                "/api/v1/sops/{id}/stop/": make("to-stop").pk,
+                "/api/v1/sops/{id}/enrol/": make("to-enrol").pk,
+                **{f"/api/v1/sop-tasks/{{id}}/{action}/": pk for action, pk in tasks.items()},
+            }
+        )
+
+
 @pytest.fixture(params=["session", "key"])
 def world(
     request, synced_a, alice, operator, client_for, key_client_for, django_capture_on_commit_callbacks
@@ -482,6 +554,7 @@ def world(
     world = _world(synced_a, alice=alice, olga=operator, label=request.param, client=client, actor=actor)
     _campaigns(world, django_capture_on_commit_callbacks)
     _moments(world)
+    _sops(world)
     return world
 
 

@@ -2203,6 +2203,293 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sop-tasks/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** SOP tasks, soonest due first (sales: its own) */
+        get: operations["v1_sop_tasks_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sop-tasks/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An SOP task */
+        get: operations["v1_sop_tasks_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sop-tasks/{id}/done/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark the task done */
+        post: operations["v1_sop_tasks_done_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sop-tasks/{id}/postpone/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Postpone the task to a time (listed as due then) */
+        post: operations["v1_sop_tasks_postpone_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sop-tasks/{id}/skip/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Skip the task, saying why */
+        post: operations["v1_sop_tasks_skip_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sop-templates/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The SOPs to start from: new-customer nurture, birthday care, win-back, group morning post
+         * @description For tenant routes that are not plain model CRUD (actions, reports).
+         */
+        get: operations["v1_sop_templates_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sops/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** SOPs, newest first */
+        get: operations["v1_sops_list"];
+        put?: never;
+        /** Create a draft SOP, blank or from a template */
+        post: operations["v1_sops_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sops/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An SOP with its draft and the draft's errors */
+        get: operations["v1_sops_retrieve"];
+        put?: never;
+        post?: never;
+        /** Delete an SOP never published (one with versions is stopped instead) */
+        delete: operations["v1_sops_destroy"];
+        options?: never;
+        head?: never;
+        /** Change the name, description or draft (the draft is saved even when invalid) */
+        patch: operations["v1_sops_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/sops/{id}/enrol/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enrol customers now: these ids, or those matching filters (honours Idempotency-Key)
+         * @description A live customer SOP, whatever its trigger; at most 10,000 customers. Customers already inside (or once inside, when the SOP enrols once) are skipped, as are lost ones.
+         */
+        post: operations["v1_sops_enrol_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sops/{id}/enrolments/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who is (or was) in the SOP, newest first, with the step each is at */
+        get: operations["v1_sops_enrolments_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sops/{id}/pause/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pause: nobody new enters, due steps wait until resumed */
+        post: operations["v1_sops_pause_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sops/{id}/publish/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publish the draft as the next version, live
+         * @description The draft is checked and frozen as version N+1, which new customers enter; customers inside older versions finish them. A paused or stopped SOP runs again.
+         */
+        post: operations["v1_sops_publish_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sops/{id}/report/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The SOP's figures: enrolments, goal, each step, A/B splits, members' tasks */
+        get: operations["v1_sops_report_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sops/{id}/resume/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume a paused SOP (waiting steps run, new customers enter) */
+        post: operations["v1_sops_resume_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sops/{id}/stop/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop: everyone inside exits (asks confirm: true)
+         * @description Every active enrolment exits (reason sop_stopped) and its pending steps are cancelled; members' open tasks stay theirs to finish. Publishing again starts the SOP afresh.
+         */
+        post: operations["v1_sops_stop_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sops/{id}/versions/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The published versions, newest first */
+        get: operations["v1_sops_versions_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/staff/": {
         parameters: {
             query?: never;
@@ -2999,6 +3286,8 @@ export interface components {
          * @enum {string}
          */
         ColumnsEnum: "external_userid" | "name" | "gender" | "type" | "corp_name" | "stage" | "status" | "first_added_at" | "staff" | "remarks" | "mobiles" | "tags" | "channels" | "tier" | "score" | "ltv" | "orders" | "points" | "level" | "profile";
+        /** @enum {boolean} */
+        ConfirmEnum: true;
         ConnectionCheck: {
             check: string;
             label: string;
@@ -3253,6 +3542,19 @@ export interface components {
         CsrfToken: {
             csrf_token: string;
         };
+        CurrentStep: {
+            id: string;
+            /** @description wait, wait_until, wait_business_hours, branch, split, action. */
+            type: string;
+            /** @description The action of an action step (remind, mass_task...); else empty. */
+            action: string;
+            title: string;
+            status: components["schemas"]["SopStepStatusEnum"];
+            /** Format: date-time */
+            due_at: string;
+            /** @description What it did (done) or why not (skipped). */
+            outcome: string;
+        };
         DailyChannelStats: {
             /** Format: date */
             date: string;
@@ -3313,6 +3615,97 @@ export interface components {
             added: number;
             /** @description Every customer's entry, in the order given. */
             entries: components["schemas"]["DoNotDisturb"][];
+        };
+        EnrolByFiltersRequest: {
+            /** @description The customers matching these filters now (at most 10,000). */
+            filters: {
+                /** @description Tag ids, comma-separated. */
+                tags_all?: string;
+                tags_any?: string;
+                tags_none?: string;
+                /** @description A staff member's WeCom userid. */
+                staff?: string;
+                /** @description A WeCom department id. */
+                department?: string;
+                /** @description A channel's state. */
+                state?: string;
+                /** @enum {string} */
+                add_way?: "" | "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "10" | "11" | "201" | "202";
+                /** @description A stage id. */
+                stage?: string;
+                /** @enum {string} */
+                status?: "" | "active" | "lost";
+                /** @enum {string} */
+                gender?: "" | "0" | "1" | "2";
+                added_after?: string;
+                added_before?: string;
+                search?: string;
+                /** @description Days. */
+                moments_engaged_within?: string;
+                moments_not_engaged_within?: string;
+                /** @enum {string} */
+                tier?: "" | "new" | "active" | "silent" | "high_value" | "lost";
+                /** @description 0 to 100. */
+                score_min?: string;
+                score_max?: string;
+                /** @description An amount. */
+                ltv_min?: string;
+                ltv_max?: string;
+                orders_min?: string;
+                /** @description Days. */
+                purchased_within?: string;
+                not_purchased_within?: string;
+                points_min?: string;
+                /** @description A membership level id. */
+                level?: string;
+                /** @description Profile clauses, as the contacts list's `profile`. */
+                profile?: string;
+            };
+        };
+        EnrolByIdsRequest: {
+            /** @description These customers (ids that name none: does_not_exist). */
+            contact_ids: number[];
+        };
+        EnrolResult: {
+            enrolled: number;
+            /** @description Customers not enrolled, by reason (already, lost...). */
+            skipped: {
+                [key: string]: number;
+            };
+        };
+        Enrolment: {
+            id: number;
+            /** @description The customer (customer SOPs). */
+            contact: components["schemas"]["SopContact"] | null;
+            /** @description The group (group SOPs). */
+            group: components["schemas"]["SopGroup"] | null;
+            /** @description The member who acts for it. */
+            staff: components["schemas"]["SopStaff"] | null;
+            /** @description The version's number. */
+            version: number | null;
+            status: components["schemas"]["SopEnrolmentStatusEnum"];
+            /** @description exit_criteria, lost, sop_stopped, not_matching, removed... (exited only). */
+            exit_reason: string;
+            /** @description The day of a yearly or scheduled run, r2.. for re-enrolments. */
+            occurrence: string;
+            /** @description Its latest step (null: none yet). */
+            current_step: components["schemas"]["CurrentStep"] | null;
+            /** @description A/B split step id → branch id. */
+            splits: {
+                [key: string]: string;
+            };
+            /** Format: date-time */
+            enrolled_at: string;
+            /** Format: date-time */
+            finished_at: string | null;
+            /** Format: date-time */
+            goal_at: string | null;
+        };
+        ErrorItem: {
+            /** @description The definition path (steps.2.then.0.days). */
+            path: string | null;
+            code: string;
+            message: string;
         };
         /** @description DRF's, building the strict fields above from model fields. */
         Event: {
@@ -5075,6 +5468,17 @@ export interface components {
             page_size?: number;
             results: components["schemas"]["DoNotDisturb"][];
         };
+        PaginatedEnrolmentList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["Enrolment"][];
+        };
         PaginatedEventList: {
             /** Format: uri */
             next: string | null;
@@ -5327,6 +5731,39 @@ export interface components {
             /** @description Page-number mode only. */
             page_size?: number;
             results: components["schemas"]["Segment"][];
+        };
+        PaginatedSopList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["Sop"][];
+        };
+        PaginatedSopTaskList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["SopTask"][];
+        };
+        PaginatedSopVersionList: {
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            /** @description Page-number mode only. */
+            page?: number;
+            /** @description Page-number mode only. */
+            page_size?: number;
+            results: components["schemas"]["SopVersion"][];
         };
         PaginatedStaffList: {
             /** Format: uri */
@@ -5590,6 +6027,14 @@ export interface components {
             /** @description The contacts list's filter parameters: tags_all, tags_any, tags_none, staff, department, state, add_way, stage, status, gender, added_after, added_before, search, moments_engaged_within, moments_not_engaged_within, tier, score_min, score_max, ltv_min, ltv_max, orders_min, purchased_within, not_purchased_within, points_min, level, profile. */
             filters?: {
                 [key: string]: string;
+            };
+        };
+        PatchedSopUpdateRequest: {
+            name?: string;
+            description?: string;
+            /** @description Saved as written, even when invalid: see draft_errors in the answer. */
+            draft?: {
+                [key: string]: unknown;
             };
         };
         /** @description DRF's, building the strict fields above from model fields. */
@@ -5918,6 +6363,86 @@ export interface components {
             /** @description WeCom's refusals, per member. */
             errors: unknown[];
         };
+        ReportBranch: {
+            id: string;
+            name: string;
+            percent: number;
+            enrolled: number;
+            goal: number;
+            /** Format: double */
+            conversion: number | null;
+        };
+        ReportEnrolments: {
+            total: number;
+            active: number;
+            completed: number;
+            goal: number;
+            exited: number;
+            by_exit_reason: {
+                [key: string]: number;
+            };
+        };
+        ReportGoal: {
+            reached: number;
+            /**
+             * Format: double
+             * @description Goal / enrolled (null: nobody enrolled).
+             */
+            conversion: number | null;
+            /** Format: double */
+            median_hours_to_goal: number | null;
+        };
+        ReportMember: {
+            staff_id: number;
+            userid: string;
+            name: string;
+            tasks: number;
+            todo: number;
+            done: number;
+            skipped: number;
+            postponed: number;
+            /**
+             * Format: double
+             * @description done / tasks.
+             */
+            completion_rate: number | null;
+        };
+        ReportSplit: {
+            step_id: string;
+            title: string;
+            branches: components["schemas"]["ReportBranch"][];
+            /** @description z (two branches) or chi_square (more); empty when not computed. */
+            test: string;
+            /**
+             * Format: double
+             * @description Null when a branch has nobody yet.
+             */
+            p_value: number | null;
+            /** @description p_value < 0.05. */
+            significant: boolean;
+        };
+        ReportStep: {
+            id: string;
+            type: string;
+            /** @description The action of an action step; else empty. */
+            action: string;
+            title: string;
+            /** @description 0 for the top list, 1 inside a branch or split, ... */
+            depth: number;
+            /** @description The branch or split step it is inside. */
+            parent: string | null;
+            /** @description Inside a branch: then or else; inside a split: the branch id. */
+            lane: string;
+            /** @description Due later, or being executed. */
+            waiting: number;
+            done: number;
+            skipped: number;
+            skipped_by_reason: {
+                [key: string]: number;
+            };
+            /** @description Never ran: the enrolment ended first. */
+            cancelled: number;
+        };
         /**
          * @description * `admin` - Admin
          *     * `operator` - Operator
@@ -6075,6 +6600,212 @@ export interface components {
             group_id: number | null;
             name: string;
             reason: components["schemas"]["ReasonEnum"];
+        };
+        /** @description An SOP as lists show it. */
+        Sop: {
+            readonly id: number;
+            readonly name: string;
+            readonly description: string;
+            kind: components["schemas"]["SopKindEnum"];
+            status: components["schemas"]["SopStatusEnum"];
+            readonly template: string;
+            live_version: components["schemas"]["SopVersionRef"] | null;
+            /** @description Customers (or groups) in the SOP now. */
+            active_enrolments: number;
+            /** @description Versions published (0: deletable). */
+            version_count: number;
+            readonly created_by: components["schemas"]["Actor"] | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        SopContact: {
+            id: number;
+            name: string;
+            avatar: string;
+        };
+        SopCreateRequest: {
+            name: string;
+            description?: string;
+            /**
+             * @description customer (default) or group. With a template: the template's (another is refused, code kind_mismatch).
+             *
+             *     * `customer` - Customer SOP
+             *     * `group` - Group SOP
+             */
+            kind?: components["schemas"]["SopKindEnum"];
+            /**
+             * @description Start from this template (GET /sop-templates/): its kind and draft.
+             *
+             *     * `birthday_care` - birthday_care
+             *     * `group_daily_morning` - group_daily_morning
+             *     * `new_customer_nurture` - new_customer_nurture
+             *     * `silent_win_back` - silent_win_back
+             */
+            template?: components["schemas"]["SopTemplateEnum"];
+            /** @description The definition (default: the template's, or empty). */
+            draft?: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description An SOP with its draft and what publishing the draft would refuse. */
+        SopDetail: {
+            readonly id: number;
+            readonly name: string;
+            readonly description: string;
+            kind: components["schemas"]["SopKindEnum"];
+            status: components["schemas"]["SopStatusEnum"];
+            readonly template: string;
+            live_version: components["schemas"]["SopVersionRef"] | null;
+            /** @description Customers (or groups) in the SOP now. */
+            active_enrolments: number;
+            /** @description Versions published (0: deletable). */
+            version_count: number;
+            readonly created_by: components["schemas"]["Actor"] | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+            /** @description The definition being edited (saved even when invalid). */
+            draft: {
+                [key: string]: unknown;
+            };
+            /** @description What publishing the draft would refuse, with definition paths (empty: publishable). */
+            readonly draft_errors: components["schemas"]["ErrorItem"][];
+        };
+        SopEnrolRequest: components["schemas"]["EnrolByIdsRequest"] | components["schemas"]["EnrolByFiltersRequest"];
+        /**
+         * @description * `active` - In the SOP
+         *     * `completed` - Went through every step
+         *     * `goal` - Reached the goal
+         *     * `exited` - Exited
+         * @enum {string}
+         */
+        SopEnrolmentStatusEnum: "active" | "completed" | "goal" | "exited";
+        SopGroup: {
+            id: number;
+            name: string;
+        };
+        /**
+         * @description * `customer` - Customer SOP
+         *     * `group` - Group SOP
+         * @enum {string}
+         */
+        SopKindEnum: "customer" | "group";
+        SopRef: {
+            id: number;
+            name: string;
+        };
+        SopReport: {
+            /** @description The version reported on (null: all versions, steps of the latest). */
+            version: number | null;
+            enrolments: components["schemas"]["ReportEnrolments"];
+            goal: components["schemas"]["ReportGoal"];
+            steps: components["schemas"]["ReportStep"][];
+            splits: components["schemas"]["ReportSplit"][];
+            members: components["schemas"]["ReportMember"][];
+        };
+        SopStaff: {
+            id: number;
+            userid: string;
+            name: string;
+        };
+        /**
+         * @description * `draft` - Draft (never published)
+         *     * `live` - Live
+         *     * `paused` - Paused (steps wait; nobody new enters)
+         *     * `stopped` - Stopped (everyone inside exits)
+         * @enum {string}
+         */
+        SopStatusEnum: "draft" | "live" | "paused" | "stopped";
+        /**
+         * @description * `pending` - Waiting for its time
+         *     * `claimed` - Being executed
+         *     * `done` - Done
+         *     * `skipped` - Skipped
+         *     * `cancelled` - Cancelled (the enrolment ended first)
+         * @enum {string}
+         */
+        SopStepStatusEnum: "pending" | "claimed" | "done" | "skipped" | "cancelled";
+        SopStopRequest: {
+            /** @description true: everyone inside the SOP exits (reason sop_stopped). */
+            confirm: components["schemas"]["ConfirmEnum"];
+        };
+        SopStopResult: {
+            sop: components["schemas"]["SopDetail"];
+            /** @description Enrolments that exited. */
+            exited: number;
+        };
+        SopTask: {
+            id: number;
+            sop: components["schemas"]["SopRef"];
+            title: string;
+            content: components["schemas"]["TaskContent"];
+            contact: components["schemas"]["SopContact"] | null;
+            group: components["schemas"]["SopGroup"] | null;
+            staff: components["schemas"]["SopStaff"];
+            status: components["schemas"]["SopTaskStatusEnum"];
+            /** Format: date-time */
+            due_at: string;
+            /** @description Why skipped or postponed. */
+            reason: string;
+            /** @description member (marked here) or wecom (read from WeCom); else empty. */
+            done_via: string;
+            /** Format: date-time */
+            done_at: string | null;
+            /** @description mass_task / group_send: the member sends it through a WeCom task (done is read from WeCom); reminder: the member sends it by hand; empty: not sent yet. */
+            delivery_kind: string;
+            /** Format: date-time */
+            created_at: string;
+        };
+        /**
+         * @description * `todo` - To do
+         *     * `done` - Done
+         *     * `postponed` - Postponed
+         *     * `skipped` - Skipped
+         * @enum {string}
+         */
+        SopTaskStatusEnum: "todo" | "done" | "postponed" | "skipped";
+        SopTemplate: {
+            key: string;
+            name: string;
+            description: string;
+            kind: components["schemas"]["SopKindEnum"];
+            /** @description The SOP's definition: trigger, steps, exit, goal, reenrol, quiet_hours, business_hours, respect_caps (docs/api.md, SOP automations). */
+            draft: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * @description * `birthday_care` - birthday_care
+         *     * `group_daily_morning` - group_daily_morning
+         *     * `new_customer_nurture` - new_customer_nurture
+         *     * `silent_win_back` - silent_win_back
+         * @enum {string}
+         */
+        SopTemplateEnum: "birthday_care" | "group_daily_morning" | "new_customer_nurture" | "silent_win_back";
+        /** @description A published definition, frozen. */
+        SopVersion: {
+            readonly id: number;
+            readonly number: number;
+            /** @description The SOP's definition: trigger, steps, exit, goal, reenrol, quiet_hours, business_hours, respect_caps (docs/api.md, SOP automations). */
+            definition: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            readonly published_at: string;
+            readonly published_by: components["schemas"]["Actor"] | null;
+            /** @description Enrolments of this version. */
+            enrolled: number;
+            /** @description Of which still in the SOP. */
+            active: number;
+        };
+        SopVersionRef: {
+            id: number;
+            number: number;
+            /** Format: date-time */
+            published_at: string;
         };
         /** @description DRF's, building the strict fields above from model fields. */
         Staff: {
@@ -6288,6 +7019,25 @@ export interface components {
             /** @description Of WeCom's 3 per 24 hours. */
             reminders_left: number;
             can_remind: boolean;
+        };
+        TaskContent: {
+            text: string;
+            /** @description [{material_id}] */
+            attachments: {
+                [key: string]: unknown;
+            }[];
+        };
+        TaskPostponeRequest: {
+            /**
+             * Format: date-time
+             * @description When to do it; without an offset, in the tenant's time zone. In the future (code in_the_past), at most 30 days ahead (too_far_ahead).
+             */
+            until: string;
+            reason?: string;
+        };
+        TaskSkipRequest: {
+            /** @description Why it is skipped. */
+            reason: string;
         };
         /** @description DRF's, building the strict fields above from model fields. */
         TenantBrief: {
@@ -18104,6 +18854,1435 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PaginatedContactRowList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_sop_tasks_list: {
+        parameters: {
+            query?: {
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description today: due during the tenant's day; overdue: open and due before today; all (default). */
+                due?: "all" | "today" | "overdue";
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, from 1; more than 200 gives 200. */
+                page_size?: number;
+                /** @description Only these SOPs' tasks (ids; repeatable). */
+                sop?: number[];
+                /** @description Only these members' tasks (staff ids; repeatable). */
+                staff?: number[];
+                /** @description Only tasks in these statuses (repeatable; open ones: todo and postponed). */
+                status?: ("todo" | "done" | "postponed" | "skipped")[];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedSopTaskList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_sop_tasks_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SopTask"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_sop_tasks_done_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SopTask"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The task is done or skipped already (type not_open). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_sop_tasks_postpone_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskPostponeRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SopTask"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The task is done or skipped already (type not_open). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_sop_tasks_skip_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskSkipRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SopTask"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The task is done or skipped already (type not_open). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_sop_templates_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SopTemplate"][];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_sops_list: {
+        parameters: {
+            query?: {
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description Only this kind. */
+                kind?: "customer" | "group";
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, from 1; more than 200 gives 200. */
+                page_size?: number;
+                /** @description Part of the name. */
+                q?: string;
+                /** @description Only SOPs in these statuses (repeatable). */
+                status?: ("draft" | "live" | "paused" | "stopped")[];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedSopList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_sops_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SopCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SopDetail"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_sops_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SopDetail"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_sops_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The SOP's status does not allow it; the type says why (has_versions, not_live, not_paused, not_published, already_stopped, not_customer_sop). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_sops_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedSopUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SopDetail"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_sops_enrol_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["SopEnrolRequest"];
+            };
+        };
+        responses: {
+            /** @description How many entered and how many did not, by reason. A repeated Idempotency-Key (within a day) answers the first request's result (header Idempotent-Replay: true). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrolResult"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The SOP's status does not allow it; the type says why (has_versions, not_live, not_paused, not_published, already_stopped, not_customer_sop). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_sops_enrolments_list: {
+        parameters: {
+            query?: {
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, from 1; more than 200 gives 200. */
+                page_size?: number;
+                /** @description Only enrolments in these statuses (repeatable). */
+                status?: ("active" | "completed" | "goal" | "exited")[];
+                /** @description Only this version (its number). */
+                version?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedEnrolmentList"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_sops_pause_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SopDetail"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The SOP's status does not allow it; the type says why (has_versions, not_live, not_paused, not_published, already_stopped, not_customer_sop). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_sops_publish_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SopDetail"];
+                };
+            };
+            /** @description The draft is not valid: its errors, paths draft.steps.2.days... */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_sops_report_retrieve: {
+        parameters: {
+            query?: {
+                /** @description One version (its number); default: every version, steps drawn from the latest. */
+                version?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SopReport"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_sops_resume_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SopDetail"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The SOP's status does not allow it; the type says why (has_versions, not_live, not_paused, not_published, already_stopped, not_customer_sop). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_sops_stop_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SopStopRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SopStopResult"];
+                };
+            };
+            /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or wrong ones (not_authenticated, authentication_failed). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this role or principal, or a missing CSRF token (permission_denied). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object in your tenant and scope, or an invalid page or cursor (not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The SOP's status does not allow it; the type says why (has_versions, not_live, not_paused, not_published, already_stopped, not_customer_sop). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the size limit (payload_too_large). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON, or not the type the route takes (unsupported_media_type). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many writes, or failed logins (throttled, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v1_sops_versions_list: {
+        parameters: {
+            query?: {
+                /** @description Cursor from `next`/`previous` (default for API keys). */
+                cursor?: string;
+                /** @description Page number, from 1 (default for the dashboard). */
+                page?: number;
+                /** @description Rows per page, from 1; more than 200 gives 200. */
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedSopVersionList"];
                 };
             };
             /** @description Invalid input (validation_error, naming the field), or a malformed body (parse_error). */
