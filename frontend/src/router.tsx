@@ -125,9 +125,15 @@ export const router = createBrowserRouter([
             element: <RequireRole roles={["admin"]} />,
             children: [{ index: true, lazy: page(() => import("./pages/value/ValueSettingsPage")) }],
           },
+          // SOP automations: every member sees their own SOP tasks (the page the WeCom reminder links to);
+          // the SOPs themselves are managed by admins and operators.
+          { path: "sop/tasks", lazy: page(() => import("./pages/sop/SopTasksPage")) },
           {
             element: <RequireRole roles={MANAGERS} />,
             children: [
+              { path: "sop", lazy: page(() => import("./pages/sop/SopsPage")) },
+              { path: "sop/:id", lazy: page(() => import("./pages/sop/SopBuilderPage")) },
+              { path: "sop/:id/report", lazy: page(() => import("./pages/sop/SopReportPage")) },
               { path: "tags", lazy: page(() => import("./pages/tags/TagsPage")) },
               { path: "staff", lazy: page(() => import("./pages/staff/StaffPage")) },
               { path: "channels", lazy: page(() => import("./pages/channels/ChannelsPage")) },

@@ -19,6 +19,8 @@ const zh = {
     campaigns: "群发",
     moments: "朋友圈",
     value: "客户价值",
+    sop: "SOP 自动化",
+    sopTasks: "今日SOP任务",
   },
   shell: {
     logout: "退出登录",
@@ -109,6 +111,8 @@ const en: typeof zh = {
     campaigns: "Mass messages",
     moments: "Moments",
     value: "Customer value",
+    sop: "SOP automations",
+    sopTasks: "Today's SOP tasks",
   },
   shell: {
     logout: "Log out",
