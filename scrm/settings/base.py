@@ -515,6 +515,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5 * 60,
     },
 }
+# SOP steps due for one member within this many seconds become ONE WeCom task / reminder (0: one per pass).
+SOP_COALESCE_SECONDS = env.int("SOP_COALESCE_SECONDS", default=60)
 
 LOGGING = {
     "version": 1,

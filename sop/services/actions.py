@@ -5,19 +5,27 @@ run gets an outcome (done or skipped, and why). Message actions obey do-not-dist
 when the SOP respects them, campaigns' frequency caps (customers and groups): such a run is skipped
 with outcome ``dnd`` / ``capped`` and counted, never dropped silently. Tags, stages and points act at
 once through their services (idempotent: a run retried after a dead pass tags nothing twice, and points
-carry the key ``sop:<step run id>``). Messages become **deliveries**, coalesced per member per pass:
+carry the key ``sop:<step run id>``). Messages become **deliveries**, coalesced per member per
+**window** (``settings.SOP_COALESCE_SECONDS``, 60 s: a backlog worked through in 200 passes still gives
+a member one task and one reminder a minute per step, where WeCom drops app messages beyond 30 a
+minute; 0: one delivery per pass):
 
 - ``remind``: a ``SopTask`` per customer (or group) for its member, a ``Touch`` (kind ``sop``) per
   customer, and ONE app message per member ("N customers to follow up", with the task list's link);
 - ``mass_task`` / ``group_send``: ONE ``add_msg_template`` per member (sender = that member, targets =
-  the pass's customers / groups of that member), a ``SopTask`` per target linked to it; done is read
+  the window's customers / groups of that member), a ``SopTask`` per target linked to it; done is read
   back from WeCom (``deliveries_poll``), and so are the ``Touch`` rows (kind ``sop_mass_message``,
   counted by WeCom's receive limit) of what was sent;
-- ``moment_task``: ONE Moments task per step per pass for the pass's members;
-- ``notify``: ONE app message per step per pass to the operators named.
+- ``moment_task``: ONE Moments task per step per window for the window's members;
+- ``notify``: ONE app message per step per window to the operators named.
 
 The engine writes the deliveries, tasks and touches (``effects_write``) in the transaction that marks
-the runs, for the runs it still holds; a delivery is sent after that commit.
+the runs, for the runs it still holds. A delivery of the window is **merged** into while it is open
+(targets united, ``items`` added); one no longer open (claimed or sent: its window ended while a slow
+pass ran) or full (WeCom's recipient limits) is never written into: the runs go to a fresh delivery
+under a derived key. An app message's text is rendered when it is sent, from its parts and ``items``,
+so a merged reminder counts every customer. A delivery is sent once its window is over
+(``created_at`` older than the window).
 
 **Sending** (``deliveries_send``): a delivery is claimed by a conditional UPDATE before its WeCom call,
 and the answer written after; the claimed row stays locked during the call, so nobody can take a live
@@ -28,7 +36,11 @@ attachments, recipients within the delivery's) and adopted when found; a Moments
 through an idempotency key (``sop:<delivery id>``), so asking again returns the same task; an app
 message cannot be read back, so it is taken as sent (a member may miss one reminder, never get two).
 App messages obey WeCom's budget per member (30 a minute, 1,000 an hour, counted from the
-deliveries): one over it waits for a later call, it is never dropped.
+deliveries): one over it waits for a later call, it is never dropped. The claim also checks ``items``:
+a delivery merged into after it was read is sent by a later call, with its merged targets.
+
+PostgreSQL runs set-based statements (an upsert per batch); other databases (SQLite for ``make run``)
+a portable ORM path doing the same (``fast_sql``), correct there because SQLite serialises writers.
 
 Points are granted for the whole batch at once (``_grants_write``), with ``points_grant``'s effects.
 
@@ -79,11 +91,29 @@ logger = logging.getLogger(__name__)
 # The split draws (module-level so a test can seed it).
 rng = random.Random()  # noqa: S311 -- an A/B draw, not security
 
+# Tests set this to run the portable path (the one SQLite takes) on PostgreSQL.
+_FORCE_PORTABLE = False
+
+
+def fast_sql() -> bool:
+    """PostgreSQL: the set-based statements (arrays, upserts, SKIP LOCKED); else the portable ORM path."""
+    return connection.vendor == "postgresql" and not _FORCE_PORTABLE
+
+
+def coalesce_seconds() -> int:
+    """The coalescing window (0: one delivery per pass)."""
+    return max(0, int(django_settings.SOP_COALESCE_SECONDS))
+
+
 DONE, SKIPPED = StepStatus.DONE.value, StepStatus.SKIPPED.value
 APP_KINDS = (DeliveryKind.REMINDER, DeliveryKind.NOTIFY)
 MASS_KINDS = (DeliveryKind.MASS_TASK, DeliveryKind.GROUP_SEND)
 PER_MINUTE, PER_HOUR = 30, 1000  # app messages a member receives from one app; WeCom drops the rest
 RECOUNT_MARGIN = 10  # how close to a limit an app message is counted again before it is sent
+# add_msg_template's recipient limits: a delivery that would grow past them is not merged into.
+TARGETS_MAX = {DeliveryKind.MASS_TASK: 10_000, DeliveryKind.GROUP_SEND: 2_000}
+# Derived keys tried for runs whose delivery is no longer open or full (one query each, rarely any).
+LATE_MAX = 1_000
 STALE_CLAIM = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 6
 # Deliveries read per call, of app messages and of the rest each: app messages over a member's budget
@@ -138,7 +168,7 @@ class ActionContext:
     step: Step
     respect_caps: bool
     now: dt.datetime
-    pass_key: str  # this pass (and round): part of every delivery's coalescing key
+    pass_key: str  # this window (or pass and round): part of every delivery's coalescing key
 
 
 @dataclass
@@ -155,7 +185,7 @@ class DeliverySpec:
     kind: str
     step_id: str
     staff_id: int | None
-    content: dict  # {"text", "attachments"}; app messages: the message's parts, see _final
+    content: dict  # {"text", "attachments"}; app messages: the message's parts, see app_message_text
     runs: list[tuple[int, str, str]] = field(default_factory=list)  # (run id, target, member userid)
     userids: list[str] = field(default_factory=list)  # notify: the operators
 
@@ -182,7 +212,7 @@ class Effects:
 
 
 def delivery_key(*, sop_id: int, version_id: int, step_id: str, kind: str, member: str, pass_key: str) -> str:
-    """The coalescing key: one delivery per (SOP, version, step, kind, member, pass)."""
+    """The coalescing key: one delivery per (SOP, version, step, kind, member, window or pass)."""
     raw = f"{sop_id}:{version_id}:{step_id}:{kind}:{member}:{pass_key}"
     return hashlib.sha256(raw.encode()).hexdigest()
 
@@ -193,6 +223,16 @@ def _content(step: Step) -> dict:
 
 def _title(ctx: ActionContext) -> str:
     return (ctx.step.params.get("title") or ctx.sop.name)[:200]
+
+
+def _message_parts(ctx: ActionContext, *, groups: bool) -> dict:
+    """What an app message is rendered from when it is sent (``app_message_text``): the step's title
+    (the SOP's name is added then), its text, and whether it counts groups or customers."""
+    return {
+        "title": (ctx.step.params.get("title") or "")[:200],
+        "text": ctx.step.params.get("text") or "",
+        "groups": groups,
+    }
 
 
 def action_execute(
@@ -257,7 +297,7 @@ def _remind(ctx: ActionContext, subjects: list[Subject], effects: Effects) -> di
                 kind=DeliveryKind.REMINDER,
                 step_id=ctx.step.id,
                 staff_id=s.staff_id,
-                content={"title": _title(ctx), "text": content["text"], "groups": s.group_id is not None},
+                content=_message_parts(ctx, groups=s.group_id is not None),
             ),
         )
         spec.runs.append((s.run_id, s.target, userids.get(s.staff_id, "")))
@@ -340,11 +380,7 @@ def _notify(ctx: ActionContext, subjects: list[Subject], effects: Effects) -> di
         kind=DeliveryKind.NOTIFY,
         step_id=ctx.step.id,
         staff_id=None,
-        content={
-            "title": _title(ctx),
-            "text": ctx.step.params.get("text") or "",
-            "groups": any(s.group_id for s in subjects),
-        },
+        content=_message_parts(ctx, groups=any(s.group_id for s in subjects)),
         userids=userids,
     )
     spec.runs = [(s.run_id, s.target, "") for s in subjects]
@@ -497,57 +533,66 @@ def _snippet(text: str) -> str:
     return text[:SNIPPET] + ("…" if len(text) > SNIPPET else "")
 
 
-def _final(spec: DeliverySpec, runs: list[tuple[int, str, str]], sop: Sop) -> tuple[dict, list[str]]:
-    """The content and targets a delivery is sent with, for the runs the pass holds."""
-    if spec.kind in (DeliveryKind.MASS_TASK, DeliveryKind.GROUP_SEND):
-        return spec.content, sorted({target for _, target, _ in runs})
-    if spec.kind == DeliveryKind.MOMENT_TASK:
-        return spec.content, sorted({userid for _, _, userid in runs if userid})
-    noun = "个客户群" if spec.content.get("groups") else "位客户"
-    if spec.kind == DeliveryKind.REMINDER:
-        text = REMIND_MESSAGE.format(
-            sop=sop.name,
-            title=spec.content["title"] if spec.content["title"] != sop.name else "",
-            count=len(runs),
-            noun=noun,
-            snippet=_snippet(spec.content["text"]),
-            link=f"{django_settings.PUBLIC_URL}{TASKS_PATH}",
-        )
-        return {"text": _fit(text), "attachments": []}, sorted({userid for _, _, userid in runs if userid})
-    text = NOTIFY_MESSAGE.format(
-        sop=sop.name,
-        title=spec.content["title"] if spec.content["title"] != sop.name else "",
-        count=len(runs),
-        noun=noun,
-        text=spec.content["text"],
+def _targets(spec: DeliverySpec, runs: list[tuple[int, str, str]]) -> list[str]:
+    """Who a delivery goes to, for the runs the pass holds: customers / groups (mass tasks), members."""
+    if spec.kind in MASS_KINDS:
+        return sorted({target for _, target, _ in runs})
+    if spec.kind == DeliveryKind.NOTIFY:
+        return sorted(spec.userids)
+    return sorted({userid for _, _, userid in runs if userid})
+
+
+def app_message_text(delivery: SopDelivery) -> str:
+    """A reminder's or notice's text, rendered when it is sent: ``items`` counts every run merged into
+    it, whichever passes wrote them."""
+    parts = delivery.content or {}
+    template = REMIND_MESSAGE if delivery.kind == DeliveryKind.REMINDER else NOTIFY_MESSAGE
+    text = template.format(
+        sop=delivery.sop.name,
+        title=parts.get("title") or "",
+        count=delivery.items,
+        noun="个客户群" if parts.get("groups") else "位客户",
+        snippet=_snippet(parts.get("text") or ""),
+        text=parts.get("text") or "",
+        link=f"{django_settings.PUBLIC_URL}{TASKS_PATH}",
     )
-    return {"text": _fit(text), "attachments": []}, spec.userids
+    return _fit(text)
+
+
+@dataclass
+class _Placing:
+    """A delivery to write: the spec's share of the runs the pass holds, under ``key``."""
+
+    spec: DeliverySpec
+    targets: list[str]
+    items: int
+    key: str
+
+
+def late_key(key: str, n: int) -> str:
+    """The n-th key derived from ``key``, for runs its delivery can no longer take."""
+    return hashlib.sha256(f"{key}:late{n}".encode()).hexdigest()
 
 
 def effects_write(
     *, effects: Effects, held: set[int], tenant: Tenant, sop: Sop, now: dt.datetime
 ) -> dict[str, int]:
     """Write the deliveries, tasks and touches of the runs in ``held`` (inside the engine's transaction).
-    Returns delivery key → id."""
-    rows = []
+    Returns delivery key (the spec's) → id of the delivery its runs went to."""
+    placings = []
     for spec in effects.deliveries.values():
         runs = [r for r in spec.runs if r[0] in held]
-        if not runs:
-            continue
-        content, targets = _final(spec, runs, sop)
-        rows.append(
-            SopDelivery(
-                sop=sop,
-                step_id=spec.step_id,
-                kind=spec.kind,
-                staff_id=spec.staff_id,
-                key=spec.key,
-                content=content,
-                targets=targets,
-                items=len(runs),
-            )
-        )
-    deliveries = {d.key: d.pk for d in SopDelivery.objects.bulk_create(rows)}
+        if runs:
+            placings.append(_Placing(spec=spec, targets=_targets(spec, runs), items=len(runs), key=spec.key))
+    Touch.objects.bulk_create(
+        [
+            Touch(target=target, kind=kind, source=f"sop:{run_id}", at=now)
+            for run_id, target, kind in effects.touches
+            if run_id in held and target
+        ],
+        ignore_conflicts=True,
+    )
+    deliveries = _deliveries_place(placings, sop=sop, now=now)
     SopTask.objects.bulk_create(
         [
             SopTask(
@@ -566,15 +611,123 @@ def effects_write(
         ],
         ignore_conflicts=True,
     )
-    Touch.objects.bulk_create(
-        [
-            Touch(target=target, kind=kind, source=f"sop:{run_id}", at=now)
-            for run_id, target, kind in effects.touches
-            if run_id in held and target
-        ],
-        ignore_conflicts=True,
-    )
     return deliveries
+
+
+def _deliveries_place(placings: list[_Placing], *, sop: Sop, now: dt.datetime) -> dict[str, int]:
+    """Each placing merged into the open delivery of its key, or a new one. A key whose delivery is no
+    longer open (claimed or sent: its window ended while this pass ran) or would grow past WeCom's
+    limit goes on to ``late_key(key, 1)``, ``(key, 2)``...: the runs are never lost, and never added
+    to what was already sent. One statement per step of that (almost always just the first)."""
+    write = _deliveries_upsert if fast_sql() else _deliveries_merge
+    placed: dict[str, int] = {}
+    pending = placings
+    for n in range(LATE_MAX + 1):
+        if not pending:
+            return placed
+        for p in pending:
+            p.key = late_key(p.spec.key, n) if n else p.spec.key
+        # In key order: two passes merging into the same deliveries lock them in the same order.
+        pending.sort(key=lambda p: p.key)
+        ids = write(pending, sop=sop, now=now)
+        for p in pending:
+            if p.key in ids:
+                placed[p.spec.key] = ids[p.key]
+        pending = [p for p in pending if p.key not in ids]
+    raise RuntimeError(f"SOP {sop.pk}: {len(pending)} deliveries found no open key")
+
+
+_DELIVERY = SopDelivery._meta.db_table
+
+
+def _deliveries_upsert(placings: list[_Placing], *, sop: Sop, now: dt.datetime) -> dict[str, int]:
+    """PostgreSQL: one ``INSERT … ON CONFLICT DO UPDATE`` merging into open deliveries (targets
+    united, distinct and sorted; items added). Returns key → id of those written."""
+    # A merge may not take a mass task past WeCom's recipient limit (counted with duplicates: it
+    # splits a little early rather than late).
+    cap = "CASE EXCLUDED.kind " + " ".join(f"WHEN '{k}' THEN {n:d}" for k, n in TARGETS_MAX.items()) + " END"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {_DELIVERY} AS d (tenant_id, sop_id, step_id, kind, staff_id, key, content, targets,
+                items, status, attempts, msgid, fingerprint, error, created_at)
+            SELECT %s, %s, v.step, v.kind, v.staff, v.key, v.content::jsonb, v.targets::jsonb, v.items,
+                'open', 0, '', '', '{{}}'::jsonb, %s
+            FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[],
+                %s::int[]) AS v(step, kind, staff, key, content, targets, items)
+            ON CONFLICT (tenant_id, key) DO UPDATE SET
+                targets = (
+                    SELECT coalesce(jsonb_agg(u.t ORDER BY u.t COLLATE "C"), '[]'::jsonb)
+                    FROM (
+                        SELECT jsonb_array_elements_text(d.targets)
+                        UNION SELECT jsonb_array_elements_text(EXCLUDED.targets)
+                    ) AS u(t)
+                ),
+                items = d.items + EXCLUDED.items
+            WHERE d.status = 'open' AND (
+                {cap} IS NULL
+                OR jsonb_array_length(d.targets) + jsonb_array_length(EXCLUDED.targets) <= {cap}
+            )
+            RETURNING key, id
+            """,  # noqa: S608 -- table names and constants, no input
+            [
+                sop.tenant_id,
+                sop.pk,
+                now,
+                [p.spec.step_id for p in placings],
+                [str(p.spec.kind) for p in placings],
+                [p.spec.staff_id for p in placings],
+                [p.key for p in placings],
+                [json.dumps(p.spec.content, ensure_ascii=False) for p in placings],
+                [json.dumps(p.targets, ensure_ascii=False) for p in placings],
+                [p.items for p in placings],
+            ],
+        )
+        return dict(cursor.fetchall())
+
+
+def _deliveries_merge(placings: list[_Placing], *, sop: Sop, now: dt.datetime) -> dict[str, int]:
+    """The portable ``_deliveries_upsert``: the keys' rows read (locked where the database can), the
+    open ones merged into by one bulk UPDATE, the missing ones inserted. SQLite runs one writer at a
+    time, so nobody inserts a key between the read and the insert."""
+    existing = {
+        d.key: d
+        for d in SopDelivery.unscoped.select_for_update()
+        .filter(tenant_id=sop.tenant_id, key__in=[p.key for p in placings])
+        .only("pk", "key", "kind", "status", "targets", "items")
+    }
+    ids: dict[str, int] = {}
+    merged, new = [], []
+    for p in placings:
+        d = existing.get(p.key)
+        if d is None:
+            new.append(
+                SopDelivery(
+                    tenant_id=sop.tenant_id,
+                    sop=sop,
+                    step_id=p.spec.step_id,
+                    kind=p.spec.kind,
+                    staff_id=p.spec.staff_id,
+                    key=p.key,
+                    content=p.spec.content,
+                    targets=p.targets,
+                    items=p.items,
+                    created_at=now,
+                )
+            )
+            continue
+        cap = TARGETS_MAX.get(d.kind)
+        if d.status != DeliveryStatus.OPEN or (cap is not None and len(d.targets) + len(p.targets) > cap):
+            continue
+        d.targets = sorted(set(d.targets) | set(p.targets))
+        d.items += p.items
+        merged.append(d)
+        ids[p.key] = d.pk
+    if merged:
+        SopDelivery.unscoped.bulk_update(merged, ["targets", "items"])
+    for d in SopDelivery.unscoped.bulk_create(new):
+        ids[d.key] = d.pk
+    return ids
 
 
 # -- sending ------------------------------------------------------------------------------------------
@@ -595,6 +748,8 @@ def _app_message_counts(*, tenant: Tenant, now: dt.datetime, userids) -> dict[st
     userids = sorted(set(userids))
     if not userids:
         return {}
+    if not fast_sql():
+        return _app_message_counts_portable(tenant=tenant, now=now, userids=userids)
     table = SopDelivery._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -615,6 +770,26 @@ def _app_message_counts(*, tenant: Tenant, now: dt.datetime, userids) -> dict[st
             ],
         )
         return {userid: (minute, hour) for userid, minute, hour in cursor.fetchall()}
+
+
+def _app_message_counts_portable(*, tenant: Tenant, now: dt.datetime, userids: list[str]):
+    """``_app_message_counts`` counted in Python (SQLite has no jsonb): the last hour's app messages
+    are few, a member gets at most 1,000 of them."""
+    wanted = set(userids)
+    minute_ago = now - dt.timedelta(minutes=1)
+    counts: dict[str, list[int]] = {}
+    rows = SopDelivery.unscoped.filter(
+        tenant_id=tenant.pk,
+        kind__in=APP_KINDS,
+        status__in=(DeliveryStatus.CLAIMED, DeliveryStatus.SENT),
+        claimed_at__gt=now - dt.timedelta(hours=1),
+    ).values_list("targets", "claimed_at")
+    for targets, claimed_at in rows:
+        for userid in set(targets) & wanted:
+            count = counts.setdefault(userid, [0, 0])
+            count[0] += claimed_at > minute_ago
+            count[1] += 1
+    return {userid: (minute, hour) for userid, (minute, hour) in counts.items()}
 
 
 class _Budget:
@@ -638,11 +813,16 @@ class _Budget:
 
 
 def deliveries_send(*, now: dt.datetime | None = None, tenant_id: int | None = None) -> int:
-    """Send the open deliveries (and settle those claimed more than 5 minutes ago), every tenant or
-    ``tenant_id``'s. Returns how many were sent (or adopted from WeCom)."""
+    """Send the open deliveries whose window is over (and settle those claimed more than 5 minutes
+    ago), every tenant or ``tenant_id``'s. Returns how many were sent (or adopted from WeCom)."""
     now = now or timezone.now()
+    ready = Q(status=DeliveryStatus.OPEN)
+    window = coalesce_seconds()
+    if window:
+        # Younger, it is still collecting its window's runs (passes running now merge into it).
+        ready &= Q(created_at__lte=now - dt.timedelta(seconds=window))
     due = SopDelivery.unscoped.filter(
-        Q(status=DeliveryStatus.OPEN) | Q(status=DeliveryStatus.CLAIMED, claimed_at__lt=now - STALE_CLAIM)
+        ready | Q(status=DeliveryStatus.CLAIMED, claimed_at__lt=now - STALE_CLAIM)
     )
     if tenant_id is not None:
         due = due.filter(tenant_id=tenant_id)
@@ -692,13 +872,15 @@ def _delivery_send(
         if d.kind in APP_KINDS and not budget.allows(d.targets):
             return 0  # over WeCom's budget for a member: a later call sends it
         fingerprint = delivery_fingerprint(d, _sender(d))
-        if not SopDelivery.objects.filter(pk=d.pk, status=DeliveryStatus.OPEN).update(
+        # ``items`` as read: a pass that merged runs into it since is not sent short of its targets
+        # (a later call reads it again). Claimed, nothing merges into it any more.
+        if not SopDelivery.objects.filter(pk=d.pk, status=DeliveryStatus.OPEN, items=d.items).update(
             status=DeliveryStatus.CLAIMED,
             claimed_at=stamp,
             attempts=F("attempts") + 1,
             fingerprint=fingerprint,
         ):
-            return 0  # another worker claimed it
+            return 0  # another worker claimed it, or a pass merged into it
     else:
         # Claimed long ago and never answered: WeCom may hold it. Settle before any new call.
         previous = d.claimed_at
@@ -802,7 +984,9 @@ def _send_app_message(
         )
         return 0
     try:
-        answer = api.message_send_text(agent_id=tenant.agent_id, touser=d.targets, content=d.content["text"])
+        answer = api.message_send_text(
+            agent_id=tenant.agent_id, touser=d.targets, content=app_message_text(d)
+        )
     except WeComError as exc:
         if isinstance(exc, WeComRateLimitedError) or exc.errcode in RETRY_LATER_CODES:
             _release(d, exc)

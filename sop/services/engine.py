@@ -16,8 +16,9 @@ criteria queries that follow hold no row lock. Then, per tenant and per version,
    (``detail.deferred`` counts it).
 3. **Execute** by type (``actions`` for the actions) and write, in one transaction that first locks the
    runs still claimed by this pass (``claimed_at`` equal): a pass taken for dead (its claims reclaimed
-   after 5 minutes) cannot write beside its successor. Message actions become ``SopDelivery`` rows
-   (one per step and member per pass) sent after the commit by ``actions.deliveries_send``.
+   after 5 minutes) cannot write beside its successor. Message actions become ``SopDelivery`` rows,
+   one per step and member per **window** (``settings.SOP_COALESCE_SECONDS``: the passes of a window
+   merge into it; 0: one per pass), sent by ``actions.deliveries_send`` once the window is over.
 4. **Next step**: its run is inserted (``ON CONFLICT DO NOTHING`` on the step key). One already due
    is inserted claimed by this pass and runs in the same pass (at most ``CHAIN_ROUNDS`` rounds).
 
@@ -26,6 +27,11 @@ when it runs it is done and the next step follows. Time zone and rules: campaign
 
 Side effects outside the database are keyed: points with ``sop:<step run id>``, Moments tasks and WeCom
 mass-message tasks through their delivery (claimed, reconciled), tags and stages idempotent by nature.
+
+Databases: PostgreSQL runs the set-based statements below (arrays through ``unnest``, ``ON CONFLICT``,
+``FOR UPDATE SKIP LOCKED``); any other (SQLite, for ``make run``) a portable ORM path doing the same
+(``actions.fast_sql``): bulk inserts that ignore conflicts, bulk updates, and locks it ignores, which
+is sound there because SQLite runs one writer at a time.
 
 Failures: an error in one SOP's batch leaves its runs claimed and the pass goes on with the others; the
 runs are reclaimed after 5 minutes, and a run whose passes died ``MAX_ATTEMPTS`` times in a row is
@@ -46,6 +52,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from campaigns.models import SenderRule
@@ -219,6 +226,8 @@ def _runs_insert(rows: list[tuple], *, claimed_at: dt.datetime | None) -> list[t
     exists; claimed ones carry this pass's stamp. Returns the inserted (id, enrolment, step, claimed)."""
     if not rows:
         return []
+    if not actions.fast_sql():
+        return _runs_insert_portable(rows, claimed_at=claimed_at)
     columns = list(zip(*rows, strict=True))
     return _rows(
         f"""
@@ -237,7 +246,129 @@ def _runs_insert(rows: list[tuple], *, claimed_at: dt.datetime | None) -> list[t
     )
 
 
+def _runs_insert_portable(rows: list[tuple], *, claimed_at: dt.datetime | None) -> list[tuple]:
+    """``_runs_insert`` with the ORM: the keys already there read first, the others inserted (ignoring
+    a conflict), then read back to tell which are new."""
+    rows = list({(r[1], r[4]): r for r in reversed(rows)}.values())  # one per key, the first given
+    enrolment_ids = {r[1] for r in rows}
+    before = set(
+        SopStepRun.unscoped.filter(enrolment_id__in=enrolment_ids, occurrence=0).values_list(
+            "enrolment_id", "step_id"
+        )
+    )
+    new = [r for r in rows if (r[1], r[4]) not in before]
+    SopStepRun.unscoped.bulk_create(
+        [
+            SopStepRun(
+                tenant_id=tenant,
+                enrolment_id=enrolment,
+                sop_id=sop,
+                version_id=version,
+                step_id=step,
+                occurrence=0,
+                status=StepStatus.CLAIMED if claimed else StepStatus.PENDING,
+                due_at=due,
+                claimed_at=claimed_at if claimed else None,
+                attempts=1 if claimed else 0,
+                detail={},
+            )
+            for tenant, enrolment, sop, version, step, due, claimed in new
+        ],
+        ignore_conflicts=True,
+    )
+    wanted = {(r[1], r[4]) for r in new}
+    return [
+        (pk, enrolment, step, status == StepStatus.CLAIMED)
+        for pk, enrolment, step, status in SopStepRun.unscoped.filter(
+            enrolment_id__in={r[1] for r in new}, occurrence=0
+        ).values_list("pk", "enrolment_id", "step_id", "status")
+        if (enrolment, step) in wanted
+    ]
+
+
 # -- enrolments -------------------------------------------------------------------------------------
+
+
+def _enrolments_insert(
+    sop: Sop, version: SopVersion, chunk: list[NewEnrolment], subjects: list[str], *, active: bool, now
+) -> list[tuple]:
+    """Insert the enrolments unless their (SOP, subject, occurrence) exists: (id, subject, occurrence)
+    of those inserted."""
+    if not actions.fast_sql():
+        return _enrolments_insert_portable(sop, version, chunk, subjects, active=active, now=now)
+    return _rows(
+        f"""
+        INSERT INTO {_ENROLMENT} (tenant_id, sop_id, version_id, contact_id, group_id, subject,
+            occurrence, staff_id, status, exit_reason, splits, trigger_event_id, enrolled_at,
+            finished_at)
+        SELECT %s, %s, %s, v.contact, v.grp, v.subject, v.occurrence, v.staff,
+            CASE WHEN %s THEN 'active' ELSE 'completed' END, '', '{{}}'::jsonb, v.event, %s,
+            CASE WHEN %s THEN NULL ELSE %s::timestamptz END
+        FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[])
+            AS v(contact, grp, subject, occurrence, staff, event)
+        ON CONFLICT (tenant_id, sop_id, subject, occurrence) DO NOTHING
+        RETURNING id, subject, occurrence
+        """,  # noqa: S608 -- table names, no input
+        [
+            sop.tenant_id,
+            sop.pk,
+            version.pk,
+            active,
+            now,
+            active,
+            now,
+            [i.contact_id for i in chunk],
+            [i.group_id for i in chunk],
+            subjects,
+            [i.occurrence for i in chunk],
+            [i.staff_id for i in chunk],
+            [i.trigger_event_id for i in chunk],
+        ],
+    )
+
+
+def _enrolments_insert_portable(
+    sop: Sop, version: SopVersion, chunk: list[NewEnrolment], subjects: list[str], *, active: bool, now
+) -> list[tuple]:
+    """``_enrolments_insert`` with the ORM: the keys already there read first, the others inserted
+    (ignoring a conflict), then read back."""
+    items = {}
+    for subject, item in zip(subjects, chunk, strict=True):
+        items.setdefault((subject, item.occurrence), item)
+    before = set(
+        SopEnrolment.unscoped.filter(tenant_id=sop.tenant_id, sop=sop, subject__in=set(subjects)).values_list(
+            "subject", "occurrence"
+        )
+    )
+    new = {key: item for key, item in items.items() if key not in before}
+    SopEnrolment.unscoped.bulk_create(
+        [
+            SopEnrolment(
+                tenant_id=sop.tenant_id,
+                sop=sop,
+                version=version,
+                contact_id=item.contact_id,
+                group_id=item.group_id,
+                subject=subject,
+                occurrence=occurrence,
+                staff_id=item.staff_id,
+                status=EnrolmentStatus.ACTIVE if active else EnrolmentStatus.COMPLETED,
+                splits={},
+                trigger_event_id=item.trigger_event_id,
+                enrolled_at=now,
+                finished_at=None if active else now,
+            )
+            for (subject, occurrence), item in new.items()
+        ],
+        ignore_conflicts=True,
+    )
+    return [
+        row
+        for row in SopEnrolment.unscoped.filter(
+            tenant_id=sop.tenant_id, sop=sop, subject__in={subject for subject, _ in new}
+        ).values_list("pk", "subject", "occurrence")
+        if (row[1], row[2]) in new
+    ]
 
 
 def enrolments_create(*, sop: Sop, version: SopVersion, items: list[NewEnrolment], now: dt.datetime) -> int:
@@ -258,35 +389,7 @@ def enrolments_create(*, sop: Sop, version: SopVersion, items: list[NewEnrolment
         chunk = items[start : start + INSERT_CHUNK]
         subjects = [f"c{i.contact_id}" if i.contact_id is not None else f"g{i.group_id}" for i in chunk]
         with transaction.atomic():
-            rows = _rows(
-                f"""
-                INSERT INTO {_ENROLMENT} (tenant_id, sop_id, version_id, contact_id, group_id, subject,
-                    occurrence, staff_id, status, exit_reason, splits, trigger_event_id, enrolled_at,
-                    finished_at)
-                SELECT %s, %s, %s, v.contact, v.grp, v.subject, v.occurrence, v.staff,
-                    CASE WHEN %s THEN 'active' ELSE 'completed' END, '', '{{}}'::jsonb, v.event, %s,
-                    CASE WHEN %s THEN NULL ELSE %s::timestamptz END
-                FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[])
-                    AS v(contact, grp, subject, occurrence, staff, event)
-                ON CONFLICT (tenant_id, sop_id, subject, occurrence) DO NOTHING
-                RETURNING id, subject, occurrence
-                """,  # noqa: S608 -- table names, no input
-                [
-                    sop.tenant_id,
-                    sop.pk,
-                    version.pk,
-                    first is not None,
-                    now,
-                    first is not None,
-                    now,
-                    [i.contact_id for i in chunk],
-                    [i.group_id for i in chunk],
-                    subjects,
-                    [i.occurrence for i in chunk],
-                    [i.staff_id for i in chunk],
-                    [i.trigger_event_id for i in chunk],
-                ],
-            )
+            rows = _enrolments_insert(sop, version, chunk, subjects, active=first is not None, now=now)
             created += len(rows)
             if first is None or not rows:
                 continue
@@ -350,6 +453,12 @@ def sop_stop(*, sop: Sop, now: dt.datetime) -> int:
             now=now,
         )
     return ended
+
+
+def steps_due_by(at: dt.datetime) -> bool:
+    """Whether any step run (any tenant) is pending and due by ``at``: the tick stays (holding a worker)
+    only while there is work to come within its time; one indexed probe."""
+    return SopStepRun.unscoped.filter(status=StepStatus.PENDING, due_at__lte=at).exists()
 
 
 def step_runs_reclaim_stale(*, now: dt.datetime) -> int:
@@ -421,6 +530,8 @@ class _Batch:
 
 
 def _claim(*, now: dt.datetime, stamp: dt.datetime, batch: int, tenant_id: int | None) -> list[_Claim]:
+    if not actions.fast_sql():
+        return _claim_portable(now=now, stamp=stamp, batch=batch, tenant_id=tenant_id)
     tenant_filter = "AND tenant_id = %s" if tenant_id is not None else ""
     rows = _rows(
         f"""
@@ -439,6 +550,31 @@ def _claim(*, now: dt.datetime, stamp: dt.datetime, batch: int, tenant_id: int |
     return [_claim_of(row) for row in rows]
 
 
+def _claim_portable(
+    *, now: dt.datetime, stamp: dt.datetime, batch: int, tenant_id: int | None
+) -> list[_Claim]:
+    """``_claim`` with the ORM: the due ids read (SKIP LOCKED where the database has it), claimed by a
+    conditional UPDATE, read back."""
+    due = SopStepRun.unscoped.filter(
+        status=StepStatus.PENDING,
+        due_at__lte=now,
+        tenant_id__in=Tenant.objects.filter(is_active=True).values("pk"),
+    )
+    if tenant_id is not None:
+        due = due.filter(tenant_id=tenant_id)
+    with transaction.atomic():
+        ids = list(
+            due.select_for_update(skip_locked=True).order_by("due_at").values_list("pk", flat=True)[:batch]
+        )
+        SopStepRun.unscoped.filter(pk__in=ids, status=StepStatus.PENDING).update(
+            status=StepStatus.CLAIMED, claimed_at=stamp, attempts=F("attempts") + 1
+        )
+    rows = SopStepRun.unscoped.filter(pk__in=ids, status=StepStatus.CLAIMED, claimed_at=stamp).values_list(
+        "pk", "tenant_id", "enrolment_id", "sop_id", "version_id", "step_id", "due_at", "detail"
+    )
+    return [_claim_of(row) for row in rows]
+
+
 def _claim_of(row: tuple) -> _Claim:
     detail = row[7]
     if isinstance(detail, str):
@@ -453,7 +589,10 @@ def sop_run_due(
     module's docstring. Returns its counts; ``claimed`` 0 means nothing was due."""
     now = now or timezone.now()
     stamp = timezone.now()
-    pass_id = uuid.uuid4().hex
+    window = actions.coalesce_seconds()
+    # The coalescing key's pass part: the window ``now`` falls in (the passes of a window share their
+    # deliveries), or this pass and round (window 0).
+    pass_id = f"w{int(now.timestamp()) // window}" if window else uuid.uuid4().hex
     result = RunResult()
     claims = _claim(now=now, stamp=stamp, batch=batch, tenant_id=tenant_id)
     result.claimed = len(claims)
@@ -464,7 +603,7 @@ def sop_run_due(
             claims,
             now=now,
             stamp=stamp,
-            pass_key=f"{pass_id}:{round_no}",
+            pass_key=pass_id if window else f"{pass_id}:{round_no}",
             chain=round_no + 1 < CHAIN_ROUNDS,
             result=result,
         )
@@ -791,16 +930,7 @@ def _write(b: _Batch, *, now, stamp, chain: bool, result: RunResult) -> list[_Cl
     """Write the batch's decisions in one transaction, for the runs this pass still holds."""
     ids = [c.id for c in b.claims]
     with transaction.atomic():
-        held = {
-            pk
-            for (pk,) in _rows(
-                f"""
-                SELECT id FROM {_STEPRUN} WHERE id = ANY(%s) AND status = 'claimed' AND claimed_at = %s
-                FOR UPDATE
-                """,  # noqa: S608 -- table names, no input
-                [ids, stamp],
-            )
-        }
+        held = _runs_lock(ids, stamp=stamp)
         result.lost_claims += len(ids) - len(held)
         if not held:
             return []
@@ -815,17 +945,7 @@ def _write(b: _Batch, *, now, stamp, chain: bool, result: RunResult) -> list[_Cl
             _handovers_write(handovers)
         splits = {pk: drawn for pk, drawn in b.splits.items() if pk in mine}
         if splits:
-            _rows(
-                f"""
-                UPDATE {_ENROLMENT} e SET splits = e.splits || v.drawn::jsonb
-                FROM unnest(%s::bigint[], %s::text[]) AS v(id, drawn) WHERE e.id = v.id
-                """,  # noqa: S608 -- table names, no input
-                [list(splits), [json.dumps(drawn) for drawn in splits.values()]],
-            )
-        deliveries = actions.effects_write(
-            effects=b.effects, held=held, tenant=b.tenant, sop=b.sop, now=executed_at
-        )
-        result.deliveries += len(deliveries)
+            _splits_write(splits)
         for (status, reason), enrolment_ids in b.finish.items():
             result.exited += enrolments_finish(
                 enrolment_ids=[pk for pk in enrolment_ids if pk in mine],
@@ -868,12 +988,18 @@ def _write(b: _Batch, *, now, stamp, chain: bool, result: RunResult) -> list[_Cl
                             ready,
                         )
                     )
-        _runs_update(updates, deliveries=deliveries, executed_at=executed_at)
         if completed:
             result.completed += SopEnrolment.objects.filter(
                 pk__in=completed, status=EnrolmentStatus.ACTIVE
             ).update(status=EnrolmentStatus.COMPLETED, finished_at=executed_at)
         inserted = _runs_insert(nexts, claimed_at=stamp)
+        # Deliveries last: merging into a window's delivery locks it until this commit, and other
+        # passes of the window wait for it, so that lock is held for as little as can be.
+        deliveries = actions.effects_write(
+            effects=b.effects, held=held, tenant=b.tenant, sop=b.sop, now=executed_at
+        )
+        result.deliveries += len(deliveries)
+        _runs_update(updates, deliveries=deliveries, executed_at=executed_at)
     by_key = {(n[1], n[4]): n for n in nexts}
     return [
         _Claim(
@@ -891,7 +1017,51 @@ def _write(b: _Batch, *, now, stamp, chain: bool, result: RunResult) -> list[_Cl
     ]
 
 
+def _runs_lock(ids: list[int], *, stamp: dt.datetime) -> set[int]:
+    """Lock the runs still claimed by this pass (``stamp``); their ids."""
+    if not actions.fast_sql():
+        return set(
+            SopStepRun.unscoped.select_for_update()
+            .filter(pk__in=ids, status=StepStatus.CLAIMED, claimed_at=stamp)
+            .values_list("pk", flat=True)
+        )
+    return {
+        pk
+        for (pk,) in _rows(
+            f"""
+            SELECT id FROM {_STEPRUN} WHERE id = ANY(%s) AND status = 'claimed' AND claimed_at = %s
+            FOR UPDATE
+            """,  # noqa: S608 -- table names, no input
+            [ids, stamp],
+        )
+    }
+
+
+def _splits_write(splits: dict[int, dict[str, str]]) -> None:
+    """Keep the draws (enrolment → {split step: branch}) beside those already on the enrolments."""
+    if not actions.fast_sql():
+        enrolments = list(
+            SopEnrolment.unscoped.select_for_update().filter(pk__in=list(splits)).only("splits")
+        )
+        for e in enrolments:
+            e.splits = {**(e.splits or {}), **splits[e.pk]}
+        SopEnrolment.unscoped.bulk_update(enrolments, ["splits"])
+        return
+    _rows(
+        f"""
+        UPDATE {_ENROLMENT} e SET splits = e.splits || v.drawn::jsonb
+        FROM unnest(%s::bigint[], %s::text[]) AS v(id, drawn) WHERE e.id = v.id
+        """,  # noqa: S608 -- table names, no input
+        [list(splits), [json.dumps(drawn) for drawn in splits.values()]],
+    )
+
+
 def _handovers_write(handovers: dict[int, int]) -> None:
+    if not actions.fast_sql():
+        SopEnrolment.unscoped.bulk_update(
+            [SopEnrolment(pk=pk, staff_id=staff) for pk, staff in handovers.items()], ["staff"]
+        )
+        return
     _rows(
         f"""
         UPDATE {_ENROLMENT} e SET staff_id = v.staff
@@ -904,6 +1074,9 @@ def _handovers_write(handovers: dict[int, int]) -> None:
 def _runs_update(updates: list[tuple[_Claim, _Write]], *, deliveries: dict[str, int], executed_at) -> None:
     """One UPDATE for every run written (rows locked by the caller)."""
     if not updates:
+        return
+    if not actions.fast_sql():
+        _runs_update_portable(updates, deliveries=deliveries, executed_at=executed_at)
         return
     ids, statuses, outcomes, branches, details, dues, delivery_ids = [], [], [], [], [], [], []
     for claim, w in updates:
@@ -931,4 +1104,38 @@ def _runs_update(updates: list[tuple[_Claim, _Write]], *, deliveries: dict[str, 
         WHERE s.id = v.id
         """,  # noqa: S608 -- table names, no input
         [executed_at, ids, statuses, outcomes, branches, details, dues, delivery_ids],
+    )
+
+
+def _runs_update_portable(
+    updates: list[tuple[_Claim, _Write]], *, deliveries: dict[str, int], executed_at
+) -> None:
+    """``_runs_update`` with the ORM: the rows read, changed as the statement would, one bulk UPDATE."""
+    rows = SopStepRun.unscoped.in_bulk([claim.id for claim, _ in updates])
+    for claim, w in updates:
+        run = rows[claim.id]
+        run.status, run.outcome, run.branch = str(w.status), w.outcome, w.branch
+        if w.detail is not None:
+            run.detail = w.detail
+        if w.due_at is not None:
+            run.due_at = w.due_at
+        if w.delivery_key and deliveries.get(w.delivery_key):
+            run.delivery_id = deliveries[w.delivery_key]
+        if w.status == StepStatus.PENDING:
+            run.claimed_at, run.attempts = None, 0
+        else:
+            run.executed_at = executed_at
+    SopStepRun.unscoped.bulk_update(
+        rows.values(),
+        [
+            "status",
+            "outcome",
+            "branch",
+            "detail",
+            "due_at",
+            "delivery",
+            "claimed_at",
+            "attempts",
+            "executed_at",
+        ],
     )

@@ -11,9 +11,10 @@
 - ``sop_enrol_segments`` (every 10 minutes): customers who entered a segment since the last check.
 - ``sop_enrol_manual``: "enrol these customers now" (the API), for any live customer SOP.
 
-Re-enrolment (``reenrol`` of the definition): never — once ever (occurrence ""); after_exit and always —
-again once no enrolment of the SOP is active for the customer (occurrence "r2", "r3", ...). Date
-triggers and group schedules use the day as the occurrence instead.
+Re-enrolment (``reenrol`` of the definition): never — once ever (occurrence ""); after_exit — again
+once no enrolment of the SOP is active for the customer; always — on every trigger, even beside one
+still running (occurrences "r2", "r3", ...). Date triggers and group schedules use the day as the
+occurrence instead.
 
 The owning member (``SopEnrolment.staff``) is the event's member when that member still follows the
 customer, else the member campaigns would send from (the tenant's sender rule among the customer's

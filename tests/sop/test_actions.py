@@ -15,7 +15,7 @@ from contacts.models import Follow, FollowStatus, Staff, Tag
 from moments.models import MomentTask
 from scrm.tenancy.context import tenant_context
 from sop.models import DeliveryKind, DeliveryStatus, SopDelivery, SopStepRun, StepStatus
-from sop.services.actions import deliveries_send
+from sop.services.actions import coalesce_seconds, deliveries_send
 from sop.services.engine import NewEnrolment, enrolments_create, sop_run_due
 from tests.campaigns.sandboxed import synced  # noqa: F401 -- fixtures reused here
 from tests.contacts.conftest import connected  # noqa: F401 -- fixture reused here
@@ -49,6 +49,11 @@ def members(app):
             follows = Follow.objects.filter(staff=staff, status=FollowStatus.ACTIVE).select_related("contact")
             result.append((staff, [f.contact for f in follows.order_by("pk")[:3]]))
     return result
+
+
+def after_window() -> dt.datetime:
+    """A moment after the coalescing window of deliveries written now: they are sent then."""
+    return timezone.now() + dt.timedelta(seconds=coalesce_seconds() + 1)
 
 
 def records(box, path: str) -> list[dict]:
@@ -124,7 +129,8 @@ def test_one_moments_task_per_pass_for_its_members(app, live_sop, members):
         (delivery,) = SopDelivery.objects.filter(sop=sop)
     assert (delivery.kind, delivery.items) == (DeliveryKind.MOMENT_TASK, 6)
     assert delivery.targets == sorted(staff.userid for staff, _ in members)
-    assert deliveries_send(tenant_id=app.pk) == 1
+    assert deliveries_send(tenant_id=app.pk) == 0  # its window is not over
+    assert deliveries_send(tenant_id=app.pk, now=after_window()) == 1
     delivery.refresh_from_db()
     with tenant_context(app):
         task = MomentTask.objects.get(pk=int(delivery.msgid))
@@ -150,7 +156,7 @@ def test_operators_are_notified_once_per_pass(app, sandbox, live_sop, members): 
         [{"id": "n", "type": "action", "action": "notify", "text": "请关注", "staff_ids": [operator.pk]}],
         members,
     )
-    assert deliveries_send(tenant_id=app.pk) == 1
+    assert deliveries_send(tenant_id=app.pk, now=after_window()) == 1
     (message,) = records(sandbox, "message/send")
     assert message["body"]["touser"] == operator.userid
     assert "6 位客户" in message["body"]["text"]["content"]
@@ -167,7 +173,7 @@ def test_a_reminder_without_the_tenants_app_fails_and_keeps_its_tasks(app, sandb
         [{"id": "r", "type": "action", "action": "remind", "text": "跟进", "attachments": []}],
         members[:1],
     )
-    assert deliveries_send(tenant_id=app.pk) == 0
+    assert deliveries_send(tenant_id=app.pk, now=after_window()) == 0
     with tenant_context(app):
         (delivery,) = SopDelivery.objects.filter(sop=sop)
         assert (delivery.status, delivery.error["code"]) == (DeliveryStatus.FAILED, "no_agent")

@@ -1,8 +1,11 @@
 """The SOP engine on local data (no WeCom): enrolments, each step type, versioning, quiet hours and
 business days, the re-check before acting, goal and exit, caps and do-not-disturb, A/B splits,
-coalescing into deliveries, and a duplicated or resumed pass acting once.
+coalescing into deliveries (per member per window), and a duplicated or resumed pass acting once.
+Tests taking the ``sql`` fixture run twice: with PostgreSQL's statements and with the portable path
+SQLite takes (``make run``).
 
-Clock: a Tuesday 10:00 in Shanghai (the tenant's zone by default), pinned with time_machine.
+Clock: a Tuesday 10:00 in Shanghai (the tenant's zone by default), pinned with time_machine; 10:00:00 is
+the start of a coalescing window.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from sop.models import (
     StepStatus,
 )
 from sop.services import actions, engine
+from sop.services.actions import deliveries_send
 from sop.services.definition import definition_compile
 from sop.services.engine import NewEnrolment, enrolments_create, sop_run_due
 from tests.campaigns.conftest import SHANGHAI, at
@@ -54,6 +58,14 @@ def definition(*steps: dict, **rules) -> dict:
 def clock():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
+
+
+@pytest.fixture(params=["postgresql", "portable"])
+def sql(request, monkeypatch):
+    """Both ways the engine writes: PostgreSQL's set-based statements and the portable ORM path."""
+    if request.param == "portable":
+        monkeypatch.setattr(actions, "_FORCE_PORTABLE", True)
+    return request.param
 
 
 @pytest.fixture
@@ -112,7 +124,7 @@ def statuses(sop: Sop) -> Counter:
 # -- enrolments -------------------------------------------------------------------------------------
 
 
-def test_enrolments_create_inserts_once_with_the_first_step_due(world, live_sop, clock):
+def test_enrolments_create_inserts_once_with_the_first_step_due(world, live_sop, clock, sql):
     sop = live_sop(definition({"id": "w", "type": "wait", "days": 1, "hours": 2, "minutes": 0}, remind()))
     assert enrol(sop, world.customers[:3]) == 3
     assert enrol(sop, world.customers[:3]) == 0  # the same occurrence again: nothing
@@ -149,8 +161,11 @@ def test_wait_then_remind_runs_when_due_and_completes(world, live_sop, clock):
         assert tasks[0].content == {"text": "问候一下客户", "attachments": []}
         (delivery,) = SopDelivery.objects.filter(sop=sop)
         assert (delivery.kind, delivery.items, delivery.targets) == (DeliveryKind.REMINDER, 2, ["ann"])
-        assert "2 位客户" in delivery.content["text"]
-        assert "/sop/tasks" in delivery.content["text"]
+        # The message is rendered when it is sent, from its parts and the runs merged into it.
+        assert delivery.content == {"title": "", "text": "问候一下客户", "groups": False}
+        text = actions.app_message_text(delivery)
+        assert "2 位客户" in text
+        assert "/sop/tasks" in text
         # A touch per customer (kind "sop"), keyed by the step run.
         touches = Touch.objects.filter(kind=TouchKind.SOP)
         assert {t.target for t in touches} == {c.external_userid for c in world.customers[:2]}
@@ -187,7 +202,7 @@ def test_wait_until_and_business_hours_in_the_tenant_zone(world, live_sop, clock
     assert statuses(sop)[("r", "done", "task_created")] == 1
 
 
-def test_quiet_hours_defer_an_action_to_their_end(world, live_sop, clock):
+def test_quiet_hours_defer_an_action_to_their_end(world, live_sop, clock, sql):
     sop = live_sop(
         definition(
             {"id": "w", "type": "wait", "hours": 12}, remind(), quiet_hours={"start": "21:00", "end": "08:00"}
@@ -223,7 +238,7 @@ def test_quiet_end_wrapping_midnight_and_not():
     assert engine.quiet_end(at("2026-12-09 03:00"), quiet=None, zone=SHANGHAI) is None
 
 
-def test_branch_takes_then_or_else(world, live_sop, clock):
+def test_branch_takes_then_or_else(world, live_sop, clock, sql):
     vip = world.b.stage("VIP")
     with tenant_context(world.tenant):
         world.customers[0].stage = vip
@@ -274,7 +289,7 @@ def test_split_draws_once_with_its_percentages(world, live_sop, clock, monkeypat
     assert len(runs(sop, step_id="end")) == 2000  # both ways continue after the split
 
 
-def test_a_split_run_again_keeps_its_draw(world, live_sop, clock, monkeypatch):
+def test_a_split_run_again_keeps_its_draw(world, live_sop, clock, monkeypatch, sql):
     split = {
         "id": "ab",
         "type": "split",
@@ -323,7 +338,7 @@ def test_an_enrolment_keeps_running_its_version_after_a_new_one(world, live_sop,
 # -- re-check before acting ---------------------------------------------------------------------------
 
 
-def test_a_paused_sop_waits_and_a_stopped_one_cancels(world, live_sop, clock):
+def test_a_paused_sop_waits_and_a_stopped_one_cancels(world, live_sop, clock, sql):
     sop = live_sop(definition(remind()))
     enrol(sop, world.customers[:2])
     Sop.unscoped.filter(pk=sop.pk).update(status=SopStatus.PAUSED)
@@ -340,7 +355,7 @@ def test_a_paused_sop_waits_and_a_stopped_one_cancels(world, live_sop, clock):
     }
 
 
-def test_a_lost_customer_exits_and_a_member_who_lost_it_hands_over(world, live_sop, clock):
+def test_a_lost_customer_exits_and_a_member_who_lost_it_hands_over(world, live_sop, clock, sql):
     sop = live_sop(definition(remind()))
     lost, moved = world.customers[0], world.customers[5]
     enrol(sop, [lost])
@@ -456,7 +471,7 @@ def test_caps_ignored_when_the_sop_does_not_respect_them(world, live_sop, clock)
 # -- coalescing ---------------------------------------------------------------------------------------
 
 
-def test_twenty_customers_of_one_member_make_one_delivery_per_step(world, live_sop, clock):
+def test_twenty_customers_of_one_member_make_one_delivery_per_step(world, live_sop, clock, sql):
     with tenant_context(world.tenant):
         contacts = [world.b.contact(staff=world.ann) for _ in range(20)] + [world.customers[5]]
     sop = live_sop(
@@ -487,10 +502,106 @@ def test_twenty_customers_of_one_member_make_one_delivery_per_step(world, live_s
         } == {mass.pk}
 
 
+def mass_task(step_id: str = "mt", text: str = "新品") -> dict:
+    return {"id": step_id, "type": "action", "action": "mass_task", "text": text, "attachments": []}
+
+
+def deliveries_of(sop: Sop) -> list[SopDelivery]:
+    with tenant_context(sop.tenant):
+        return list(SopDelivery.objects.filter(sop=sop).order_by("pk"))
+
+
+def test_passes_of_one_window_share_each_members_delivery(world, live_sop, clock, sql):
+    contacts = many_contacts(world.tenant, world.ann, 6)
+    sop = live_sop(definition(remind(), mass_task(), respect_caps=False))
+    enrol(sop, contacts, staff=world.ann)
+    # A backlog worked through in passes (4 runs, then 2), 30 seconds apart: the same minute's window.
+    assert sop_run_due(batch=4).claimed == 4
+    clock.move_to(NOW + dt.timedelta(seconds=30))
+    assert sop_run_due(batch=4).claimed == 2
+    reminder, mass = sorted(deliveries_of(sop), key=lambda d: d.kind != DeliveryKind.REMINDER)
+    assert (reminder.kind, reminder.items, reminder.targets) == (DeliveryKind.REMINDER, 6, ["ann"])
+    assert (mass.kind, mass.items) == (DeliveryKind.MASS_TASK, 6)
+    assert mass.targets == sorted(c.external_userid for c in contacts)  # united, sorted
+    assert "6 位客户" in actions.app_message_text(reminder)
+    assert Counter(r.delivery_id for r in runs(sop)) == {reminder.pk: 6, mass.pk: 6}
+    with tenant_context(world.tenant):
+        assert Counter(SopTask.objects.filter(sop=sop).values_list("delivery_id", flat=True)) == {
+            reminder.pk: 6,
+            mass.pk: 6,
+        }
+    # The next window starts a new delivery.
+    more = many_contacts(world.tenant, world.ann, 1)
+    enrol(sop, more, staff=world.ann, start=NOW + dt.timedelta(seconds=30))
+    clock.move_to(NOW + dt.timedelta(seconds=60))
+    sop_run_due()
+    assert [d.items for d in deliveries_of(sop)] == [6, 6, 1, 1]
+
+
+def test_without_a_window_each_pass_has_its_own_delivery(world, live_sop, clock, settings, sql):
+    settings.SOP_COALESCE_SECONDS = 0
+    sop = live_sop(definition(remind()))
+    enrol(sop, many_contacts(world.tenant, world.ann, 5), staff=world.ann)
+    sop_run_due(batch=3)
+    sop_run_due(batch=3)
+    assert [d.items for d in deliveries_of(sop)] == [3, 2]
+
+
+def test_a_pass_after_its_window_was_sent_makes_a_new_delivery(world, live_sop, clock, sql):
+    sop = live_sop(definition(remind()))
+    enrol(sop, many_contacts(world.tenant, world.ann, 6), staff=world.ann)
+    sop_run_due(batch=3)
+    # The window is over: its reminder is claimed and sent (this tenant has no app: kept as failed).
+    clock.move_to(NOW + dt.timedelta(minutes=1))
+    deliveries_send()
+    (first,) = deliveries_of(sop)
+    assert (first.status, first.items) == ("failed", 3)
+    # A pass of that window, slow to write (its ``now`` is the window's): nothing merges into the
+    # delivery that left; a new one under a derived key carries its runs, then another.
+    sop_run_due(now=NOW, batch=2)
+    deliveries_send(now=NOW)  # not sent: its own window starts now
+    sop_run_due(now=NOW, batch=2)
+    first_again, late = deliveries_of(sop)
+    assert (first_again.items, first_again.status) == (3, "failed")
+    assert (late.key, late.items, late.status) == (actions.late_key(first.key, 1), 3, "open")
+    assert "3 位客户" in actions.app_message_text(late)
+    assert Counter(r.delivery_id for r in runs(sop)) == {first.pk: 3, late.pk: 3}
+    # Once that one has left too, the next late pass goes on to the second derived key.
+    SopDelivery.unscoped.filter(pk=late.pk).update(status="sent")
+    enrol(sop, many_contacts(world.tenant, world.ann, 1), staff=world.ann)
+    sop_run_due(now=NOW)
+    assert [(d.key, d.items) for d in deliveries_of(sop)][2] == (actions.late_key(first.key, 2), 1)
+
+
+def test_a_mass_task_is_not_merged_past_wecoms_recipient_limit(world, live_sop, clock, monkeypatch, sql):
+    monkeypatch.setitem(actions.TARGETS_MAX, DeliveryKind.MASS_TASK, 4)
+    contacts = many_contacts(world.tenant, world.ann, 6)
+    sop = live_sop(definition(mass_task(), respect_caps=False))
+    enrol(sop, contacts, staff=world.ann)
+    sop_run_due(batch=3)
+    sop_run_due(batch=3)
+    full, overflow = deliveries_of(sop)
+    assert (full.items, overflow.items, overflow.key) == (3, 3, actions.late_key(full.key, 1))
+    assert sorted(full.targets + overflow.targets) == sorted(c.external_userid for c in contacts)
+
+
+def test_a_delivery_is_sent_once_its_window_is_over(world, live_sop, clock, sql):
+    sop = live_sop(definition(remind()))
+    enrol(sop, world.customers[:1])
+    sop_run_due()
+    clock.move_to(NOW + dt.timedelta(seconds=59))
+    deliveries_send()
+    assert [d.status for d in deliveries_of(sop)] == ["open"]  # still collecting its window
+    clock.move_to(NOW + dt.timedelta(seconds=60))
+    deliveries_send()
+    # Handed to WeCom: this tenant has no app, so the reminder is kept as failed.
+    assert [(d.status, d.error.get("code")) for d in deliveries_of(sop)] == [("failed", "no_agent")]
+
+
 # -- points and stages --------------------------------------------------------------------------------
 
 
-def test_points_are_granted_once_even_when_the_run_is_executed_again(world, live_sop, clock):
+def test_points_are_granted_once_even_when_the_run_is_executed_again(world, live_sop, clock, sql):
     from value.models import PointsAccount, PointsEntry
 
     sop = live_sop(
@@ -552,7 +663,7 @@ def test_sop_stop_exits_everyone(world, live_sop, clock):
     assert {(e.status, e.exit_reason) for e in enrolments(sop)} == {(EnrolmentStatus.EXITED, "sop_stopped")}
 
 
-def test_a_group_sop_reminds_the_owner(world, live_sop, clock, build_group):
+def test_a_group_sop_reminds_the_owner(world, live_sop, clock, sql, build_group):
     group = build_group(owner=world.ann, name="VIP群")
     sop = live_sop(
         {
@@ -574,13 +685,13 @@ def test_a_group_sop_reminds_the_owner(world, live_sop, clock, build_group):
     with tenant_context(world.tenant):
         (task,) = SopTask.objects.filter(sop=sop)
         assert (task.group_id, task.staff_id) == (group.pk, world.ann.pk)
-        assert "1 个客户群" in SopDelivery.objects.get(sop=sop).content["text"]
+        assert "1 个客户群" in actions.app_message_text(SopDelivery.objects.get(sop=sop))
 
 
 # -- duplicated and resumed passes -------------------------------------------------------------------
 
 
-def test_a_pass_taken_for_dead_writes_nothing_beside_its_successor(world, live_sop, clock):
+def test_a_pass_taken_for_dead_writes_nothing_beside_its_successor(world, live_sop, clock, sql):
     sop = live_sop(definition(remind()))
     enrol(sop, world.customers[:3])
     stamp = timezone.now()
@@ -663,9 +774,10 @@ def test_a_pass_makes_as_many_queries_for_many_runs_as_for_few(world, live_sop, 
     assert counts[0] == counts[1]
 
 
-def test_the_tick_runs_due_steps_and_hands_deliveries_over(world, live_sop, monkeypatch):
+def test_the_tick_runs_due_steps_and_hands_deliveries_over(world, live_sop, monkeypatch, settings):
     from sop import tasks
 
+    settings.SOP_COALESCE_SECONDS = 0  # one delivery per pass, handed over at once
     monkeypatch.setattr(tasks, "TICK_SECONDS", 0.5)
     monkeypatch.setattr(tasks, "IDLE_SLEEP", 0.05)
     sop = live_sop(definition(remind()))
@@ -679,6 +791,25 @@ def test_the_tick_runs_due_steps_and_hands_deliveries_over(world, live_sop, monk
         assert SopTask.objects.filter(sop=sop).count() == 2
     assert tasks.poll() == 0
     assert set(tasks.schedule()) == {"scheduled", "segments"}
+
+
+def test_the_tick_waits_for_a_step_due_within_its_time_and_otherwise_returns(world, live_sop, monkeypatch):
+    from sop import tasks
+
+    monkeypatch.setattr(tasks, "TICK_SECONDS", 5)
+    monkeypatch.setattr(tasks, "IDLE_SLEEP", 0.1)
+    sleeps = []
+    real_sleep = tasks.time.sleep
+    monkeypatch.setattr(tasks.time, "sleep", lambda seconds: sleeps.append(seconds) or real_sleep(seconds))
+    # Nothing due before the tick's end: it gives its worker back at once, without sleeping.
+    sop = live_sop(definition(remind()))
+    enrol(sop, world.customers[:1], start=timezone.now() + dt.timedelta(minutes=10))
+    assert tasks.tick()["executed"] == 0
+    assert sleeps == []
+    # A step due in a second: the running tick waits for it and runs it.
+    enrol(sop, world.customers[1:2], start=timezone.now() + dt.timedelta(seconds=1))
+    assert tasks.tick()["executed"] == 1
+    assert sleeps
 
 
 def test_hand_over_follows_the_tenants_sender_rule(world, live_sop, clock):

@@ -84,6 +84,7 @@ class Command(BaseCommand):
         queue_demo_campaign(tenant)
         queue_demo_moments(tenant)
         queue_demo_value(tenant)
+        queue_demo_sop(tenant)
         path.write_text(json.dumps(credentials, indent=2))
         path.chmod(0o600)
         self.stdout.write(
@@ -187,6 +188,14 @@ def queue_demo_value(tenant: Tenant) -> None:
     """Orders, refunds and custom events for part of the demo's customers, once they are synced
     (value.services.demo), so every tier, score and value figure shows something."""
     from value.tasks import demo_seed
+
+    transaction.on_commit(lambda: demo_seed.apply_async((tenant.pk,), countdown=DEMO_SYNC_DELAY * 4))
+
+
+def queue_demo_sop(tenant: Tenant) -> None:
+    """A live new-customer nurture and a group morning post with the demo salesperson's recent
+    customers inside, once they are synced (sop.services.demo); customers the sandbox adds enter too."""
+    from sop.tasks import demo_seed
 
     transaction.on_commit(lambda: demo_seed.apply_async((tenant.pk,), countdown=DEMO_SYNC_DELAY * 4))
 
