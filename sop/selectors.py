@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, IntegerField, Max, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from scrm.tenancy.models import Role
@@ -168,12 +168,19 @@ def enrolment_rows(enrolments: list[SopEnrolment]) -> list[dict[str, Any]]:
     """A page of enrolments as the list shows them, with the step each is at (the latest step run) and
     its version's number and step titles: two queries for the page, whatever its size."""
     ids = [e.pk for e in enrolments]
+    # The newest run of each enrolment (a page's worth): MAX(id) per enrolment works on SQLite too.
+    newest = (
+        SopStepRun.objects.filter(enrolment_id__in=ids)
+        .order_by()
+        .values("enrolment_id")
+        .annotate(newest=Max("id"))
+        .values("newest")
+    )
     latest = {
         run.enrolment_id: run
-        for run in SopStepRun.objects.filter(enrolment_id__in=ids)
-        .order_by("enrolment_id", "-id")
-        .distinct("enrolment_id")
-        .only("enrolment_id", "step_id", "status", "due_at", "outcome")
+        for run in SopStepRun.objects.filter(pk__in=Subquery(newest)).only(
+            "enrolment_id", "step_id", "status", "due_at", "outcome"
+        )
     }
     versions = {
         pk: (number, step_labels(definition))

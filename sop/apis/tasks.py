@@ -38,7 +38,8 @@ TASK_CONFLICT = {409: OpenApiResponse(description="The task is done or skipped a
 def _ids_param(name: str, description: str) -> OpenApiParameter:
     return OpenApiParameter(
         name,
-        {"type": "array", "items": {"type": "integer", "minimum": 1}},
+        # 18 digits at most, as query_ids takes them: the schema says so (a 20-digit id is a 400).
+        {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}},
         explode=True,
         description=description,
     )

@@ -584,7 +584,8 @@ def _segment_record(sop: Sop, current, now: dt.datetime) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (tenant_id, sop_id, contact_id, seen_at) "  # noqa: S608 -- our own SQL
-            f"SELECT %s, %s, m.id, %s FROM ({sql}) AS m ON CONFLICT DO NOTHING",
+            # "WHERE true": SQLite reads an ON right after the FROM as a join's (its documented way out).
+            f"SELECT %s, %s, m.id, %s FROM ({sql}) AS m WHERE true ON CONFLICT DO NOTHING",
             [sop.tenant_id, sop.pk, now, *params],
         )
     return SopSegmentMember.objects.filter(sop=sop).count()
