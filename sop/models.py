@@ -11,8 +11,9 @@
   tick with ``SELECT … FOR UPDATE SKIP LOCKED``, never a broker ETA. Its unique key (tenant, enrolment,
   step, occurrence) is the step's idempotency key: a retried or duplicated tick never acts twice.
 - ``SopDelivery`` is one WeCom call that serves many steps: the steps due for many customers of one
-  member in one pass become ONE mass-message task or ONE reminder (WeCom drops a member's app messages
-  beyond 30 a minute). Claimed before the call, reconciled by reading WeCom back when its answer was lost.
+  member within the coalescing window (``SOP_COALESCE_SECONDS``) become ONE mass-message task or ONE
+  reminder (WeCom drops a member's app messages beyond 30 a minute). Claimed before the call,
+  reconciled by reading WeCom back when its answer was lost.
 - ``SopTask`` is what a member sees in "today's SOP tasks": send this to that customer; done, postponed
   or skipped with a reason; done is also read from WeCom where a mass-message task carried it.
 """
@@ -198,7 +199,7 @@ class DeliveryKind(models.TextChoices):
 
 
 class DeliveryStatus(models.TextChoices):
-    OPEN = "open", "Collecting the pass's steps"
+    OPEN = "open", "Collecting its window's steps"
     CLAIMED = "claimed", "Being sent to WeCom"
     SENT = "sent", "Sent"
     FAILED = "failed", "WeCom refused it"
@@ -211,7 +212,7 @@ class SopDelivery(TenantModel):
     staff = models.ForeignKey(
         "contacts.Staff", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # The coalescing key: sha256 of (sop, version, step, kind, member, pass). One row per key.
+    # The coalescing key: sha256 of (sop, version, step, kind, member, window). One row per key.
     key = models.CharField(max_length=64)
     content = models.JSONField(default=dict, blank=True)  # {"text", "attachments"} as sent
     targets = models.JSONField(default=list, blank=True)  # external_userids / chat_ids / userids

@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0001_initial'),
+        ("campaigns", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='touch',
-            name='kind',
-            field=models.CharField(choices=[('mass_message', 'A mass message of ours'), ('member_mass_message', 'A mass message a member made in WeCom'), ('sop', 'An SOP reminder (the member sends it one to one)'), ('sop_mass_message', 'An SOP mass-message task'), ('moment', 'A Moments reminder')], max_length=24),
+            model_name="touch",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("mass_message", "A mass message of ours"),
+                    ("member_mass_message", "A mass message a member made in WeCom"),
+                    ("sop", "An SOP reminder (the member sends it one to one)"),
+                    ("sop_mass_message", "An SOP mass-message task"),
+                    ("moment", "A Moments reminder"),
+                ],
+                max_length=24,
+            ),
         ),
     ]
