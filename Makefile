@@ -92,6 +92,7 @@ bench: install
 	$(BIN)/python bench/moments.py
 	$(BIN)/python bench/value.py
 	$(BIN)/python bench/value_ingest.py
+	$(BIN)/python bench/sop.py
 
 lint:
 	$(BIN)/ruff check .
