@@ -74,6 +74,7 @@ from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Tenant
 from scrm.wecom.api import WeComAPI, api_for
 from scrm.wecom.errors import WeComError, WeComRateLimitedError
+from value.services.points import points_grant_many
 
 from ..models import (
     DeliveryKind,
@@ -445,63 +446,21 @@ def _stage(ctx: ActionContext, subjects: list[Subject], effects: Effects) -> dic
 
 def _points(ctx: ActionContext, subjects: list[Subject], effects: Effects) -> dict[int, Outcome]:
     """Grant the step's points to each customer, once per run (``sop:<run id>``), for the whole batch
-    at once: ``points_grant``'s ledger lines and accounts written set-based (a handful of queries for
-    500 runs, where one grant at a time costs several queries each). See ``_grants_write``."""
+    at once (``points_grant_many``: a handful of queries for 500 runs)."""
     points = int(ctx.step.params.get("points") or 0)
     note = (ctx.step.params.get("note") or "").strip()
     outcomes = {s.run_id: Outcome(SKIPPED, "no_customer") for s in subjects if s.contact_id is None}
     grants = [(s.run_id, s.contact_id) for s in subjects if s.contact_id is not None]
     if not 1 <= points <= POINTS_MAX:
         return {**outcomes, **{run_id: Outcome(SKIPPED, "refused") for run_id, _ in grants}}
-    _grants_write(grants, points=points, note=note, now=ctx.now)
+    points_grant_many(
+        grants=[(contact_id, f"sop:{run_id}") for run_id, contact_id in grants],
+        points=points,
+        note=note,
+        actor=SYSTEM,
+        now=ctx.now,
+    )
     return {**outcomes, **{run_id: Outcome(DONE, "granted") for run_id, _ in grants}}
-
-
-def _grants_write(grants: list[tuple[int, int]], *, points: int, note: str, now: dt.datetime) -> None:
-    """``value.services.points.points_grant`` for many (run id, contact id) at once, with the same
-    effects: a credit line per run keyed ``sop:<run id>`` (as the system; a key already in the ledger
-    grants nothing: a run executed again after a dead pass), the accounts' balance, lifetime total and
-    level. Accounts are locked in contact order as every points writer does; keys are read again under
-    the locks, so a concurrent pass over the same runs (one taken for dead) grants nothing twice.
-
-    It uses the points module's own building blocks; a public ``points_grant_many`` there would be its
-    natural home.
-    """
-    from value.models import PointsEntry, PointsReason
-    from value.services import points as ledger
-
-    if not grants:
-        return
-    keys = {run_id: ledger._idempotency_key(SYSTEM, f"sop:{run_id}") for run_id, _ in grants}
-    with transaction.atomic():
-        accounts = ledger._accounts_locked([contact_id for _, contact_id in grants], now=now)
-        granted = set(
-            PointsEntry.objects.filter(idempotency_key__in=list(keys.values())).values_list(
-                "idempotency_key", flat=True
-            )
-        )
-        levels = ledger._levels()
-        expires_at = ledger._expires_at(now, ledger._expire_days())
-        lines, changed = [], {}
-        for run_id, contact_id in grants:
-            if keys[run_id] in granted:
-                continue
-            account = accounts[contact_id]
-            line = ledger._credit(
-                account,
-                levels,
-                points=points,
-                expires_at=expires_at,
-                note=note,
-                idempotency_key=keys[run_id],
-                reason=PointsReason.GRANTED,
-                **SYSTEM.as_fields("actor"),
-            )
-            if line is not None:
-                lines.append(line)
-                changed[contact_id] = account
-        ledger._lines_insert(lines, now=now)
-        ledger._accounts_save(changed.values(), now=now)
 
 
 _EXECUTORS = {

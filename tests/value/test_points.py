@@ -46,6 +46,7 @@ from value.services.points import (
     points_earn,
     points_expire,
     points_grant,
+    points_grant_many,
     points_redeem,
     rule_create,
     rule_update,
@@ -456,6 +457,24 @@ def test_a_repeated_key_answers_the_first_entry(world, alice, operator):
         assert reused.value.get_codes() == "idempotency_key_reused"
     assert world.account(ann)[0] == 200
     assert world.account(bea)[0] == 0
+
+
+def test_granting_many_at_once_keeps_the_books_and_each_key_once(world, alice):
+    world.level("银卡", 150)
+    ann, bea = world.customer(), world.customer()
+    world.grant(ann, 100)
+    actor = Actor(user=alice)
+    with tenant_context(world.tenant):
+        grants = [(ann.pk, "run-1"), (bea.pk, "run-2"), (ann.pk, "run-3")]
+        assert points_grant_many(grants=grants, points=50, note="SOP", actor=actor) == 3
+        # Done again (a pass redone after a crash), and with a new key among the old: only the new one.
+        assert points_grant_many(grants=[*grants, (bea.pk, "run-4")], points=50, note="SOP", actor=actor) == 1
+        entries = PointsEntry.objects.filter(note="SOP")
+        assert {e.actor_id for e in entries} == {alice.pk}
+    assert world.account(ann) == (200, 200, "银卡")
+    assert world.account(bea) == (100, 100, None)
+    world.check_books(ann)
+    world.check_books(bea)
 
 
 @pytest.mark.parametrize("points", [0, -5, 1_000_001, True, "10"])
