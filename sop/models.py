@@ -244,6 +244,9 @@ class SopDelivery(TenantModel):
                 condition=models.Q(next_poll_at__isnull=False),
                 name="sopdelivery_poll",
             ),
+            # The app-message budget (30 a minute, 1,000 an hour per member): the tenant's last hour of
+            # reminders and notifications, read before each send.
+            models.Index(fields=["tenant", "kind", "claimed_at"], name="sopdelivery_app_budget"),
         ]
 
 
