@@ -13,7 +13,7 @@ import { useGroupTags } from "../groups/api";
 import { StaffPicker, tagOptions as groupTagOptions } from "../groups/bits";
 import { Errors, Labeled, TimeInput, WeekdaySelect } from "./bits";
 import CriteriaEditor, { FiltersEditor } from "./CriteriaEditor";
-import { settingsMessages } from "./definition";
+import { settingsMessages, settingsTab } from "./definition";
 import {
   type Definition,
   type DraftErrors,
@@ -354,12 +354,6 @@ function TimingTab({ kind, definition, onChange, errors }: { kind: Kind; definit
 }
 
 /** Which settings tab an error path belongs to. */
-export function settingsTab(path: string): "trigger" | "exit" | "timing" {
-  if (path.startsWith("trigger")) return "trigger";
-  if (path.startsWith("exit") || path.startsWith("goal")) return "exit";
-  return "timing";
-}
-
 export default function SettingsPanel({
   open,
   onClose,

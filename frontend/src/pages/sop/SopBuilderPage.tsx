@@ -22,7 +22,7 @@ import {
 } from "@ant-design/icons";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { Alert, App, Badge, Button, Card, Dropdown, Input, Modal, Popconfirm, Space, Tag, Tooltip, Typography } from "antd";
-import { type DragEvent, useEffect, useMemo, useRef, useState } from "react";
+import { type DragEvent, Suspense, lazy, useEffect, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useBlocker, useNavigate, useParams } from "react-router";
 
@@ -45,11 +45,14 @@ import {
   pathOf,
   placeErrors,
   removeStep,
+  settingsTab,
   updateStep,
 } from "./definition";
-import SettingsPanel, { settingsTab } from "./SettingsPanel";
-import StepPanel from "./StepPanel";
 import { type Definition, type DraftErrors, KIND_ACTIONS, type Kind, type SopDetail, type Step, type StepCounts } from "./types";
+
+// The step panel and the settings drawer load when first opened: the flow shows without them.
+const SettingsPanel = lazy(() => import("./SettingsPanel"));
+const StepPanel = lazy(() => import("./StepPanel"));
 
 interface Drag {
   list: string;
@@ -639,42 +642,48 @@ function Builder({ sop }: { sop: SopDetail }) {
         </div>
         {selectedStep && (
           <div style={{ width: 460, flex: "none", position: "sticky", top: 16, maxHeight: "calc(100vh - 32px)", overflowY: "auto" }}>
-            <StepPanel
-              step={selectedStep}
-              errors={placed.steps.get(selectedStep.id)}
-              onClose={() => setSelected(null)}
-              onChange={(step) => {
-                if (!selected) return;
-                change(updateStep(definition, selected, step));
-                setSelected(step.id);
-              }}
-              onRemove={() => {
-                if (selected) change(removeStep(definition, selected));
-                setSelected(null);
-              }}
-              onMove={
-                selectedPlace
-                  ? (delta) => change(moveStep(definition, selectedPlace.list, selectedPlace.index, selectedPlace.index + (delta > 0 ? 2 : -1)))
-                  : null
-              }
-              canMove={{
-                up: selectedPlace !== null && selectedPlace.index > 0,
-                down: selectedPlace !== null && selectedPlace.index + 1 < listAt(definition, selectedPlace.list).length,
-              }}
-            />
+            <Suspense fallback={null}>
+              <StepPanel
+                step={selectedStep}
+                errors={placed.steps.get(selectedStep.id)}
+                onClose={() => setSelected(null)}
+                onChange={(step) => {
+                  if (!selected) return;
+                  change(updateStep(definition, selected, step));
+                  setSelected(step.id);
+                }}
+                onRemove={() => {
+                  if (selected) change(removeStep(definition, selected));
+                  setSelected(null);
+                }}
+                onMove={
+                  selectedPlace
+                    ? (delta) => change(moveStep(definition, selectedPlace.list, selectedPlace.index, selectedPlace.index + (delta > 0 ? 2 : -1)))
+                    : null
+                }
+                canMove={{
+                  up: selectedPlace !== null && selectedPlace.index > 0,
+                  down: selectedPlace !== null && selectedPlace.index + 1 < listAt(definition, selectedPlace.list).length,
+                }}
+              />
+            </Suspense>
           </div>
         )}
       </div>
-      <SettingsPanel
-        open={settingsOpen}
-        onClose={() => setSettingsOpen(false)}
-        kind={sop.kind}
-        definition={definition}
-        onChange={change}
-        errors={settingsErrors}
-        tab={settingsTabKey}
-        onTab={setSettingsTabKey}
-      />
+      {settingsOpen && (
+        <Suspense fallback={null}>
+          <SettingsPanel
+            open={settingsOpen}
+            onClose={() => setSettingsOpen(false)}
+            kind={sop.kind}
+            definition={definition}
+            onChange={change}
+            errors={settingsErrors}
+            tab={settingsTabKey}
+            onTab={setSettingsTabKey}
+          />
+        </Suspense>
+      )}
       {sop.kind === "customer" && <EnrolModal sop={sop} open={enrolOpen} onClose={() => setEnrolOpen(false)} />}
     </div>
   );

@@ -240,3 +240,10 @@ export function countsById<T extends { id: string }>(rows: unknown): Map<string,
   visit(rows);
   return out;
 }
+
+/** The settings drawer's tab an error path outside the steps belongs to. */
+export function settingsTab(path: string): "trigger" | "exit" | "timing" {
+  if (path.startsWith("trigger")) return "trigger";
+  if (path.startsWith("exit") || path.startsWith("goal")) return "exit";
+  return "timing";
+}
