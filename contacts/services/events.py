@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from django.db import connection
@@ -95,3 +95,21 @@ def events_record_rows(rows: Iterable[EventRow]) -> int:
                 )
             )
     return len(rows)
+
+
+# Consumers of the stream (value scores, SOP enrolment) read this far behind its head: a transaction
+# that took a lower id may not have committed yet, and a cursor moved past its events never sees them.
+STREAM_LAG = timedelta(seconds=30)
+
+
+def events_readable_upto(*, after: int, now: datetime) -> int:
+    """The highest event id a consumer may read past ``after``: the newest event older than the lag, of
+    any tenant (a tenant's cursor then moves past the others' events too, so an idle tenant's next read
+    starts where the stream is, not where it last had an event)."""
+    newest = (
+        ContactEvent.unscoped.filter(id__gt=after, created_at__lte=now - STREAM_LAG)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    return newest or after

@@ -51,6 +51,7 @@ from contacts.models import (
     Segment,
 )
 from contacts.selectors import contacts_matching
+from contacts.services.events import events_readable_upto
 from contacts.services.segments import segment_contacts
 from groups.models import GroupStatus
 from scrm.tenancy.actors import Actor
@@ -65,8 +66,6 @@ from .definition import FIRST_ADDED_AT, Plan, errors_flat, plan_for
 logger = logging.getLogger(__name__)
 
 CONSUMER = "sop.enrol"
-# Events younger than this wait for the next tick (see the module's docstring; value.scores does the same).
-CURSOR_LAG = dt.timedelta(seconds=30)
 # At most this many events of one tenant per call: a tenant with a million new events (a full sync)
 # is read over several ticks, never in one.
 EVENT_BATCH = 5_000
@@ -229,17 +228,6 @@ def _matching(plan: Plan, contact_ids: Iterable[int]) -> set[int]:
 # -- the event stream ------------------------------------------------------------------------------
 
 
-def _readable_upto(*, after: int, now: dt.datetime) -> int:
-    """The newest event id older than the lag, of any tenant (every cursor may move up to it)."""
-    newest = (
-        ContactEvent.unscoped.filter(id__gt=after, created_at__lte=now - CURSOR_LAG)
-        .order_by("-id")
-        .values_list("id", flat=True)
-        .first()
-    )
-    return newest or after
-
-
 def _trigger_matches(trigger: dict, event: dict) -> bool:
     """Whether ``event`` (a ContactEvent's values) meets an event trigger's type and condition."""
     if event["type"] != trigger.get("event"):
@@ -296,7 +284,7 @@ def sop_enrol_from_events(*, now: dt.datetime | None = None) -> int:
     )
     interested = _interested_tenants() & set(tenants)
     floor = min((cursors.get(pk, 0) for pk in interested), default=max(cursors.values(), default=0))
-    upto = _readable_upto(after=floor, now=now)
+    upto = events_readable_upto(after=floor, now=now)
     # Tenants with nothing to do only follow the stream's head: one statement for all of them.
     EventCursor.unscoped.filter(consumer=CONSUMER, position__lt=upto).exclude(
         tenant_id__in=interested

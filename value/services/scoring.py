@@ -36,7 +36,7 @@ from rest_framework.fields import DateTimeField
 
 from campaigns.services.settings import tenant_zone
 from contacts.models import Contact, ContactEvent, ContactStatus, EventCursor, EventType, Follow
-from contacts.services.events import event_build, events_record
+from contacts.services.events import event_build, events_readable_upto, events_record
 from scrm.tenancy.context import tenant_context
 from scrm.tenancy.models import Tenant
 
@@ -85,9 +85,6 @@ CURSOR = "value.scores"
 FULL_CURSOR = "value.scores.full"
 # Where the minute tick's last look at the stream ended (all tenants): the next tick reads from there.
 TICK_POSITION_KEY = "value.tick.position"
-# Events younger than this are left for the next tick: a transaction that took a lower id may not have
-# committed yet, and a cursor moved past its events would never see them (the nightly pass would).
-CURSOR_LAG = dt.timedelta(seconds=30)
 # Memory for the pass's hash aggregates (one entry per customer): the default 4 MB spills a
 # million-customer tenant to disk several times over. Only for the pass's own transaction.
 PASS_WORK_MEM = "128MB"
@@ -168,7 +165,7 @@ def value_recompute_full(*, tenant, now: dt.datetime | None = None) -> PassResul
     now = now or timezone.now()
     with tenant_context(tenant), transaction.atomic():
         cursor = _cursor_locked(CURSOR)
-        upto = _readable_upto(after=cursor.position, now=now)
+        upto = events_readable_upto(after=cursor.position, now=now)
         waiting = pending_contact_ids()
         if waiting:
             pending_attach(contact_ids=waiting)
@@ -193,7 +190,7 @@ def value_recompute_incremental(*, tenant, now: dt.datetime | None = None) -> Pa
     now = now or timezone.now()
     with tenant_context(tenant), transaction.atomic():
         cursor = _cursor_locked(CURSOR)
-        upto = _readable_upto(after=cursor.position, now=now)
+        upto = events_readable_upto(after=cursor.position, now=now)
         contacts = written = changes = 0
         if upto > cursor.position:
             touched, added = _touched(after=cursor.position, upto=upto)
@@ -234,7 +231,7 @@ def tenants_with_new_events(*, now: dt.datetime | None = None) -> list[int]:
     since = cache.get(TICK_POSITION_KEY)
     if since is None:
         since = min((cursors.get(pk, 0) for pk in tenant_ids), default=0)
-    upto = _readable_upto(after=since, now=now)
+    upto = events_readable_upto(after=since, now=now)
     if upto <= since:
         return []
     seen = (
@@ -256,19 +253,6 @@ def _cursor_locked(consumer: str) -> EventCursor:
     # The row lock serializes the passes of one tenant (see the module's docstring).
     cursor, _ = EventCursor.objects.select_for_update().get_or_create(consumer=consumer)
     return cursor
-
-
-def _readable_upto(*, after: int, now: dt.datetime) -> int:
-    """The highest event id a pass may read past ``after``: the newest event older than the lag, of any
-    tenant (a tenant's cursor then moves past the others' events too, so an idle tenant's next read
-    starts where the stream is, not where it last had an event)."""
-    newest = (
-        ContactEvent.unscoped.filter(id__gt=after, created_at__lte=now - CURSOR_LAG)
-        .order_by("-id")
-        .values_list("id", flat=True)
-        .first()
-    )
-    return newest or after
 
 
 def _touched(*, after: int, upto: int) -> tuple[list[int], list[int]]:
